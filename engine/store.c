@@ -1,0 +1,523 @@
+/* store.c: see store.h. The Lua scripts below are the only code that writes objects. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "redis.h"
+#include "store.h"
+#include "util.h"
+
+/* KEYS: 1 objects hash, 2 versions hash, 3 index zset, 4 stream, 5 rv counter,
+ *       6 per-kind last-write hash, 7 namespaces objects hash
+ * ARGV: 1 op (c|u|d), 2 field, 3 expected rv or "", 4 json prefix, 5 json suffix,
+ *       6 stream window, 7 unused, 8 previous-object projection, 9 namespace that must exist
+ *       or "", 10 kind store key */
+static const char write_lua[] =
+    "local op, field = ARGV[1], ARGV[2]\n"
+    "local cur = redis.call('HGET', KEYS[2], field)\n"
+    "if op == 'c' then\n"
+    "  if cur then return {'exists', cur} end\n"
+    "  if ARGV[9] ~= '' and redis.call('HEXISTS', KEYS[7], ARGV[9]) == 0 then\n"
+    "    return {'nsmissing'} end\n"
+    "else\n"
+    "  if not cur then return {'notfound'} end\n"
+    "  if ARGV[3] ~= '' and ARGV[3] ~= cur then return {'conflict', cur} end\n"
+    "end\n"
+    "local rv = redis.call('INCR', KEYS[5])\n"
+    "local obj = ARGV[4] .. rv .. ARGV[5]\n"
+    "local t = 'MODIFIED'\n"
+    "if op == 'd' then\n"
+    "  t = 'DELETED'\n"
+    "  redis.call('HDEL', KEYS[1], field)\n"
+    "  redis.call('HDEL', KEYS[2], field)\n"
+    "  redis.call('ZREM', KEYS[3], field)\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], field, obj)\n"
+    "  redis.call('HSET', KEYS[2], field, rv)\n"
+    "  if op == 'c' then t = 'ADDED'; redis.call('ZADD', KEYS[3], 0, field) end\n"
+    "end\n"
+    "redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '0-' .. rv, 't', t, 'k', field,\n"
+    "           'o', obj, 'p', ARGV[8])\n"
+    "redis.call('HSET', KEYS[6], ARGV[10], rv)\n"
+    "return {'ok', rv}\n";
+
+/* KEYS: 1 objects hash, 2 index zset, 3 rv counter, 4 last-write hash
+ * ARGV: 1 lex min, 2 lex max, 3 limit (0 = all), 4 kind store key
+ * Returns {rv, lastwrite, more, key1, value1, key2, value2, ...}: one snapshot. */
+static const char list_lua[] =
+    "local rv = redis.call('GET', KEYS[3]) or '0'\n"
+    "local mod = redis.call('HGET', KEYS[4], ARGV[4]) or '0'\n"
+    "local limit = tonumber(ARGV[3])\n"
+    "local keys\n"
+    "if limit > 0 then\n"
+    "  keys = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2], 'LIMIT', 0, limit + 1)\n"
+    "else\n"
+    "  keys = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2])\n"
+    "end\n"
+    "local n, more = #keys, 0\n"
+    "if limit > 0 and n > limit then n = limit; more = 1 end\n"
+    "local out = {rv, mod, more}\n"
+    /* HMGET in chunks: unpack() of a huge table overflows Lua's C stack. */
+    "for i = 1, n, 1000 do\n"
+    "  local j = math.min(i + 999, n)\n"
+    "  local chunk = {}\n"
+    "  for x = i, j do chunk[#chunk + 1] = keys[x] end\n"
+    "  local vals = redis.call('HMGET', KEYS[1], unpack(chunk))\n"
+    "  for x = 1, #chunk do out[#out + 1] = chunk[x]; out[#out + 1] = vals[x] end\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: 1 stream. ARGV: 1 after rv, 2 count.
+ * Returns {max-deleted-entry-id, entries}: a watcher whose rv is older than the newest
+ * trimmed entry has lost events and must get 410 Expired. */
+static const char range_lua[] =
+    "local maxdel = '0-0'\n"
+    "local info = redis.pcall('XINFO', 'STREAM', KEYS[1])\n"
+    "if type(info) == 'table' and info.err == nil then\n"
+    "  for i = 1, #info, 2 do\n"
+    "    if info[i] == 'max-deleted-entry-id' then maxdel = info[i + 1] end\n"
+    "  end\n"
+    "end\n"
+    "local entries = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[1], '+', 'COUNT', ARGV[2])\n"
+    "return {maxdel, entries}\n";
+
+enum { SCRIPT_WRITE, SCRIPT_LIST, SCRIPT_RANGE, SCRIPT_N };
+static const char *const scripts[SCRIPT_N] = { write_lua, list_lua, range_lua };
+static char script_sha[SCRIPT_N][41];
+
+struct store_s {
+    rconn_t *conn;
+    char *url;
+    long window;
+    store_state_cb *state_cb;
+    void *state_priv;
+};
+
+static char rv_placeholder[48];
+
+const char *store_rv_placeholder(void)
+{
+    return rv_placeholder;
+}
+
+void store_field(const kind_t *k, const char *ns, const char *name, char *out, size_t outlen)
+{
+    if (k->namespaced && ns && *ns)
+        snprintf(out, outlen, "%s/%s", ns, name);
+    else
+        snprintf(out, outlen, "%s", name);
+}
+
+void store_key(const char *what, const kind_t *k, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "berth:%s:%s", what, k->store_key);
+}
+
+static void load_reply(rconn_t *c, redisReply *r, void *priv)
+{
+    if (r && r->type == REDIS_REPLY_ERROR)
+        log_error("redis: SCRIPT LOAD failed: %s", r->str);
+}
+
+static void load_scripts(store_t *s)
+{
+    for (int i = 0; i < SCRIPT_N; i++)
+        rconn_command(s->conn, load_reply, s, "SCRIPT LOAD %s", scripts[i]);
+}
+
+static void on_state(rconn_t *c, int up, void *priv)
+{
+    store_t *s = priv;
+    /* Scripts are queued ahead of every later command on this connection, so EVALSHA
+     * never races a Redis that restarted with an empty script cache. */
+    if (up)
+        load_scripts(s);
+    if (s->state_cb)
+        s->state_cb(up, s->state_priv);
+}
+
+store_t *store_create(struct event_base *base, const char *url, long window, char *err,
+                      size_t errlen)
+{
+    store_t *s = calloc(1, sizeof(*s));
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    char nonce[17];
+
+    if (!s)
+        return NULL;
+    for (int i = 0; i < SCRIPT_N; i++) {
+        SHA1((const unsigned char *)scripts[i], strlen(scripts[i]), digest);
+        for (int j = 0; j < SHA_DIGEST_LENGTH; j++)
+            sprintf(&script_sha[i][j * 2], "%02x", digest[j]);
+    }
+    util_random_suffix(nonce, 16);
+    snprintf(rv_placeholder, sizeof(rv_placeholder), "berth-rv-%s", nonce);
+    s->window = window > 0 ? window : 100000;
+    s->url = strdup(url);
+    s->conn = rconn_create(base, url, "store", err, errlen);
+    if (!s->conn) {
+        free(s->url);
+        free(s);
+        return NULL;
+    }
+    rconn_set_state_cb(s->conn, on_state, s);
+    return s;
+}
+
+void store_free(store_t *s)
+{
+    if (!s)
+        return;
+    s->state_cb = NULL;
+    rconn_free(s->conn);
+    free(s->url);
+    free(s);
+}
+
+int store_is_up(const store_t *s)
+{
+    return rconn_is_up(s->conn);
+}
+
+const char *store_url(const store_t *s)
+{
+    return s->url;
+}
+
+void store_set_state_cb(store_t *s, store_state_cb *cb, void *privdata)
+{
+    s->state_cb = cb;
+    s->state_priv = privdata;
+}
+
+/* ---- calls ------------------------------------------------------------------------- */
+
+typedef struct call_s {
+    store_t *store;
+    const char *op;          /* for metrics */
+    uint64_t started;
+    store_cb *cb;
+    store_list_cb *list_cb;
+    store_raw_cb *raw_cb;
+    void *privdata;
+    char *prefix, *suffix;   /* writes: the object around its resourceVersion */
+} call_t;
+
+static call_t *call_new(store_t *s, const char *op, void *privdata)
+{
+    call_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->store = s;
+    c->op = op;
+    c->privdata = privdata;
+    c->started = util_now_us();
+    return c;
+}
+
+static void call_free(call_t *c)
+{
+    char labels[64];
+    snprintf(labels, sizeof(labels), "operation=\"%s\"", c->op);
+    metrics_observe("berth_store_request_duration_seconds", labels,
+                    (double)(util_now_us() - c->started) / 1e6);
+    free(c->prefix);
+    free(c->suffix);
+    free(c);
+}
+
+/* A reply that is not what the script returns means Redis is not the store we expect
+ * (or the connection broke): report it, never guess. */
+static store_status_t reply_failure(redisReply *r, const char **errstr)
+{
+    if (!r) {
+        *errstr = "the connection to Redis was lost";
+        return STORE_UNAVAILABLE;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        *errstr = r->str;
+        if (!strncmp(r->str, "NOSCRIPT", 8) || !strncmp(r->str, "LOADING", 7) ||
+            !strncmp(r->str, "BUSY", 4))
+            return STORE_UNAVAILABLE;
+        return STORE_ERROR;
+    }
+    *errstr = "unexpected reply from Redis";
+    return STORE_ERROR;
+}
+
+static void get_reply(rconn_t *conn, redisReply *r, void *priv)
+{
+    call_t *c = priv;
+    store_result_t res = { 0 };
+    if (r && r->type == REDIS_REPLY_STRING) {
+        res.status = STORE_OK;
+        res.data = r->str;
+        res.len = (size_t)r->len;
+    } else if (r && r->type == REDIS_REPLY_NIL) {
+        res.status = STORE_NOT_FOUND;
+    } else {
+        res.status = reply_failure(r, &res.errstr);
+    }
+    c->cb(&res, c->privdata);
+    call_free(c);
+}
+
+int store_get(store_t *s, const kind_t *k, const char *ns, const char *name, store_cb *cb,
+              void *privdata)
+{
+    char key[512], field[512];
+    call_t *c = call_new(s, "get", privdata);
+    if (!c)
+        return -1;
+    c->cb = cb;
+    store_key("o", k, key, sizeof(key));
+    store_field(k, ns, name, field, sizeof(field));
+    if (rconn_command(s->conn, get_reply, c, "HGET %s %s", key, field) != 0) {
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+static uint64_t reply_u64(const redisReply *r)
+{
+    if (!r)
+        return 0;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return (uint64_t)r->integer;
+    if (r->type == REDIS_REPLY_STRING)
+        return strtoull(r->str, NULL, 10);
+    return 0;
+}
+
+static void list_reply(rconn_t *conn, redisReply *r, void *priv)
+{
+    call_t *c = priv;
+    store_list_t list = { 0 };
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 && (r->elements - 3) % 2 == 0) {
+        size_t n = (r->elements - 3) / 2;
+        list.rv = reply_u64(r->element[0]);
+        list.modrv = reply_u64(r->element[1]);
+        list.more = reply_u64(r->element[2]) != 0;
+        list.items = calloc(n ? n : 1, sizeof(store_item_t));
+        if (!list.items) {
+            list.status = STORE_ERROR;
+            list.errstr = "out of memory";
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                redisReply *kr = r->element[3 + 2 * i], *vr = r->element[4 + 2 * i];
+                /* A nil value cannot happen inside one script; skip it rather than crash. */
+                if (kr->type != REDIS_REPLY_STRING || vr->type != REDIS_REPLY_STRING)
+                    continue;
+                list.items[list.n].key = kr->str;
+                list.items[list.n].keylen = (size_t)kr->len;
+                list.items[list.n].data = vr->str;
+                list.items[list.n].len = (size_t)vr->len;
+                list.n++;
+            }
+        }
+    } else {
+        list.status = reply_failure(r, &list.errstr);
+    }
+    c->list_cb(&list, c->privdata);
+    free(list.items);
+    call_free(c);
+}
+
+int store_list(store_t *s, const kind_t *k, const char *ns, const char *start_after,
+               size_t limit, store_list_cb *cb, void *privdata)
+{
+    char okey[512], ikey[512], lim[32], min[600], max[600];
+    const char *argv[11];
+    size_t argvlen[11];
+    call_t *c = call_new(s, "list", privdata);
+    if (!c)
+        return -1;
+    c->list_cb = cb;
+    store_key("o", k, okey, sizeof(okey));
+    store_key("i", k, ikey, sizeof(ikey));
+    /* Keys of one namespace are the range ["<ns>/", "<ns>0"): '0' follows '/' in ASCII. */
+    if (ns && *ns && k->namespaced) {
+        snprintf(min, sizeof(min), "[%s/", ns);
+        snprintf(max, sizeof(max), "(%s0", ns);
+    } else {
+        snprintf(min, sizeof(min), "-");
+        snprintf(max, sizeof(max), "+");
+    }
+    if (start_after && *start_after)
+        snprintf(min, sizeof(min), "(%s", start_after);
+    snprintf(lim, sizeof(lim), "%zu", limit);
+    argv[0] = "EVALSHA";
+    argv[1] = script_sha[SCRIPT_LIST];
+    argv[2] = "4";
+    argv[3] = okey;
+    argv[4] = ikey;
+    argv[5] = "berth:rv";
+    argv[6] = "berth:m";
+    argv[7] = min;
+    argv[8] = max;
+    argv[9] = lim;
+    argv[10] = k->store_key;
+    for (int i = 0; i < 11; i++)
+        argvlen[i] = strlen(argv[i]);
+    if (rconn_command_argv(s->conn, list_reply, c, 11, argv, argvlen) != 0) {
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void write_reply(rconn_t *conn, redisReply *r, void *priv)
+{
+    call_t *c = priv;
+    store_result_t res = { 0 };
+    char *stored = NULL;
+
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_STRING) {
+        const char *st = r->element[0]->str;
+        if (!strcmp(st, "ok") && r->elements == 2) {
+            res.status = STORE_OK;
+            res.rv = reply_u64(r->element[1]);
+            if (asprintf(&stored, "%s%" PRIu64 "%s", c->prefix, res.rv, c->suffix) < 0)
+                stored = NULL;
+            res.data = stored;
+            res.len = stored ? strlen(stored) : 0;
+        } else if (!strcmp(st, "exists")) {
+            res.status = STORE_EXISTS;
+        } else if (!strcmp(st, "notfound")) {
+            res.status = STORE_NOT_FOUND;
+        } else if (!strcmp(st, "conflict")) {
+            res.status = STORE_CONFLICT;
+            res.rv = r->elements > 1 ? reply_u64(r->element[1]) : 0;
+        } else if (!strcmp(st, "nsmissing")) {
+            res.status = STORE_NS_MISSING;
+        } else {
+            res.status = STORE_ERROR;
+            res.errstr = "unexpected reply from the write script";
+        }
+    } else {
+        res.status = reply_failure(r, &res.errstr);
+    }
+    c->cb(&res, c->privdata);
+    free(stored);
+    call_free(c);
+}
+
+int store_write(store_t *s, const kind_t *k, store_op_t op, const char *ns, const char *name,
+                uint64_t expect_rv, const char *json, const char *prev, const char *require_ns,
+                store_cb *cb, void *privdata)
+{
+    char okey[512], vkey[512], ikey[512], skey[512], field[512], expect[32], window[32];
+    const char *argv[20];
+    size_t argvlen[20];
+    const char *at = strstr(json, rv_placeholder);
+    call_t *c;
+
+    if (!at)
+        return -1;   /* a caller bug: the object lacks the placeholder */
+    c = call_new(s, op == STORE_CREATE ? "create" : op == STORE_UPDATE ? "update" : "delete",
+                 privdata);
+    if (!c)
+        return -1;
+    c->cb = cb;
+    c->prefix = strndup(json, (size_t)(at - json));
+    c->suffix = strdup(at + strlen(rv_placeholder));
+    if (!c->prefix || !c->suffix) {
+        call_free(c);
+        return -1;
+    }
+    store_key("o", k, okey, sizeof(okey));
+    store_key("v", k, vkey, sizeof(vkey));
+    store_key("i", k, ikey, sizeof(ikey));
+    store_key("s", k, skey, sizeof(skey));
+    store_field(k, ns, name, field, sizeof(field));
+    if (expect_rv)
+        snprintf(expect, sizeof(expect), "%" PRIu64, expect_rv);
+    else
+        expect[0] = '\0';
+    snprintf(window, sizeof(window), "%ld", s->window);
+    argv[0] = "EVALSHA";
+    argv[1] = script_sha[SCRIPT_WRITE];
+    argv[2] = "7";
+    argv[3] = okey;
+    argv[4] = vkey;
+    argv[5] = ikey;
+    argv[6] = skey;
+    argv[7] = "berth:rv";
+    argv[8] = "berth:m";
+    argv[9] = "berth:o:namespaces";
+    argv[10] = op == STORE_CREATE ? "c" : op == STORE_UPDATE ? "u" : "d";
+    argv[11] = field;
+    argv[12] = expect;
+    argv[13] = c->prefix;
+    argv[14] = c->suffix;
+    argv[15] = window;
+    argv[16] = "";
+    argv[17] = prev ? prev : "";
+    argv[18] = require_ns ? require_ns : "";
+    argv[19] = k->store_key;
+    for (int i = 0; i < 20; i++)
+        argvlen[i] = strlen(argv[i]);
+    if (rconn_command_argv(s->conn, write_reply, c, 20, argv, argvlen) != 0) {
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void rv_reply(rconn_t *conn, redisReply *r, void *priv)
+{
+    call_t *c = priv;
+    store_result_t res = { 0 };
+    if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL)) {
+        res.status = STORE_OK;
+        res.rv = r->type == REDIS_REPLY_NIL ? 0 : reply_u64(r);
+    } else {
+        res.status = reply_failure(r, &res.errstr);
+    }
+    c->cb(&res, c->privdata);
+    call_free(c);
+}
+
+int store_current_rv(store_t *s, store_cb *cb, void *privdata)
+{
+    call_t *c = call_new(s, "rv", privdata);
+    if (!c)
+        return -1;
+    c->cb = cb;
+    if (rconn_command(s->conn, rv_reply, c, "GET berth:rv") != 0) {
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void raw_reply(rconn_t *conn, redisReply *r, void *priv)
+{
+    call_t *c = priv;
+    c->raw_cb(r, c->privdata);
+    call_free(c);
+}
+
+int store_stream_range(store_t *s, const kind_t *k, uint64_t after, size_t count,
+                       store_raw_cb *cb, void *privdata)
+{
+    char skey[512];
+    call_t *c = call_new(s, "range", privdata);
+    if (!c)
+        return -1;
+    c->raw_cb = cb;
+    store_key("s", k, skey, sizeof(skey));
+    if (rconn_command(s->conn, raw_reply, c, "EVALSHA %s 1 %s %" PRIu64 " %zu",
+                      script_sha[SCRIPT_RANGE], skey, after, count) != 0) {
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
