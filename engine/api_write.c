@@ -251,6 +251,15 @@ static void create_done(const store_result_t *res, void *priv)
             return api_reply_status(r, 409, "AlreadyExists", details, "%s \"%s\" already exists",
                                     resname, name);
         }
+    case STORE_NS_TERMINATING: {
+        char resname[256];
+        api_resource_name(r->kind, resname, sizeof(resname));
+        return api_reply_status(r, 403, "Forbidden",
+                                json_pack("{s:s,s:s}", "name", name ? name : "", "kind", r->kind->plural),
+                                "%s \"%s\" is forbidden: unable to create new content in namespace "
+                                "%s because it is being terminated", resname, name ? name : "",
+                                json_str(md, "namespace"));
+    }
     case STORE_NS_MISSING:
         return api_reply_status(r, 404, "NotFound",
                                 json_pack("{s:s,s:s}", "name", json_str(md, "namespace"), "kind",
@@ -1030,10 +1039,13 @@ static json_t *mutate_delete(api_req_t *r, const json_t *cur, json_t **err)
             json_object_set_new(omd, "deletionTimestamp", json_string(stamp));
             json_object_set_new(omd, "deletionGracePeriodSeconds", json_integer(grace));
         }
-        if (json_equal(out, cur)) {
+        /* Still held (finalizers, grace period running): nothing to do but report it. Once
+         * nothing holds it, the (re)delete removes it: the reaper and the node agent rely
+         * on that. */
+        if (!ready_to_remove(k, out) && json_equal(out, cur)) {
             json_decref(out);
             op->reply_code = 202;
-            return (json_t *)json_incref((json_t *)cur);   /* already being deleted */
+            return (json_t *)json_incref((json_t *)cur);
         }
     } else {
         util_rfc3339(time(NULL) + grace, stamp);

@@ -22,8 +22,13 @@ static const char write_lua[] =
     "local cur = redis.call('HGET', KEYS[2], field)\n"
     "if op == 'c' then\n"
     "  if cur then return {'exists', cur} end\n"
-    "  if ARGV[9] ~= '' and redis.call('HEXISTS', KEYS[7], ARGV[9]) == 0 then\n"
-    "    return {'nsmissing'} end\n"
+    "  if ARGV[9] ~= '' then\n"
+    "    local ns = redis.call('HGET', KEYS[7], ARGV[9])\n"
+    "    if not ns then return {'nsmissing'} end\n"
+    /* Namespaces are written by this server with status {"phase":...} first. */
+    "    if string.find(ns, '\"status\":{\"phase\":\"Terminating\"', 1, true) then\n"
+    "      return {'nsterminating'} end\n"
+    "  end\n"
     "else\n"
     "  if not cur then return {'notfound'} end\n"
     "  if ARGV[3] ~= '' and ARGV[3] ~= cur then return {'conflict', cur} end\n"
@@ -397,6 +402,8 @@ static void write_reply(rconn_t *conn, redisReply *r, void *priv)
             res.rv = r->elements > 1 ? reply_u64(r->element[1]) : 0;
         } else if (!strcmp(st, "nsmissing")) {
             res.status = STORE_NS_MISSING;
+        } else if (!strcmp(st, "nsterminating")) {
+            res.status = STORE_NS_TERMINATING;
         } else {
             res.status = STORE_ERROR;
             res.errstr = "unexpected reply from the write script";

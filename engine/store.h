@@ -34,6 +34,7 @@ typedef enum {
     STORE_EXISTS,
     STORE_CONFLICT,      /* resourceVersion mismatch */
     STORE_NS_MISSING,    /* the namespace of a namespaced create does not exist */
+    STORE_NS_TERMINATING,/* ... or is being deleted */
     STORE_ERROR          /* Redis answered an error: answer 500 */
 } store_status_t;
 
