@@ -14,7 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "table.h"
-#include "yaml.h"
+#include "yaml_json.h"
 #include "util.h"
 
 static const char *const verb_names[] = { "GET", "LIST", "WATCH", "POST", "PUT", "PATCH",

@@ -78,18 +78,31 @@ static const char list_lua[] =
     "return out\n";
 
 /* KEYS: 1 stream. ARGV: 1 after rv, 2 count.
- * Returns {max-deleted-entry-id, entries}: a watcher whose rv is older than the newest
- * trimmed entry has lost events and must get 410 Expired. */
+ * Returns {trimmed-up-to, entries}. Trimming (XADD MAXLEN) drops the oldest entries and
+ * Redis does not record their ids (max-deleted-entry-id counts XDEL only), but it counts
+ * every entry ever added: if that exceeds the length, everything before the first entry
+ * left is gone. A watcher whose rv is older than that has lost events: 410 Expired. */
 static const char range_lua[] =
-    "local maxdel = '0-0'\n"
+    "local trimmed = '0-0'\n"
     "local info = redis.pcall('XINFO', 'STREAM', KEYS[1])\n"
     "if type(info) == 'table' and info.err == nil then\n"
+    "  local len, added, last = 0, 0, '0-0'\n"
     "  for i = 1, #info, 2 do\n"
-    "    if info[i] == 'max-deleted-entry-id' then maxdel = info[i + 1] end\n"
+    "    if info[i] == 'length' then len = info[i + 1] end\n"
+    "    if info[i] == 'entries-added' then added = info[i + 1] end\n"
+    "    if info[i] == 'last-generated-id' then last = info[i + 1] end\n"
+    "  end\n"
+    "  if added > len then\n"
+    "    local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)\n"
+    "    if #first == 0 then trimmed = last\n"
+    "    else\n"
+    "      local seq = tonumber(string.match(first[1][1], '%-(%d+)$'))\n"
+    "      trimmed = '0-' .. (seq - 1)\n"
+    "    end\n"
     "  end\n"
     "end\n"
     "local entries = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[1], '+', 'COUNT', ARGV[2])\n"
-    "return {maxdel, entries}\n";
+    "return {trimmed, entries}\n";
 
 enum { SCRIPT_WRITE, SCRIPT_LIST, SCRIPT_RANGE, SCRIPT_N };
 static const char *const scripts[SCRIPT_N] = { write_lua, list_lua, range_lua };
@@ -520,9 +533,22 @@ int store_stream_range(store_t *s, const kind_t *k, uint64_t after, size_t count
     if (!c)
         return -1;
     c->raw_cb = cb;
+    char a[32], n[32];
+    const char *argv[6];
+    size_t argvlen[6];
     store_key("s", k, skey, sizeof(skey));
-    if (rconn_command(s->conn, raw_reply, c, "EVALSHA %s 1 %s %" PRIu64 " %zu",
-                      script_sha[SCRIPT_RANGE], skey, after, count) != 0) {
+    /* argv, not a format: hiredis' formatter does not take every printf length modifier. */
+    snprintf(a, sizeof(a), "%" PRIu64, after);
+    snprintf(n, sizeof(n), "%zu", count);
+    argv[0] = "EVALSHA";
+    argv[1] = script_sha[SCRIPT_RANGE];
+    argv[2] = "1";
+    argv[3] = skey;
+    argv[4] = a;
+    argv[5] = n;
+    for (int i = 0; i < 6; i++)
+        argvlen[i] = strlen(argv[i]);
+    if (rconn_command_argv(s->conn, raw_reply, c, 6, argv, argvlen) != 0) {
         call_free(c);
         return -1;
     }

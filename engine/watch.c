@@ -208,7 +208,7 @@ static void range_reply(struct redisReply *r, void *priv)
     watcher_t *w = priv;
     feed_t *f = w->feed;
     const redisReply *entries;
-    uint64_t maxdel = 0;
+    uint64_t trimmed = 0;
 
     w->range_inflight = 0;
     if (w->dead) {
@@ -222,11 +222,11 @@ static void range_reply(struct redisReply *r, void *priv)
         return;
     }
     const char *dash = strchr(r->element[0]->str, '-');
-    maxdel = dash ? strtoull(dash + 1, NULL, 10) : 0;
-    if (w->last < maxdel) {
+    trimmed = dash ? strtoull(dash + 1, NULL, 10) : 0;
+    if (w->last < trimmed) {
         char msg[128];
         snprintf(msg, sizeof(msg), "too old resource version: %" PRIu64 " (%" PRIu64 ")", w->last,
-                 maxdel + 1);
+                 trimmed + 1);
         watcher_close(w, 410, msg);
         return;
     }

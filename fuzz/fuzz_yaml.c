@@ -1,6 +1,6 @@
 /* fuzz_yaml.c: yaml_parse_all and yaml_parse_one on arbitrary bytes; every result must
  * serialize. Built by scripts/fuzz.sh with engine/yaml.c. */
-#include "yaml.h"
+#include "yaml_json.h"
 
 #include <stdint.h>
 #include <stdlib.h>

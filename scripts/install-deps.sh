@@ -15,12 +15,13 @@ libclang-rt-14-dev valgrind docker.io"
 
 # One query for all packages; unknown packages make dpkg-query complain on stderr and
 # print nothing for them, which counts as "missing" below.
-installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' $PACKAGES 2>/dev/null |
-	awk '$2 ~ /^ii/ { print $1 }')
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+installed=" $(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' $PACKAGES 2>/dev/null |
+	awk '$2 ~ /^ii/ { print $1 }' | tr '\n' ' ') "
 
 missing=
 for p in $PACKAGES; do
-	case " $(echo $installed) " in
+	case "$installed" in
 	*" $p "*) continue ;;
 	esac
 	# NodeSource's nodejs package ships npm itself and Conflicts: npm, so Debian's npm

@@ -72,6 +72,18 @@ test_expect_success 'kubectl api-resources lists pods and deployments with short
 	test_grep "^leases coordination.k8s.io/v1 true Lease$" res
 '
 
+test_expect_success 'kubectl api-versions' '
+	k api-versions >actual &&
+	printf "apps/v1\ncoordination.k8s.io/v1\nv1\n" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'kubectl cluster-info names the server' '
+	k cluster-info >out &&
+	sed "s/\x1b\[[0-9;]*m//g" out >plain &&
+	test_grep "^Kubernetes control plane is running at $BERTH_URL$" plain
+'
+
 test_expect_success 'the four built-in namespaces exist and are Active' '
 	k get namespaces >out &&
 	squash <out | sed "s/ [^ ]*\$//" >actual &&

@@ -263,6 +263,31 @@ test_expect_success 'get --show-labels and -L' '
 	test_grep "^p1 .* fe$" t
 '
 
+test_expect_success 'get --chunk-size pages with continue tokens' '
+	k get pods -A --chunk-size=1 -o name >actual &&
+	printf "pod/p1\npod/p2\npod/p3\n" >expect &&
+	test_cmp expect actual &&
+	API_HEADERS=() &&
+	api GET "/api/v1/pods?limit=1" >page1.json &&
+	json_get page1.json "o.items.length" "o.metadata.continue.length > 0" >actual &&
+	printf "1\ntrue\n" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'get -o custom-columns and --sort-by' '
+	k get pods --sort-by=.metadata.name -o custom-columns=N:.metadata.name,IMG:.spec.containers[0].image >out &&
+	squash <out >actual &&
+	printf "N IMG\np1 img:1\np2 img:2\n" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'get all uses the categories from discovery' '
+	k get all -o name >out &&
+	test_grep "^pod/p1$" out &&
+	test_grep "^service/svc$" out &&
+	test_grep "^deployment.apps/web$" out
+'
+
 test_expect_success 'get several kinds at once prefixes the names' '
 	k get deploy,cm >out &&
 	test_grep "^deployment.apps/web " out &&
@@ -279,6 +304,165 @@ test_expect_success 'get namespaces -o name lists the built-ins and ours' '
 	namespace/other
 	EOF
 	test_cmp expect actual
+'
+
+cat >more.yaml <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: n1
+---
+apiVersion: v1
+kind: Endpoints
+metadata:
+  name: svc
+subsets:
+- addresses:
+  - ip: 10.0.0.1
+  ports:
+  - port: 8080
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: s1
+type: Opaque
+data:
+  k: dg==
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: rs1
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: rs1
+  template:
+    metadata:
+      labels:
+        app: rs1
+    spec:
+      containers:
+      - name: c
+        image: img:1
+---
+apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: rc1
+spec:
+  replicas: 3
+  selector:
+    app: rc1
+  template:
+    metadata:
+      labels:
+        app: rc1
+    spec:
+      containers:
+      - name: c
+        image: img:1
+---
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata:
+  name: l1
+  namespace: kube-node-lease
+spec:
+  holderIdentity: node-1
+  leaseDurationSeconds: 40
+---
+apiVersion: v1
+kind: Event
+metadata:
+  name: p1.ev1
+involvedObject:
+  apiVersion: v1
+  kind: Pod
+  name: p1
+  namespace: default
+reason: Scheduled
+message: hello there
+type: Normal
+count: 1
+firstTimestamp: "2026-01-01T00:00:00Z"
+lastTimestamp: "2026-01-01T00:00:00Z"
+source:
+  component: tester
+EOF
+
+test_expect_success 'create a node, endpoints, secret, replicaset, rc, lease, event' '
+	k create -f more.yaml >out &&
+	cat >expect <<-\EOF &&
+	node/n1 created
+	endpoints/svc created
+	secret/s1 created
+	replicaset.apps/rs1 created
+	replicationcontroller/rc1 created
+	lease.coordination.k8s.io/l1 created
+	event/p1.ev1 created
+	EOF
+	test_cmp expect out
+'
+
+test_expect_success 'the node table' '
+	k get nodes >out &&
+	squash <out >t &&
+	test "$(head -n 1 t)" = "NAME STATUS ROLES AGE VERSION" &&
+	grep "^n1 " t | cut -d" " -f1-3 >actual &&
+	echo "n1 Unknown <none>" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'the endpoints table' '
+	k get endpoints svc >out &&
+	squash <out | cut -d" " -f1,2 >actual &&
+	printf "NAME ENDPOINTS\nsvc 10.0.0.1:8080\n" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'the secret table' '
+	k get secret s1 >out &&
+	squash <out | cut -d" " -f1-3 >actual &&
+	printf "NAME TYPE DATA\ns1 Opaque 1\n" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'the replicaset and replicationcontroller tables' '
+	k get rs rs1 >out &&
+	squash <out | cut -d" " -f1,2 >actual &&
+	printf "NAME DESIRED\nrs1 2\n" >expect &&
+	test_cmp expect actual &&
+	test "$(head -n 1 out | squash)" = "NAME DESIRED CURRENT READY AGE" &&
+	k get rc rc1 >out &&
+	squash <out | cut -d" " -f1,2 >actual &&
+	printf "NAME DESIRED\nrc1 3\n" >expect &&
+	test_cmp expect actual &&
+	test "$(head -n 1 out | squash)" = "NAME DESIRED CURRENT READY AGE"
+'
+
+test_expect_success 'the lease table' '
+	k get lease l1 -n kube-node-lease >out &&
+	squash <out | cut -d" " -f1,2 >actual &&
+	printf "NAME HOLDER\nl1 node-1\n" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'the event table' '
+	k get events >out &&
+	squash <out >t &&
+	test "$(head -n 1 t)" = "LAST SEEN TYPE REASON OBJECT MESSAGE" &&
+	test_grep " Normal Scheduled pod/p1 hello there$" t
+'
+
+test_expect_success 'events by involvedObject field selectors (what describe asks)' '
+	k get events --field-selector involvedObject.name=p1,involvedObject.namespace=default -o name >actual &&
+	echo event/p1.ev1 >expect &&
+	test_cmp expect actual &&
+	k get events --field-selector involvedObject.name=p2 -o name >actual 2>/dev/null &&
+	test ! -s actual
 '
 
 test_expect_success 'a list carries a resourceVersion' '

@@ -45,6 +45,15 @@ test_expect_success 'scale to the same count keeps the generation' '
 	test "$(k get deploy web -o jsonpath={.spec.replicas},{.metadata.generation})" = 4,3
 '
 
+test_expect_success 'kubectl wait --for=jsonpath sees a scale done meanwhile' '
+	k_bg wait.out 20 wait deploy/web --for=jsonpath={.spec.replicas}=6 --timeout=15s &&
+	waiter=$K_BG_PID &&
+	sleep 1 &&
+	k scale deployment web --replicas=6 &&
+	wait $waiter &&
+	test_grep "deployment.apps/web condition met" wait.out
+'
+
 test_expect_success 'scale to 0' '
 	k scale deploy/web --replicas=0 &&
 	test "$(k get deploy web -o jsonpath={.spec.replicas})" = 0

@@ -105,7 +105,8 @@ test_expect_success 'delete a deployment and a service' '
 '
 
 test_expect_success 'the DELETE response and a watch see the deletion' '
-	rv=$(k get pods -o jsonpath={.metadata.resourceVersion}) &&
+	api GET /api/v1/namespaces/default/pods >list.json &&
+	rv=$(json_get list.json o.metadata.resourceVersion) &&
 	k run w --image=img:1 &&
 	api DELETE /api/v1/namespaces/default/pods/w "{\"propagationPolicy\":\"Background\"}" >del.json &&
 	test "$API_CODE" = 200 &&

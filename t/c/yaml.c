@@ -1,7 +1,7 @@
 /* t/c/yaml.c: YAML to JSON -- scalar resolution as go-yaml v2 does it, anchors and merge
  * keys, multi-document streams, and every error path with its line and column. */
 #include "tap.h"
-#include "yaml.h"
+#include "yaml_json.h"
 
 #include <stdlib.h>
 

@@ -5,8 +5,8 @@
 #   #!/bin/bash
 #   test_description='what this script checks'
 #   . "$(dirname "$0")/lib/test-lib.sh"
-#   test_require redis kubectl berth
-#   start_redis && start_berth || test_bail_out 'cannot start berth'
+#   test_require redis kubectl berth      # skip (or, under CI=true, bail out) if missing
+#   setup_berth                           # test 1: a private redis-server and berth
 #   test_expect_success 'create a pod' '
 #       k run p --image=img:1 &&
 #       k get pod p -o name >actual &&
@@ -14,6 +14,11 @@
 #       test_cmp expect actual
 #   '
 #   test_done
+#
+# Helpers: test_expect_success/failure [PREREQ] TITLE BODY, test_must_fail, test_cmp, test_grep,
+# test_when_finished, test_wait_until, test_external (fold in a TAP program), say, diag;
+# start_redis/stop_redis/restart_redis, start_berth/stop_berth/restart_berth/setup_berth;
+# k (kubectl), k_bg (kubectl in the background), api (curl), json_get (node), squash.
 #
 # Depends on: bash (for /dev/tcp and $RANDOM), curl, timeout (coreutils); redis-server,
 # kubectl and node only for the scripts that ask for them with test_require.
@@ -484,10 +489,11 @@ redis_spawn_() {
 		--save '' --appendonly "$REDIS_AOF" --daemonize no \
 		--logfile "$REDIS_DIR/redis.log" </dev/null >/dev/null 2>&1 &
 	REDIS_PID=$!
-	local i
+	local i end=$((SECONDS + 6))
 	for i in $(seq 1 50); do
 		redis_ping && return 0
 		kill -0 "$REDIS_PID" 2>/dev/null || break
+		[ $SECONDS -lt $end ] || break
 		sleep 0.1
 	done
 	test_kill_pid "$REDIS_PID" 2
@@ -540,7 +546,7 @@ restart_redis() {
 # in the background, log appended to $TRASH/berth.log. Waits (10 s) for /readyz.
 # Sets BERTH_PORT, BERTH_URL, BERTH_PID.
 start_berth() {
-	local attempt i
+	local attempt i end
 	: "${REDIS_URL:?start_berth needs start_redis first}"
 	for attempt in 1 2 3; do
 		BERTH_PORT=$(test_free_port) || return 1
@@ -552,11 +558,15 @@ start_berth() {
 			</dev/null >>"$TRASH/berth.log" 2>&1 &
 		BERTH_PID=$!
 		BERTH_STARTED=1
+		# 10 s: at most 100 tries and a wall-clock deadline (a server that accepts but never
+		# answers costs a whole --max-time per try).
+		end=$((SECONDS + 11))
 		for i in $(seq 1 100); do
 			if curl -sf --max-time 1 -o /dev/null "$BERTH_URL/readyz"; then
 				return 0
 			fi
 			kill -0 "$BERTH_PID" 2>/dev/null || break
+			[ $SECONDS -lt $end ] || break
 			sleep 0.1
 		done
 		if kill -0 "$BERTH_PID" 2>/dev/null; then

@@ -1,4 +1,4 @@
-/* yaml.h: YAML documents to jansson values (libyaml), for apply-patch+yaml bodies and
+/* yaml_json.h: YAML documents to jansson values (libyaml), for apply-patch+yaml bodies and
  * manifests.
  *
  * Scalars resolve as sigs.k8s.io/yaml does (YAML 1.1 as go-yaml v2): plain true/false/
@@ -7,8 +7,8 @@
  * Mapping keys must be scalars. Errors carry "line N, column M: <problem>".
  *
  * Depends on libyaml and jansson. */
-#ifndef BERTH_YAML_H
-#define BERTH_YAML_H
+#ifndef BERTH_YAML_JSON_H
+#define BERTH_YAML_JSON_H
 
 #include <stddef.h>
 #include <jansson.h>

@@ -1,4 +1,4 @@
-/* yaml.c: YAML streams to jansson values over libyaml's event API (see yaml.h).
+/* yaml_json.c: YAML streams to jansson values over libyaml's event API (see yaml_json.h).
  *
  * Events are folded into JSON as they arrive, with a stack of open containers. The
  * event API (rather than libyaml's document loader) is used because the loader gives
@@ -30,7 +30,7 @@
  *
  * Depends on libyaml and jansson. Called by the API server's body decoding and by
  * manifest loading. */
-#include "yaml.h"
+#include "yaml_json.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -40,10 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-/* libyaml's header is also named yaml.h, and -Iengine makes <yaml.h> find ours (whose
- * guard then hides libyaml). "<prefix>/include/../include/yaml.h" reaches the library's
- * header from whichever include directory holds it, and misses engine/. */
-#include <../include/yaml.h>
+#include <yaml.h>
 
 #define YP_MAX_DEPTH     100
 #define YP_MAX_ALIAS_NODES 10000

@@ -1,0 +1,324 @@
+#!/bin/bash
+# bench.sh: the API server benchmarks. Starts a private redis-server and bin/berth server on
+# free loopback ports, measures create/get/list throughput and latency, the time of a
+# 10,000-pod list and watch delivery latency to 100 watchers, each against a reference taken
+# in the same run on the same machine, then writes the table into docs/benchmarks.md.
+#
+# Called by `make bench` (after `make all`). Depends on: cc, redis-server, redis-benchmark,
+# redis-cli, curl, bin/berth; builds bench/loadgen.c and bench/watchlat.c into build/bench/.
+# All traffic goes to 127.0.0.1. The whole run takes about 1.5 minutes.
+#
+# Environment: BERTH_BIN (default bin/berth), BENCH_SECONDS (measured seconds per throughput
+# run, default 4), BENCH_OUT (default docs/benchmarks.md), BENCH_REPS (default 3).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+berth=${BERTH_BIN:-$top/bin/berth}
+secs=${BENCH_SECONDS:-4}
+reps=${BENCH_REPS:-3}
+out=${BENCH_OUT:-$top/docs/benchmarks.md}
+bindir=$top/build/bench
+pod=$top/bench/pod.json
+
+conns=50          # concurrent clients for the throughput runs (and redis-benchmark -c)
+set_requests=200000
+list_pods=10000   # the big list
+small_list=100    # pods in the namespace the 50-client list throughput reads
+watchers=100
+watch_events=200
+watch_spacing_ms=5
+
+die() { echo "bench: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+
+for tool in cc redis-server redis-benchmark redis-cli curl; do
+	command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
+done
+[ -x "$berth" ] || die "$berth is missing: run make first"
+
+# ------------------------------------------------------------------------------ build
+mkdir -p "$bindir"
+cflags="-O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow"
+# shellcheck disable=SC2086 # the flags are words
+cc $cflags -o "$bindir/loadgen" "$top/bench/loadgen.c" "$top/bench/bench_http.c"
+# shellcheck disable=SC2086
+cc $cflags -o "$bindir/watchlat" "$top/bench/watchlat.c" "$top/bench/bench_http.c" -lpthread
+
+# ------------------------------------------------------------------------------ servers
+work=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX")
+redis_pid=
+berth_pid=
+
+stop_servers() {
+	# Only the two processes this script started, by pid.
+	if [ -n "$berth_pid" ] && kill -0 "$berth_pid" 2>/dev/null; then
+		kill -TERM "$berth_pid" 2>/dev/null || true
+		wait "$berth_pid" 2>/dev/null || true
+	fi
+	if [ -n "$redis_pid" ] && kill -0 "$redis_pid" 2>/dev/null; then
+		kill -TERM "$redis_pid" 2>/dev/null || true
+		wait "$redis_pid" 2>/dev/null || true
+	fi
+	berth_pid=
+	redis_pid=
+}
+cleanup() {
+	stop_servers
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# port_free PORT: nothing accepts connections on 127.0.0.1:PORT right now.
+port_free() {
+	if { exec 9<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
+		exec 9>&-
+		return 1
+	fi
+	return 0
+}
+free_port() {
+	local i port
+	for i in $(seq 1 200); do
+		port=$((20000 + RANDOM % 30000))
+		if port_free "$port"; then
+			echo "$port"
+			return 0
+		fi
+	done
+	die "no free loopback port found"
+}
+
+# A port can be taken between the check and the bind (the machine is shared): a server that
+# dies at start is retried on another port.
+start_redis() {
+	local try
+	for try in 1 2 3 4 5; do
+		redis_port=$(free_port)
+		redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+			--dir "$work" --logfile "$work/redis.log" --daemonize no &
+		redis_pid=$!
+		for _ in $(seq 1 50); do
+			kill -0 "$redis_pid" 2>/dev/null || break
+			if [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ]; then
+				return 0
+			fi
+			sleep 0.1
+		done
+		kill -TERM "$redis_pid" 2>/dev/null || true
+		wait "$redis_pid" 2>/dev/null || true
+		redis_pid=
+	done
+	die "redis-server did not start (see $work/redis.log)"
+}
+
+start_berth() {
+	local try
+	for try in 1 2 3 4 5; do
+		berth_port=$(free_port)
+		"$berth" server --redis "redis://127.0.0.1:$redis_port/0" --listen "127.0.0.1:$berth_port" \
+			--log-level warn >"$work/berth.log" 2>&1 &
+		berth_pid=$!
+		for _ in $(seq 1 50); do
+			kill -0 "$berth_pid" 2>/dev/null || break
+			# readyz answers 200 once the store is connected; the default namespace is
+			# created right after, so wait for it too.
+			if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$berth_port/api/v1/namespaces/default")" = 200 ] &&
+				kill -0 "$berth_pid" 2>/dev/null; then
+				return 0
+			fi
+			sleep 0.1
+		done
+		kill -TERM "$berth_pid" 2>/dev/null || true
+		wait "$berth_pid" 2>/dev/null || true
+		berth_pid=
+	done
+	cat "$work/berth.log" >&2
+	die "berth server did not start"
+}
+
+api() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+create_namespace() {
+	local code
+	code=$(api -X POST -H 'Content-Type: application/json' \
+		--data "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$1\"}}" \
+		"http://127.0.0.1:$berth_port/api/v1/namespaces")
+	[ "$code" = 201 ] || die "creating namespace $1 answered $code"
+}
+
+# ------------------------------------------------------------------------------ helpers
+# field KEY LINE: the value of KEY=value in a loadgen/watchlat output line.
+field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+# median V1 V2 ...: the median (mean of the middle two for an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+now_ns() { date +%s%N; }
+
+loadgen() { "$bindir/loadgen" -p "$berth_port" "$@"; }
+
+# redis-benchmark's CSV: "SET","rps","avg","min","p50","p95","p99","max"
+redis_set() {
+	redis-benchmark -h 127.0.0.1 -p "$redis_port" -t set -c "$conns" -n "$set_requests" --csv 2>/dev/null |
+		awk -F'"' '$2 == "SET" { print "rps=" $4 " p50_ms=" $10 " p99_ms=" $14 }'
+}
+
+# hgetall_ms: wall time of one `redis-cli HGETALL berth:o:pods`, output discarded.
+hgetall_ms() {
+	local t0 t1
+	t0=$(now_ns)
+	redis-cli -p "$redis_port" HGETALL berth:o:pods >/dev/null
+	t1=$(now_ns)
+	calc "($t1 - $t0) / 1e6" 3
+}
+
+# ------------------------------------------------------------------------------ run
+start_redis
+start_berth
+say "redis-server on 127.0.0.1:$redis_port, berth on 127.0.0.1:$berth_port"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+for ns in bench-create bench-list bench-watch; do
+	create_namespace "$ns"
+done
+
+# 1. The 10,000-pod list, while berth:o:pods holds exactly those pods (so HGETALL reads
+#    the same objects the list returns).
+say "loading $list_pods pods through the API"
+line=$(loadgen -m create -c "$conns" -s default -P list- -N "$list_pods" -b "$pod")
+load_rps=$(field rps "$line")
+[ "$(field ok "$line")" = "$list_pods" ] || die "bulk load failed: $line"
+[ "$(redis-cli -p "$redis_port" HLEN berth:o:pods)" = "$list_pods" ] || die "berth:o:pods does not hold $list_pods pods"
+list_items=$(curl -s "http://127.0.0.1:$berth_port/api/v1/namespaces/default/pods" | grep -o '"name":"list-[0-9]*"' | sort -u | wc -l)
+[ "$list_items" = "$list_pods" ] || die "the list returned $list_items of $list_pods pods"
+big_ms=() big_ref=() big_bytes=
+for r in $(seq 1 "$reps"); do
+	line=$(loadgen -m list -c 1 -s default -N 5)
+	big_ms+=("$(field p50_ms "$line")")
+	big_bytes=$(field resp_bytes "$line")
+	h=()
+	for _ in 1 2 3 4 5; do h+=("$(hgetall_ms)"); done
+	big_ref+=("$(median "${h[@]}")")
+	say "list of $list_pods: ${big_ms[-1]} ms (HGETALL ${big_ref[-1]} ms)"
+done
+loadgen -m create -c 10 -s bench-list -P small- -N "$small_list" -b "$pod" >/dev/null
+
+# 2. Throughput at 50 clients; each repetition measures the reference right before.
+set_rps=() set_p50=() set_p99=()
+create_rps=() create_p50=() create_p99=()
+get_rps=() get_p50=() get_p99=()
+list_rps=() list_p50=() list_p99=()
+for r in $(seq 1 "$reps"); do
+	line=$(redis_set)
+	[ -n "$line" ] || die "redis-benchmark gave no SET result"
+	set_rps+=("$(field rps "$line")"); set_p50+=("$(field p50_ms "$line")"); set_p99+=("$(field p99_ms "$line")")
+	line=$(loadgen -m create -c "$conns" -s bench-create -P "c$r-" -d "$secs" -b "$pod")
+	create_rps+=("$(field rps "$line")"); create_p50+=("$(field p50_ms "$line")"); create_p99+=("$(field p99_ms "$line")")
+	line=$(loadgen -m get -c "$conns" -s default -P list- -k "$list_pods" -d "$secs")
+	get_rps+=("$(field rps "$line")"); get_p50+=("$(field p50_ms "$line")"); get_p99+=("$(field p99_ms "$line")")
+	line=$(loadgen -m list -c "$conns" -s bench-list -d "$secs")
+	list_rps+=("$(field rps "$line")"); list_p50+=("$(field p50_ms "$line")"); list_p99+=("$(field p99_ms "$line")")
+	say "rep $r: SET ${set_rps[-1]}/s, create ${create_rps[-1]}/s, get ${get_rps[-1]}/s, list ${list_rps[-1]}/s"
+done
+
+# 3. Watch delivery to 100 watchers.
+watch_p50=() watch_p99=() watch_max=() watch_c50=()
+for r in $(seq 1 "$reps"); do
+	line=$("$bindir/watchlat" -p "$berth_port" -s bench-watch -w "$watchers" -e "$watch_events" \
+		-i "$watch_spacing_ms" -b "$pod" -P "w$r-") || die "watchlat failed: $line"
+	watch_p50+=("$(field p50_ms "$line")"); watch_p99+=("$(field p99_ms "$line")")
+	watch_max+=("$(field max_ms "$line")"); watch_c50+=("$(field create_p50_ms "$line")")
+	say "watch rep $r: p50 ${watch_p50[-1]} ms, p99 ${watch_p99[-1]} ms (create round trip ${watch_c50[-1]} ms)"
+done
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+kill -0 "$berth_pid" 2>/dev/null || die "berth server died during the run"
+stop_servers
+
+# ------------------------------------------------------------------------------ report
+m() { median "$@"; }
+S_RPS=$(m "${set_rps[@]}"); S_50=$(m "${set_p50[@]}"); S_99=$(m "${set_p99[@]}")
+C_RPS=$(m "${create_rps[@]}"); C_50=$(m "${create_p50[@]}"); C_99=$(m "${create_p99[@]}")
+G_RPS=$(m "${get_rps[@]}"); G_50=$(m "${get_p50[@]}"); G_99=$(m "${get_p99[@]}")
+L_RPS=$(m "${list_rps[@]}"); L_50=$(m "${list_p50[@]}"); L_99=$(m "${list_p99[@]}")
+BIG=$(m "${big_ms[@]}"); BIG_REF=$(m "${big_ref[@]}")
+W_50=$(m "${watch_p50[@]}"); W_99=$(m "${watch_p99[@]}"); W_MAX=$(m "${watch_max[@]}"); W_C50=$(m "${watch_c50[@]}")
+
+pass() { if awk "BEGIN { exit !($1) }"; then echo PASS; else echo FAIL; fi; }
+create_ratio=$(calc "$C_RPS / $S_RPS" 3)
+get_ratio=$(calc "$G_RPS / $C_RPS" 2)
+big_ratio=$(calc "$BIG / $BIG_REF" 2)
+watch_ratio=$(calc "$W_99 / $W_C50" 2)
+fmt() { calc "$1" "${2:-0}"; }
+
+model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+mkdir -p "$(dirname "$out")"
+cat >"$out" <<EOF
+# Benchmarks: the berth API server
+
+Generated by \`make bench\` (scripts/bench.sh); do not edit by hand, run it again.
+
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC')
+- Machine: $(nproc) CPUs, ${model:-unknown CPU}, $(uname -sr); load average $load_start at the start, $load_end at the end
+- berth: $("$berth" version 2>/dev/null | head -1), redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+- Every number is the median of $reps repetitions; each reference was measured in the same
+  run, right before the measurement it is compared with, on the same private redis-server.
+
+## Results
+
+| Metric | Result | Reference | Ratio | Target | Pass |
+|---|---|---|---|---|---|
+| create, $conns clients | $(fmt "$C_RPS")/s, p50 $(fmt "$C_50" 2) ms, p99 $(fmt "$C_99" 2) ms | redis-benchmark SET -c $conns: $(fmt "$S_RPS")/s, p50 $(fmt "$S_50" 3) ms, p99 $(fmt "$S_99" 3) ms | create/SET = $create_ratio | >= 0.50 | $(pass "$create_ratio >= 0.5") |
+| get, $conns clients | $(fmt "$G_RPS")/s, p50 $(fmt "$G_50" 2) ms, p99 $(fmt "$G_99" 2) ms | create rate above: $(fmt "$C_RPS")/s | get/create = $get_ratio | >= 2.00 | $(pass "$get_ratio >= 2") |
+| list of $small_list pods, $conns clients | $(fmt "$L_RPS")/s, p50 $(fmt "$L_50" 2) ms, p99 $(fmt "$L_99" 2) ms | SET rate above | list/SET = $(calc "$L_RPS / $S_RPS" 4) | (reported) | - |
+| list of $list_pods pods ($(calc "$big_bytes / 1048576" 1) MB), one client | $(fmt "$BIG" 1) ms | redis-cli HGETALL berth:o:pods: $(fmt "$BIG_REF" 1) ms | list/HGETALL = $big_ratio | < 100 ms | $(pass "$BIG < 100") |
+| watch delivery, $watchers watchers x $watch_events creates | p50 $(fmt "$W_50" 2) ms, p99 $(fmt "$W_99" 2) ms, max $(fmt "$W_MAX" 2) ms | one create's round trip, same run: p50 $(fmt "$W_C50" 2) ms | p99/create = $watch_ratio | p99 < 20 ms | $(pass "$W_99 < 20") |
+
+Per repetition (in run order):
+
+| Rep | SET/s | create/s | get/s | list $small_list/s | list $list_pods ms | HGETALL ms | watch p50 ms | watch p99 ms |
+|---|---|---|---|---|---|---|---|---|
+EOF
+for i in $(seq 0 $((reps - 1))); do
+	echo "| $((i + 1)) | ${set_rps[$i]} | ${create_rps[$i]} | ${get_rps[$i]} | ${list_rps[$i]} | ${big_ms[$i]} | ${big_ref[$i]} | ${watch_p50[$i]} | ${watch_p99[$i]} |" >>"$out"
+done
+cat >>"$out" <<EOF
+
+The $list_pods pods were loaded through the API at $(fmt "$load_rps") creates/s before the runs.
+
+## What is measured
+
+- **create / get / list throughput**: \`bench/loadgen.c\`, a closed-loop client like
+  redis-benchmark: $conns keep-alive HTTP/1.1 connections, one request in flight on each, all
+  driven by one epoll thread. Each run is $secs s measured after 0.5 s of warm-up; latency is
+  from just before a request is written to the last byte of its response. Create POSTs a
+  realistic pod (\`bench/pod.json\`: labels, annotations, two containers with ports, env,
+  resources, volume mounts, a probe; about 2.1 KB as stored) with a unique name into namespace
+  bench-create; get reads random pods among the $list_pods; list reads namespace bench-list
+  ($small_list pods). The reference is \`redis-benchmark -t set -c $conns -n $set_requests\` against the
+  same redis-server berth uses, run right before each repetition.
+- **list of $list_pods pods**: \`GET /api/v1/namespaces/default/pods\` (all $list_pods pods, created
+  through the API), one client, median of 5 requests per repetition. Reference: the wall time
+  of \`redis-cli HGETALL berth:o:pods\` (output discarded; includes starting redis-cli) while
+  that hash holds exactly those pods, median of 5.
+- **watch delivery**: \`bench/watchlat.c\` opens $watchers watch streams
+  (\`?watch=true&resourceVersion=<the list's>\`) on namespace bench-watch in one epoll thread;
+  once all have their 200 head, a second thread creates $watch_events pods, $watch_spacing_ms ms apart, on its own
+  connection. Latency = from just before each create request is written to the moment each
+  watcher has read the ADDED line naming that pod; p50/p99 over all $((watchers * watch_events)) (watcher,
+  event) pairs. Reference: that writer's own create round trip (p50), so the ratio says how
+  many create-times an event takes to reach the slowest 1% of watchers.
+- Everything runs on one machine, which is shared and noisy: compare the ratios, not the
+  absolute numbers, between runs. The load generators use CPU too: on a machine with few
+  CPUs they compete with berth and redis-server, as redis-benchmark does with redis-server.
+
+## How to run
+
+    make bench                   # builds bin/berth, then scripts/bench.sh (about 1.5 minutes)
+    BENCH_SECONDS=10 make bench  # longer throughput runs
+
+Needs redis-server, redis-benchmark and redis-cli (Debian redis-server, redis-tools), curl
+and cc. The script starts its own redis-server (\`--save ''\`, loopback, a free port) and
+\`bin/berth server\` on another free port, sends traffic only to 127.0.0.1 and stops both
+when it ends. The tools alone: \`build/bench/loadgen -h\`, \`build/bench/watchlat -h\`.
+EOF
+say "results written to $out"
+cat "$out"
