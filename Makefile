@@ -83,7 +83,7 @@ fuzz:
 bench: all tools
 	$(Q)scripts/bench.sh
 
-run: deps all
+run: deps all tools
 	$(Q)scripts/run.sh
 
 clean:
