@@ -265,6 +265,16 @@ void rconn_reset(rconn_t *c)
         redisAsyncDisconnect(c->ac);   /* on_disconnect schedules the retry */
 }
 
+void rconn_abort(rconn_t *c)
+{
+    redisAsyncContext *ac = c->ac;
+    if (!ac)
+        return;
+    /* redisAsyncFree fails the pending callbacks and calls on_disconnect, which marks the
+     * connection down and schedules the reconnect. */
+    redisAsyncFree(ac);
+}
+
 void rconn_free(rconn_t *c)
 {
     if (!c)

@@ -39,6 +39,9 @@ int rconn_command(rconn_t *c, rconn_reply_cb *cb, void *privdata, const char *fm
 /* Drop the connection now (as if it failed) and reconnect after the backoff. Pending
  * callbacks get NULL replies. */
 void rconn_reset(rconn_t *c);
+/* Drop the connection at once, not waiting for replies (Redis stopped answering): pending
+ * callbacks get NULL replies now. Not from inside a reply callback. */
+void rconn_abort(rconn_t *c);
 /* Close for good. Pending callbacks get NULL replies. */
 void rconn_free(rconn_t *c);
 

@@ -108,8 +108,15 @@ enum { SCRIPT_WRITE, SCRIPT_LIST, SCRIPT_RANGE, SCRIPT_N };
 static const char *const scripts[SCRIPT_N] = { write_lua, list_lua, range_lua };
 static char script_sha[SCRIPT_N][41];
 
+#define CALL_TIMEOUT_US (10 * 1000000ull)   /* a Redis that stops answering for this long is
+                                               treated as down */
+
+typedef struct call_s call_t;
+
 struct store_s {
     rconn_t *conn;
+    call_t *oldest, *newest;    /* calls in flight, in the order they were sent */
+    struct event *sweep;
     char *url;
     long window;
     store_state_cb *state_cb;
@@ -159,6 +166,8 @@ static void on_state(rconn_t *c, int up, void *priv)
         s->state_cb(up, s->state_priv);
 }
 
+static void sweep_cb(evutil_socket_t fd, short what, void *arg);
+
 store_t *store_create(struct event_base *base, const char *url, long window, char *err,
                       size_t errlen)
 {
@@ -184,6 +193,11 @@ store_t *store_create(struct event_base *base, const char *url, long window, cha
         return NULL;
     }
     rconn_set_state_cb(s->conn, on_state, s);
+    s->sweep = event_new(base, -1, EV_PERSIST, sweep_cb, s);
+    if (s->sweep) {
+        struct timeval tv = { 1, 0 };
+        evtimer_add(s->sweep, &tv);
+    }
     return s;
 }
 
@@ -192,6 +206,8 @@ void store_free(store_t *s)
     if (!s)
         return;
     s->state_cb = NULL;
+    if (s->sweep)
+        event_free(s->sweep);
     rconn_free(s->conn);
     free(s->url);
     free(s);
@@ -215,8 +231,9 @@ void store_set_state_cb(store_t *s, store_state_cb *cb, void *privdata)
 
 /* ---- calls ------------------------------------------------------------------------- */
 
-typedef struct call_s {
+struct call_s {
     store_t *store;
+    call_t *prev, *next;     /* in store's in-flight list */
     const char *op;          /* for metrics */
     uint64_t started;
     store_cb *cb;
@@ -224,7 +241,7 @@ typedef struct call_s {
     store_raw_cb *raw_cb;
     void *privdata;
     char *prefix, *suffix;   /* writes: the object around its resourceVersion */
-} call_t;
+};
 
 static call_t *call_new(store_t *s, const char *op, void *privdata)
 {
@@ -235,11 +252,26 @@ static call_t *call_new(store_t *s, const char *op, void *privdata)
     c->op = op;
     c->privdata = privdata;
     c->started = util_now_us();
+    c->prev = s->newest;
+    if (s->newest)
+        s->newest->next = c;
+    else
+        s->oldest = c;
+    s->newest = c;
     return c;
 }
 
 static void call_free(call_t *c)
 {
+    store_t *s = c->store;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->oldest = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        s->newest = c->prev;
     char labels[64];
     snprintf(labels, sizeof(labels), "operation=\"%s\"", c->op);
     metrics_observe("berth_store_request_duration_seconds", labels,
@@ -247,6 +279,18 @@ static void call_free(call_t *c)
     free(c->prefix);
     free(c->suffix);
     free(c);
+}
+
+/* Once a second: if the oldest call has waited too long, Redis is hung (not merely slow):
+ * drop the connection so every waiting request fails with 503 instead of hanging. */
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    store_t *s = arg;
+    if (s->oldest && util_now_us() - s->oldest->started > CALL_TIMEOUT_US) {
+        log_error("redis store: no reply for %llu s: dropping the connection",
+                  (unsigned long long)(CALL_TIMEOUT_US / 1000000));
+        rconn_abort(s->conn);
+    }
 }
 
 /* A reply that is not what the script returns means Redis is not the store we expect
