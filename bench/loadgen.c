@@ -12,8 +12,9 @@
  *
  * -d: run WARMUP (default 0.5) seconds unmeasured, then SECONDS measured; requests still in
  * flight at the end are drained and not counted. -N: exactly COUNT requests, all measured.
- * Prints one line of key=value pairs (rps, p50_ms, p99_ms, ...) on stdout; exit status 1 if
- * a connection failed or any response was not 2xx.
+ * Prints one line of key=value pairs (rps, p50_ms, p99_ms, ...; total counts every response,
+ * warm-up and drain included, for CPU-per-request figures) on stdout; exit status 1 if a
+ * connection failed or any response was not 2xx.
  *
  * Depends on bench_http.c. Built and run by scripts/bench.sh. */
 #include <errno.h>
@@ -47,6 +48,7 @@ typedef struct gen_s {
     uint64_t rng;
     uint64_t t_measure, t_end;    /* duration mode window */
     unsigned long ok, errors, in_flight;
+    unsigned long completed;      /* every response, warm-up and drain included */
     int first_bad_status;
     uint64_t resp_bytes;
     bh_sample_t lat;
@@ -173,6 +175,7 @@ static void complete(gen_t *g, conn_t *c, uint64_t now)
 {
     int good = c->resp.status >= 200 && c->resp.status < 300;
     g->in_flight--;
+    g->completed++;
     if (!good) {
         g->errors++;
         if (!g->first_bad_status)
@@ -343,9 +346,9 @@ int main(int argc, char **argv)
         double secs = g.limit ? (double)(t_done - t0) / 1e9 : seconds;
         double p50 = bh_quantile(g.lat.v, g.lat.n, 0.50), p99 = bh_quantile(g.lat.v, g.lat.n, 0.99);
         double mx = bh_quantile(g.lat.v, g.lat.n, 1.0);
-        printf("mode=%s conns=%d ok=%lu errors=%lu seconds=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f "
-               "resp_bytes=%.0f\n",
-               mode, nconn, g.ok, g.errors, secs, (double)g.ok / secs, p50, p99, mx,
+        printf("mode=%s conns=%d ok=%lu errors=%lu total=%lu seconds=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f "
+               "max_ms=%.3f resp_bytes=%.0f\n",
+               mode, nconn, g.ok, g.errors, g.completed, secs, (double)g.ok / secs, p50, p99, mx,
                g.ok ? (double)g.resp_bytes / (double)g.ok : 0.0);
     }
     if (g.errors)

@@ -80,10 +80,21 @@ static const char *query_or_option(api_req_t *r, const char *key)
     return v && *v ? v : NULL;
 }
 
+/* dryRun=All in the query, or "dryRun":["All"] in a DeleteOptions body (kubectl delete
+ * --dry-run=server sends the latter). */
 static int dry_run(api_req_t *r)
 {
     const char *v = api_query(r, "dryRun");
-    return v && !strcmp(v, "All");
+    if (v && !strcmp(v, "All"))
+        return 1;
+    if (r->verb != VERB_DELETE && r->verb != VERB_DELETECOLLECTION)
+        return 0;
+    json_t *opts = r->options ? r->options : r->body, *d;
+    size_t i;
+    json_array_foreach(json_object_get(opts, "dryRun"), i, d)
+        if (json_is_string(d) && !strcmp(json_string_value(d), "All"))
+            return 1;
+    return 0;
 }
 
 /* "Deployment.apps" or "Pod": how Invalid messages name a kind. */

@@ -157,10 +157,35 @@ now_ns() { date +%s%N; }
 
 loadgen() { "$bindir/loadgen" -p "$berth_port" "$@"; }
 
+# Server CPU per request: utime + stime of the two servers from /proc, in clock ticks.
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# script_us: INFO commandstats' usec_per_call of EVALSHA since the last CONFIG RESETSTAT
+# (every berth write and list is one EVALSHA of a Lua script).
+script_us() { redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:.*usec_per_call=\([0-9.]*\).*/\1/p'; }
+# run_load ARGS...: loadgen ARGS; sets line, and berth_us / redis_us / lua_us: CPU time of
+# berth and of redis-server, and Redis' time in the script, per request (all responses).
+run_load() {
+	local b0 r0 b1 r1 total
+	redis-cli -p "$redis_port" CONFIG RESETSTAT >/dev/null
+	b0=$(cpu_ticks "$berth_pid"); r0=$(cpu_ticks "$redis_pid")
+	line=$(loadgen "$@")
+	b1=$(cpu_ticks "$berth_pid"); r1=$(cpu_ticks "$redis_pid")
+	total=$(field total "$line")
+	berth_us=$(calc "($b1 - $b0) * 1e6 / $hz / $total" 1)
+	redis_us=$(calc "($r1 - $r0) * 1e6 / $hz / $total" 1)
+	lua_us=$(script_us)
+	lua_us=${lua_us:-0}
+}
+
 # redis-benchmark's CSV: "SET","rps","avg","min","p50","p95","p99","max"
 redis_set() {
+	local r0 r1
+	r0=$(cpu_ticks "$redis_pid")
 	redis-benchmark -h 127.0.0.1 -p "$redis_port" -t set -c "$conns" -n "$set_requests" --csv 2>/dev/null |
-		awk -F'"' '$2 == "SET" { print "rps=" $4 " p50_ms=" $10 " p99_ms=" $14 }'
+		awk -F'"' '$2 == "SET" { printf "rps=%s p50_ms=%s p99_ms=%s ", $4, $10, $14 }'
+	r1=$(cpu_ticks "$redis_pid")
+	echo "redis_us=$(calc "($r1 - $r0) * 1e6 / $hz / $set_requests" 1)"
 }
 
 # hgetall_ms: wall time of one `redis-cli HGETALL berth:o:pods`, output discarded.
@@ -190,10 +215,11 @@ load_rps=$(field rps "$line")
 [ "$(redis-cli -p "$redis_port" HLEN berth:o:pods)" = "$list_pods" ] || die "berth:o:pods does not hold $list_pods pods"
 list_items=$(curl -s "http://127.0.0.1:$berth_port/api/v1/namespaces/default/pods" | grep -o '"name":"list-[0-9]*"' | sort -u | wc -l)
 [ "$list_items" = "$list_pods" ] || die "the list returned $list_items of $list_pods pods"
-big_ms=() big_ref=() big_bytes=
+big_ms=() big_ref=() big_bytes= big_b=() big_r=() big_l=()
 for r in $(seq 1 "$reps"); do
-	line=$(loadgen -m list -c 1 -s default -N 5)
+	run_load -m list -c 1 -s default -N 5
 	big_ms+=("$(field p50_ms "$line")")
+	big_b+=("$berth_us"); big_r+=("$redis_us"); big_l+=("$lua_us")
 	big_bytes=$(field resp_bytes "$line")
 	h=()
 	for _ in 1 2 3 4 5; do h+=("$(hgetall_ms)"); done
@@ -203,20 +229,24 @@ done
 loadgen -m create -c 10 -s bench-list -P small- -N "$small_list" -b "$pod" >/dev/null
 
 # 2. Throughput at 50 clients; each repetition measures the reference right before.
-set_rps=() set_p50=() set_p99=()
-create_rps=() create_p50=() create_p99=()
-get_rps=() get_p50=() get_p99=()
-list_rps=() list_p50=() list_p99=()
+set_rps=() set_p50=() set_p99=() set_r=()
+create_rps=() create_p50=() create_p99=() create_b=() create_r=() create_l=()
+get_rps=() get_p50=() get_p99=() get_b=() get_r=()
+list_rps=() list_p50=() list_p99=() list_b=() list_r=() list_l=()
 for r in $(seq 1 "$reps"); do
 	line=$(redis_set)
 	[ -n "$line" ] || die "redis-benchmark gave no SET result"
 	set_rps+=("$(field rps "$line")"); set_p50+=("$(field p50_ms "$line")"); set_p99+=("$(field p99_ms "$line")")
-	line=$(loadgen -m create -c "$conns" -s bench-create -P "c$r-" -d "$secs" -b "$pod")
+	set_r+=("$(field redis_us "$line")")
+	run_load -m create -c "$conns" -s bench-create -P "c$r-" -d "$secs" -b "$pod"
 	create_rps+=("$(field rps "$line")"); create_p50+=("$(field p50_ms "$line")"); create_p99+=("$(field p99_ms "$line")")
-	line=$(loadgen -m get -c "$conns" -s default -P list- -k "$list_pods" -d "$secs")
+	create_b+=("$berth_us"); create_r+=("$redis_us"); create_l+=("$lua_us")
+	run_load -m get -c "$conns" -s default -P list- -k "$list_pods" -d "$secs"
 	get_rps+=("$(field rps "$line")"); get_p50+=("$(field p50_ms "$line")"); get_p99+=("$(field p99_ms "$line")")
-	line=$(loadgen -m list -c "$conns" -s bench-list -d "$secs")
+	get_b+=("$berth_us"); get_r+=("$redis_us")
+	run_load -m list -c "$conns" -s bench-list -d "$secs"
 	list_rps+=("$(field rps "$line")"); list_p50+=("$(field p50_ms "$line")"); list_p99+=("$(field p99_ms "$line")")
+	list_b+=("$berth_us"); list_r+=("$redis_us"); list_l+=("$lua_us")
 	say "rep $r: SET ${set_rps[-1]}/s, create ${create_rps[-1]}/s, get ${get_rps[-1]}/s, list ${list_rps[-1]}/s"
 done
 
@@ -241,6 +271,12 @@ G_RPS=$(m "${get_rps[@]}"); G_50=$(m "${get_p50[@]}"); G_99=$(m "${get_p99[@]}")
 L_RPS=$(m "${list_rps[@]}"); L_50=$(m "${list_p50[@]}"); L_99=$(m "${list_p99[@]}")
 BIG=$(m "${big_ms[@]}"); BIG_REF=$(m "${big_ref[@]}")
 W_50=$(m "${watch_p50[@]}"); W_99=$(m "${watch_p99[@]}"); W_MAX=$(m "${watch_max[@]}"); W_C50=$(m "${watch_c50[@]}")
+
+SET_R=$(m "${set_r[@]}")
+CB=$(m "${create_b[@]}"); CR=$(m "${create_r[@]}"); CL=$(m "${create_l[@]}")
+GB=$(m "${get_b[@]}"); GR=$(m "${get_r[@]}")
+LB=$(m "${list_b[@]}"); LR=$(m "${list_r[@]}"); LL=$(m "${list_l[@]}")
+BB=$(m "${big_b[@]}"); BR=$(m "${big_r[@]}"); BL=$(m "${big_l[@]}")
 
 pass() { if awk "BEGIN { exit !($1) }"; then echo PASS; else echo FAIL; fi; }
 create_ratio=$(calc "$C_RPS / $S_RPS" 3)
@@ -283,6 +319,22 @@ done
 cat >>"$out" <<EOF
 
 The $list_pods pods were loaded through the API at $(fmt "$load_rps") creates/s before the runs.
+
+## Where the time goes
+
+CPU time of each server process per request (utime + stime from /proc over the whole run,
+warm-up included, divided by the responses), and Redis' own time in berth's Lua script per
+call (\`INFO commandstats\`, EVALSHA usec_per_call; every berth write and list is one
+EVALSHA). With $(nproc) CPUs shared by berth, redis-server and the load generator, a server
+that needs close to 1e6/rate us of CPU per request is the bottleneck.
+
+| Request | berth CPU us/request | redis-server CPU us/request | Redis time in the script, us/call |
+|---|---|---|---|
+| redis-benchmark SET (reference) | - | $(fmt "$SET_R" 1) | - |
+| create | $(fmt "$CB" 1) | $(fmt "$CR" 1) | $(fmt "$CL" 1) |
+| get | $(fmt "$GB" 1) | $(fmt "$GR" 1) | - |
+| list of $small_list pods | $(fmt "$LB" 1) | $(fmt "$LR" 1) | $(fmt "$LL" 1) |
+| list of $list_pods pods | $(fmt "$BB" 0) | $(fmt "$BR" 0) | $(fmt "$BL" 0) |
 
 ## What is measured
 

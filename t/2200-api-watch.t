@@ -151,15 +151,15 @@ test_expect_success 'a watch of a single namespace does not see other namespaces
 	expect_code 201 POST /api/v1/namespaces "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"elsewhere\"}}" >/dev/null &&
 	rv=$(current_rv) &&
 	watch_bg wns.out 20 "resourceVersion=$rv" &&
-	curl -sN --max-time 20 "$BERTH_URL/api/v1/configmaps?watch=true&resourceVersion=$rv" >wall.out &
-	all_pid=$! && test_bg_pid $all_pid &&
+	all_pid=$WATCH_PID &&
+	CMS=/api/v1/configmaps watch_bg wall.out 20 "resourceVersion=$rv" &&
 	expect_code 201 POST /api/v1/namespaces/elsewhere/configmaps "$(cm_json e1)" >/dev/null &&
 	expect_code 201 POST $CMS "$(cm_json d1)" >/dev/null &&
 	wait_lines wns.out 1 && wait_lines wall.out 2 &&
 	sleep 0.5 &&
 	events wns.out >actual && echo "ADDED d1" >expect && test_cmp expect actual &&
 	events wall.out >actual && printf "ADDED e1\nADDED d1\n" >expect && test_cmp expect actual &&
-	kill $WATCH_PID $all_pid
+	kill $all_pid $WATCH_PID
 '
 
 test_expect_success 'a watch resumed from an older resourceVersion replays the missed events' '

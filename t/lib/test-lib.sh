@@ -227,7 +227,7 @@ test_args_() {
 	if [ $# -eq 3 ]; then
 		test_prereq_=$1 test_title_=$2 test_body_=$3
 	elif [ $# -eq 2 ]; then
-		test_prereq_= test_title_=$1 test_body_=$2
+		test_prereq_='' test_title_=$1 test_body_=$2
 	else
 		test_bail_out "bug in the test script: $# arguments to test_expect_*"
 	fi
