@@ -1123,6 +1123,8 @@ static void collection_next(api_req_t *parent)
         json_object_set_new(child->options, "gracePeriodSeconds", json_integer(strtoll(v, NULL, 10)));
     if ((v = api_query(parent, "propagationPolicy")) && *v)
         json_object_set_new(child->options, "propagationPolicy", json_string(v));
+    if ((v = api_query(parent, "dryRun")) && !strcmp(v, "All"))
+        json_object_set_new(child->options, "dryRun", json_pack("[s]", "All"));
     api_handle_delete(child);
 }
 
