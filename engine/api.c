@@ -92,6 +92,22 @@ void api_reply(api_req_t *r, int code, const char *content_type, const char *bod
     api_req_free(r);
 }
 
+void api_reply_buffer(api_req_t *r, int code, const char *content_type, struct evbuffer *body)
+{
+    api_record(r, code);
+    if (r->req) {
+        struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+        evhttp_add_header(h, "Content-Type", content_type);
+        evhttp_add_header(h, "Cache-Control", "no-cache, private");
+        evhttp_send_reply(r->req, code, NULL, body);
+    } else if (r->done) {
+        size_t len = evbuffer_get_length(body);
+        r->done(r, code, (const char *)evbuffer_pullup(body, -1), len);
+    }
+    evbuffer_free(body);
+    api_req_free(r);
+}
+
 void api_reply_json(api_req_t *r, int code, json_t *obj)
 {
     char *s = json_dumps(obj, JSON_COMPACT);

@@ -108,12 +108,12 @@ static void list_done(const store_list_t *list, void *priv)
     int filtering = !label_selector_empty(op->labels) || !field_selector_empty(op->fields);
     uint64_t rv;
     char rvs[32], *cont = NULL;
-    size_t emitted = 0, last_index = 0;
+    size_t count = 0, *chosen = NULL;
+    json_t **parsed = NULL;
     int more = 0;
-    time_t now = time(NULL);
 
+    r->op = NULL;
     if (list->status != STORE_OK) {
-        r->op = NULL;
         list_op_free(op);
         return api_reply_store_error(r, NULL, list->errstr);
     }
@@ -121,7 +121,6 @@ static void list_done(const store_list_t *list, void *priv)
         /* Redis keeps no old versions: once the kind changed, the pages after the first can
          * no longer show the first page's snapshot. Kubernetes answers the same after an etcd
          * compaction; clients start the list again. */
-        r->op = NULL;
         list_op_free(op);
         return api_reply_status(r, 410, "Expired", NULL,
                                 "The provided continue parameter is too old to display a "
@@ -131,7 +130,6 @@ static void list_done(const store_list_t *list, void *priv)
     rv = op->token_rv ? op->token_rv : list->rv;
     if (op->min_rv > rv) {
         uint64_t asked = op->min_rv;
-        r->op = NULL;
         list_op_free(op);
         return api_reply_status(r, 504, "Timeout", json_pack("{s:[{s:s,s:s}],s:i}", "causes",
                                 "reason", "ResourceVersionTooLarge", "message",
@@ -141,68 +139,68 @@ static void list_done(const store_list_t *list, void *priv)
     }
     snprintf(rvs, sizeof(rvs), "%" PRIu64, rv);
 
-    struct evbuffer *out = evbuffer_new();
-    json_t *rows = table ? json_array() : NULL;
-    if (!table)
-        evbuffer_add_printf(out, "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"CONT},\"items\":[",
-                            r->kind->list_kind, r->kind->group_version, rvs);
+    /* Choose the items first, so the continue token is known before the body is written
+     * and the stored bytes are copied exactly once. */
+    chosen = malloc((list->n ? list->n : 1) * sizeof(size_t));
+    if (filtering || table)
+        parsed = calloc(list->n ? list->n : 1, sizeof(json_t *));
+    if (!chosen || ((filtering || table) && !parsed)) {
+        free(chosen);
+        free(parsed);
+        list_op_free(op);
+        return api_reply_status(r, 500, "InternalError", NULL, "out of memory");
+    }
     for (size_t i = 0; i < list->n; i++) {
         const store_item_t *it = &list->items[i];
-        json_t *obj = NULL;
-        if (filtering || table) {
-            obj = json_loadb(it->data, it->len, 0, NULL);
-            if (!obj)
+        if (parsed) {
+            parsed[i] = json_loadb(it->data, it->len, 0, NULL);
+            json_t *md = json_object_get(parsed[i], "metadata");
+            if (!parsed[i] || !label_selector_match(op->labels, json_object_get(md, "labels")) ||
+                !field_selector_match(op->fields, parsed[i]))
                 continue;
-            json_t *md = json_object_get(obj, "metadata");
-            if (!label_selector_match(op->labels, json_object_get(md, "labels")) ||
-                !field_selector_match(op->fields, obj)) {
-                json_decref(obj);
-                continue;
-            }
         }
-        if (op->limit && emitted == op->limit) {
+        if (op->limit && count == op->limit) {
             more = 1;
-            json_decref(obj);
             break;
         }
-        if (table)
-            json_array_append_new(rows, table_row(r->kind->columns, obj, now));
-        else {
-            if (emitted)
-                evbuffer_add(out, ",", 1);
-            evbuffer_add(out, it->data, it->len);
-        }
-        json_decref(obj);
-        emitted++;
-        last_index = i;
+        chosen[count++] = i;
     }
     if (!filtering && list->more)
         more = 1;
-    if (more && emitted)
-        cont = continue_token(rv, list->items[last_index].key, list->items[last_index].keylen);
+    if (more && count)
+        cont = continue_token(rv, list->items[chosen[count - 1]].key,
+                              list->items[chosen[count - 1]].keylen);
 
     if (table) {
+        json_t *rows = json_array();
+        time_t now = time(NULL);
+        for (size_t j = 0; j < count; j++)
+            json_array_append_new(rows, table_row(r->kind->columns, parsed[chosen[j]], now));
         json_t *t = api_table_wrap(r->kind, rows, rvs, 1);
         if (cont)
             json_object_set_new(json_object_get(t, "metadata"), "continue", json_string(cont));
         api_reply_json(r, 200, t);
-        evbuffer_free(out);
     } else {
-        evbuffer_add(out, "]}", 2);
-        /* Put the continue token in place of the marker written before the items. */
-        size_t len = evbuffer_get_length(out);
-        char *body = (char *)evbuffer_pullup(out, -1);
-        char *mark = strstr(body, "CONT}");
-        struct evbuffer *final = evbuffer_new();
-        evbuffer_add(final, body, (size_t)(mark - body));
+        struct evbuffer *out = evbuffer_new();
+        evbuffer_add_printf(out, "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"",
+                            r->kind->list_kind, r->kind->group_version, rvs);
         if (cont)
-            evbuffer_add_printf(final, ",\"continue\":\"%s\"", cont);
-        evbuffer_add(final, mark + 4, len - (size_t)(mark + 4 - body));
-        evbuffer_free(out);
-        size_t flen = evbuffer_get_length(final);
-        api_reply(r, 200, "application/json", (const char *)evbuffer_pullup(final, -1), flen);
-        evbuffer_free(final);
+            evbuffer_add_printf(out, ",\"continue\":\"%s\"", cont);
+        evbuffer_add(out, "},\"items\":[", 11);
+        for (size_t j = 0; j < count; j++) {
+            const store_item_t *it = &list->items[chosen[j]];
+            if (j)
+                evbuffer_add(out, ",", 1);
+            evbuffer_add(out, it->data, it->len);
+        }
+        evbuffer_add(out, "]}", 2);
+        api_reply_buffer(r, 200, "application/json", out);
     }
+    if (parsed)
+        for (size_t i = 0; i < list->n; i++)
+            json_decref(parsed[i]);
+    free(parsed);
+    free(chosen);
     free(cont);
     list_op_free(op);
 }

@@ -391,6 +391,76 @@ static void list_reply(rconn_t *conn, redisReply *r, void *priv)
     call_free(c);
 }
 
+static int item_cmp(const void *a, const void *b)
+{
+    const store_item_t *x = a, *y = b;
+    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->keylen > y->keylen) - (x->keylen < y->keylen);
+}
+
+static void ignore_reply(rconn_t *conn, redisReply *r, void *priv)
+{
+}
+
+/* The reply to MULTI / GET rv / HGET lastwrite / HGETALL / EXEC: one snapshot, sorted and
+ * narrowed to a namespace here. */
+static void list_all_reply(rconn_t *conn, redisReply *r, void *priv)
+{
+    call_t *c = priv;
+    store_list_t list = { 0 };
+    size_t plen = c->prefix ? strlen(c->prefix) : 0;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[2]->type == REDIS_REPLY_ARRAY) {
+        redisReply *h = r->element[2];
+        list.rv = reply_u64(r->element[0]);
+        list.modrv = reply_u64(r->element[1]);
+        list.items = calloc(h->elements / 2 + 1, sizeof(store_item_t));
+        if (!list.items) {
+            list.status = STORE_ERROR;
+            list.errstr = "out of memory";
+        }
+        for (size_t i = 0; list.items && i + 1 < h->elements; i += 2) {
+            redisReply *kr = h->element[i], *vr = h->element[i + 1];
+            if (kr->type != REDIS_REPLY_STRING || vr->type != REDIS_REPLY_STRING)
+                continue;
+            if (plen && ((size_t)kr->len <= plen || memcmp(kr->str, c->prefix, plen)))
+                continue;
+            list.items[list.n].key = kr->str;
+            list.items[list.n].keylen = (size_t)kr->len;
+            list.items[list.n].data = vr->str;
+            list.items[list.n].len = (size_t)vr->len;
+            list.n++;
+        }
+        if (list.items)
+            qsort(list.items, list.n, sizeof(store_item_t), item_cmp);
+    } else {
+        list.status = reply_failure(r, &list.errstr);
+    }
+    c->list_cb(&list, c->privdata);
+    free(list.items);
+    call_free(c);
+}
+
+/* A whole kind (or namespace) without limit: MULTI/EXEC around HGETALL is one consistent
+ * snapshot like the script, but Redis does not convert 2n values through Lua tables, which
+ * dominates for large lists. */
+static int list_all(store_t *s, const kind_t *k, const char *ns, call_t *c)
+{
+    char okey[512];
+    store_key("o", k, okey, sizeof(okey));
+    if (ns && *ns && k->namespaced && asprintf(&c->prefix, "%s/", ns) < 0) {
+        c->prefix = NULL;
+        return -1;
+    }
+    if (rconn_command(s->conn, ignore_reply, NULL, "MULTI") != 0)
+        return -1;
+    rconn_command(s->conn, ignore_reply, NULL, "GET berth:rv");
+    rconn_command(s->conn, ignore_reply, NULL, "HGET berth:m %s", k->store_key);
+    rconn_command(s->conn, ignore_reply, NULL, "HGETALL %s", okey);
+    return rconn_command(s->conn, list_all_reply, c, "EXEC");
+}
+
 int store_list(store_t *s, const kind_t *k, const char *ns, const char *start_after,
                size_t limit, store_list_cb *cb, void *privdata)
 {
@@ -401,6 +471,13 @@ int store_list(store_t *s, const kind_t *k, const char *ns, const char *start_af
     if (!c)
         return -1;
     c->list_cb = cb;
+    if (limit == 0 && !(start_after && *start_after)) {
+        if (list_all(s, k, ns, c) != 0) {
+            call_free(c);
+            return -1;
+        }
+        return 0;
+    }
     store_key("o", k, okey, sizeof(okey));
     store_key("i", k, ikey, sizeof(ikey));
     /* Keys of one namespace are the range ["<ns>/", "<ns>0"): '0' follows '/' in ASCII. */
