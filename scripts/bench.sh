@@ -6,7 +6,7 @@
 #
 # Called by `make bench` (after `make all`). Depends on: cc, redis-server, redis-benchmark,
 # redis-cli, curl, bin/berth; builds bench/loadgen.c and bench/watchlat.c into build/bench/.
-# All traffic goes to 127.0.0.1. The whole run takes about 1.5 minutes.
+# All traffic goes to 127.0.0.1. The whole run takes 1-2 minutes.
 #
 # Environment: BERTH_BIN (default bin/berth), BENCH_SECONDS (measured seconds per throughput
 # run, default 4), BENCH_OUT (default docs/benchmarks.md), BENCH_REPS (default 3).
@@ -160,22 +160,30 @@ loadgen() { "$bindir/loadgen" -p "$berth_port" "$@"; }
 # Server CPU per request: utime + stime of the two servers from /proc, in clock ticks.
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-# script_us: INFO commandstats' usec_per_call of EVALSHA since the last CONFIG RESETSTAT
-# (every berth write and list is one EVALSHA of a Lua script).
-script_us() { redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:.*usec_per_call=\([0-9.]*\).*/\1/p'; }
-# run_load ARGS...: loadgen ARGS; sets line, and berth_us / redis_us / lua_us: CPU time of
-# berth and of redis-server, and Redis' time in the script, per request (all responses).
+# block_usec: INFO commandstats' total usec of EVALSHA and EXEC since the last CONFIG
+# RESETSTAT. berth's writes are one EVALSHA of a Lua script, its lists one EVALSHA or one
+# MULTI/EXEC; each includes the time of the commands it ran.
+block_usec() {
+	redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' |
+		awk -F'[=,]' '/^cmdstat_(evalsha|exec):/ { u += $4 } END { print u + 0 }'
+}
+# run_load ARGS...: loadgen ARGS; sets line, errors, and berth_us / redis_us / lua_us: CPU
+# time of berth and of redis-server, and Redis' time in scripts and transactions, per
+# request (all responses). A run with failed requests is recorded, not fatal: the table
+# shows the failures and fails the row.
 run_load() {
 	local b0 r0 b1 r1 total
 	redis-cli -p "$redis_port" CONFIG RESETSTAT >/dev/null
 	b0=$(cpu_ticks "$berth_pid"); r0=$(cpu_ticks "$redis_pid")
-	line=$(loadgen "$@")
+	line=$(loadgen "$@") || true
 	b1=$(cpu_ticks "$berth_pid"); r1=$(cpu_ticks "$redis_pid")
+	[ -n "$line" ] || die "loadgen $* could not run"
+	errors=$(field errors "$line")
 	total=$(field total "$line")
+	[ "$total" -gt 0 ] || total=1
 	berth_us=$(calc "($b1 - $b0) * 1e6 / $hz / $total" 1)
 	redis_us=$(calc "($r1 - $r0) * 1e6 / $hz / $total" 1)
-	lua_us=$(script_us)
-	lua_us=${lua_us:-0}
+	lua_us=$(calc "$(block_usec) / $total" 1)
 }
 
 # redis-benchmark's CSV: "SET","rps","avg","min","p50","p95","p99","max"
@@ -209,30 +217,31 @@ done
 # 1. The 10,000-pod list, while berth:o:pods holds exactly those pods (so HGETALL reads
 #    the same objects the list returns).
 say "loading $list_pods pods through the API"
-line=$(loadgen -m create -c "$conns" -s default -P list- -N "$list_pods" -b "$pod")
+line=$(loadgen -m create -c "$conns" -s default -P list- -N "$list_pods" -b "$pod") || die "bulk load failed: $line"
 load_rps=$(field rps "$line")
 [ "$(field ok "$line")" = "$list_pods" ] || die "bulk load failed: $line"
 [ "$(redis-cli -p "$redis_port" HLEN berth:o:pods)" = "$list_pods" ] || die "berth:o:pods does not hold $list_pods pods"
 list_items=$(curl -s "http://127.0.0.1:$berth_port/api/v1/namespaces/default/pods" | grep -o '"name":"list-[0-9]*"' | sort -u | wc -l)
 [ "$list_items" = "$list_pods" ] || die "the list returned $list_items of $list_pods pods"
-big_ms=() big_ref=() big_bytes= big_b=() big_r=() big_l=()
+big_ms=() big_ref=() big_bytes= big_b=() big_r=() big_l=() big_e=0
 for r in $(seq 1 "$reps"); do
 	run_load -m list -c 1 -s default -N 5
 	big_ms+=("$(field p50_ms "$line")")
-	big_b+=("$berth_us"); big_r+=("$redis_us"); big_l+=("$lua_us")
+	big_b+=("$berth_us"); big_r+=("$redis_us"); big_l+=("$lua_us"); big_e=$((big_e + errors))
 	big_bytes=$(field resp_bytes "$line")
 	h=()
 	for _ in 1 2 3 4 5; do h+=("$(hgetall_ms)"); done
 	big_ref+=("$(median "${h[@]}")")
 	say "list of $list_pods: ${big_ms[-1]} ms (HGETALL ${big_ref[-1]} ms)"
 done
-loadgen -m create -c 10 -s bench-list -P small- -N "$small_list" -b "$pod" >/dev/null
+loadgen -m create -c 10 -s bench-list -P small- -N "$small_list" -b "$pod" >/dev/null || die "loading bench-list failed"
 
 # 2. Throughput at 50 clients; each repetition measures the reference right before.
 set_rps=() set_p50=() set_p99=() set_r=()
 create_rps=() create_p50=() create_p99=() create_b=() create_r=() create_l=()
 get_rps=() get_p50=() get_p99=() get_b=() get_r=()
 list_rps=() list_p50=() list_p99=() list_b=() list_r=() list_l=()
+create_e=0 get_e=0 list_e=0
 for r in $(seq 1 "$reps"); do
 	line=$(redis_set)
 	[ -n "$line" ] || die "redis-benchmark gave no SET result"
@@ -240,27 +249,30 @@ for r in $(seq 1 "$reps"); do
 	set_r+=("$(field redis_us "$line")")
 	run_load -m create -c "$conns" -s bench-create -P "c$r-" -d "$secs" -b "$pod"
 	create_rps+=("$(field rps "$line")"); create_p50+=("$(field p50_ms "$line")"); create_p99+=("$(field p99_ms "$line")")
-	create_b+=("$berth_us"); create_r+=("$redis_us"); create_l+=("$lua_us")
+	create_b+=("$berth_us"); create_r+=("$redis_us"); create_l+=("$lua_us"); create_e=$((create_e + errors))
 	run_load -m get -c "$conns" -s default -P list- -k "$list_pods" -d "$secs"
 	get_rps+=("$(field rps "$line")"); get_p50+=("$(field p50_ms "$line")"); get_p99+=("$(field p99_ms "$line")")
-	get_b+=("$berth_us"); get_r+=("$redis_us")
+	get_b+=("$berth_us"); get_r+=("$redis_us"); get_e=$((get_e + errors))
 	run_load -m list -c "$conns" -s bench-list -d "$secs"
 	list_rps+=("$(field rps "$line")"); list_p50+=("$(field p50_ms "$line")"); list_p99+=("$(field p99_ms "$line")")
-	list_b+=("$berth_us"); list_r+=("$redis_us"); list_l+=("$lua_us")
+	list_b+=("$berth_us"); list_r+=("$redis_us"); list_l+=("$lua_us"); list_e=$((list_e + errors))
 	say "rep $r: SET ${set_rps[-1]}/s, create ${create_rps[-1]}/s, get ${get_rps[-1]}/s, list ${list_rps[-1]}/s"
 done
 
 # 3. Watch delivery to 100 watchers.
-watch_p50=() watch_p99=() watch_max=() watch_c50=()
+watch_p50=() watch_p99=() watch_max=() watch_c50=() watch_lost=0
 for r in $(seq 1 "$reps"); do
 	line=$("$bindir/watchlat" -p "$berth_port" -s bench-watch -w "$watchers" -e "$watch_events" \
-		-i "$watch_spacing_ms" -b "$pod" -P "w$r-") || die "watchlat failed: $line"
+		-i "$watch_spacing_ms" -b "$pod" -P "w$r-") || true
+	[ -n "$line" ] || die "watchlat could not run"
+	watch_lost=$((watch_lost + $(field expected "$line") - $(field received "$line")))
 	watch_p50+=("$(field p50_ms "$line")"); watch_p99+=("$(field p99_ms "$line")")
 	watch_max+=("$(field max_ms "$line")"); watch_c50+=("$(field create_p50_ms "$line")")
 	say "watch rep $r: p50 ${watch_p50[-1]} ms, p99 ${watch_p99[-1]} ms (create round trip ${watch_c50[-1]} ms)"
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-kill -0 "$berth_pid" 2>/dev/null || die "berth server died during the run"
+kill -0 "$berth_pid" 2>/dev/null || die "berth server died during the run (see $work/berth.log)"
+grep -E ' (error|warn) ' "$work/berth.log" | head -5 >"$work/berth-problems" || true
 stop_servers
 
 # ------------------------------------------------------------------------------ report
@@ -278,11 +290,16 @@ GB=$(m "${get_b[@]}"); GR=$(m "${get_r[@]}")
 LB=$(m "${list_b[@]}"); LR=$(m "${list_r[@]}"); LL=$(m "${list_l[@]}")
 BB=$(m "${big_b[@]}"); BR=$(m "${big_r[@]}"); BL=$(m "${big_l[@]}")
 
-pass() { if awk "BEGIN { exit !($1) }"; then echo PASS; else echo FAIL; fi; }
-create_ratio=$(calc "$C_RPS / $S_RPS" 3)
-get_ratio=$(calc "$G_RPS / $C_RPS" 2)
-big_ratio=$(calc "$BIG / $BIG_REF" 2)
-watch_ratio=$(calc "$W_99 / $W_C50" 2)
+# pass EXPR FAILURES: PASS when the awk expression holds and nothing failed.
+pass() { if [ "${2:-0}" -eq 0 ] && awk "BEGIN { exit !($1) }"; then echo PASS; else echo FAIL; fi; }
+# ratio A B DIGITS: A / B, or 0 when B is 0 (a phase where nothing succeeded).
+ratio() { awk "BEGIN { if ($2 == 0) print 0; else printf \"%.$3f\", $1 / $2 }"; }
+# errs N: the note a result gets when requests failed.
+errs() { if [ "$1" -gt 0 ]; then echo ", **$1 failed requests**"; fi; }
+create_ratio=$(ratio "$C_RPS" "$S_RPS" 3)
+get_ratio=$(ratio "$G_RPS" "$C_RPS" 2)
+big_ratio=$(ratio "$BIG" "$BIG_REF" 2)
+watch_ratio=$(ratio "$W_99" "$W_C50" 2)
 fmt() { calc "$1" "${2:-0}"; }
 
 model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -302,11 +319,11 @@ Generated by \`make bench\` (scripts/bench.sh); do not edit by hand, run it agai
 
 | Metric | Result | Reference | Ratio | Target | Pass |
 |---|---|---|---|---|---|
-| create, $conns clients | $(fmt "$C_RPS")/s, p50 $(fmt "$C_50" 2) ms, p99 $(fmt "$C_99" 2) ms | redis-benchmark SET -c $conns: $(fmt "$S_RPS")/s, p50 $(fmt "$S_50" 3) ms, p99 $(fmt "$S_99" 3) ms | create/SET = $create_ratio | >= 0.50 | $(pass "$create_ratio >= 0.5") |
-| get, $conns clients | $(fmt "$G_RPS")/s, p50 $(fmt "$G_50" 2) ms, p99 $(fmt "$G_99" 2) ms | create rate above: $(fmt "$C_RPS")/s | get/create = $get_ratio | >= 2.00 | $(pass "$get_ratio >= 2") |
-| list of $small_list pods, $conns clients | $(fmt "$L_RPS")/s, p50 $(fmt "$L_50" 2) ms, p99 $(fmt "$L_99" 2) ms | SET rate above | list/SET = $(calc "$L_RPS / $S_RPS" 4) | (reported) | - |
-| list of $list_pods pods ($(calc "$big_bytes / 1048576" 1) MB), one client | $(fmt "$BIG" 1) ms | redis-cli HGETALL berth:o:pods: $(fmt "$BIG_REF" 1) ms | list/HGETALL = $big_ratio | < 100 ms | $(pass "$BIG < 100") |
-| watch delivery, $watchers watchers x $watch_events creates | p50 $(fmt "$W_50" 2) ms, p99 $(fmt "$W_99" 2) ms, max $(fmt "$W_MAX" 2) ms | one create's round trip, same run: p50 $(fmt "$W_C50" 2) ms | p99/create = $watch_ratio | p99 < 20 ms | $(pass "$W_99 < 20") |
+| create, $conns clients | $(fmt "$C_RPS")/s, p50 $(fmt "$C_50" 2) ms, p99 $(fmt "$C_99" 2) ms$(errs "$create_e") | redis-benchmark SET -c $conns: $(fmt "$S_RPS")/s, p50 $(fmt "$S_50" 3) ms, p99 $(fmt "$S_99" 3) ms | create/SET = $create_ratio | >= 0.50 | $(pass "$create_ratio >= 0.5" "$create_e") |
+| get, $conns clients | $(fmt "$G_RPS")/s, p50 $(fmt "$G_50" 2) ms, p99 $(fmt "$G_99" 2) ms$(errs "$get_e") | create rate above: $(fmt "$C_RPS")/s | get/create = $get_ratio | >= 2.00 | $(pass "$get_ratio >= 2" "$get_e") |
+| list of $small_list pods, $conns clients | $(fmt "$L_RPS")/s, p50 $(fmt "$L_50" 2) ms, p99 $(fmt "$L_99" 2) ms$(errs "$list_e") | SET rate above | list/SET = $(ratio "$L_RPS" "$S_RPS" 4) | (reported) | $(if [ "$list_e" -gt 0 ]; then echo FAIL; else echo -; fi) |
+| list of $list_pods pods ($(calc "$big_bytes / 1048576" 1) MB), one client | $(fmt "$BIG" 1) ms$(errs "$big_e") | redis-cli HGETALL berth:o:pods: $(fmt "$BIG_REF" 1) ms | list/HGETALL = $big_ratio | < 100 ms | $(pass "$BIG < 100" "$big_e") |
+| watch delivery, $watchers watchers x $watch_events creates | p50 $(fmt "$W_50" 2) ms, p99 $(fmt "$W_99" 2) ms, max $(fmt "$W_MAX" 2) ms$(if [ "$watch_lost" -gt 0 ]; then echo ", **$watch_lost events never arrived**"; fi) | one create's round trip, same run: p50 $(fmt "$W_C50" 2) ms | p99/create = $watch_ratio | p99 < 20 ms | $(pass "$W_99 < 20" "$watch_lost") |
 
 Per repetition (in run order):
 
@@ -316,6 +333,14 @@ EOF
 for i in $(seq 0 $((reps - 1))); do
 	echo "| $((i + 1)) | ${set_rps[$i]} | ${create_rps[$i]} | ${get_rps[$i]} | ${list_rps[$i]} | ${big_ms[$i]} | ${big_ref[$i]} | ${watch_p50[$i]} | ${watch_p99[$i]} |" >>"$out"
 done
+if [ -s "$work/berth-problems" ]; then
+	{
+		echo
+		echo "berth logged errors or warnings during the run (first lines):"
+		echo
+		sed 's/^/    /' "$work/berth-problems"
+	} >>"$out"
+fi
 cat >>"$out" <<EOF
 
 The $list_pods pods were loaded through the API at $(fmt "$load_rps") creates/s before the runs.
@@ -323,12 +348,14 @@ The $list_pods pods were loaded through the API at $(fmt "$load_rps") creates/s 
 ## Where the time goes
 
 CPU time of each server process per request (utime + stime from /proc over the whole run,
-warm-up included, divided by the responses), and Redis' own time in berth's Lua script per
-call (\`INFO commandstats\`, EVALSHA usec_per_call; every berth write and list is one
-EVALSHA). With $(nproc) CPUs shared by berth, redis-server and the load generator, a server
-that needs close to 1e6/rate us of CPU per request is the bottleneck.
+warm-up included, divided by the responses), and Redis' own time per request in berth's
+scripts and transactions (\`INFO commandstats\`: the usec of EVALSHA and EXEC, which
+include the commands they ran; a get is a plain HGET, so it has none). With $(nproc) CPUs
+shared by berth, redis-server and the load generator, a server that needs close to
+1e6/rate us of CPU per request is the bottleneck. How to profile further, and what the
+profiles showed: bench/profiling.md.
 
-| Request | berth CPU us/request | redis-server CPU us/request | Redis time in the script, us/call |
+| Request | berth CPU us/request | redis-server CPU us/request | Redis time in EVALSHA/EXEC, us/request |
 |---|---|---|---|
 | redis-benchmark SET (reference) | - | $(fmt "$SET_R" 1) | - |
 | create | $(fmt "$CB" 1) | $(fmt "$CR" 1) | $(fmt "$CL" 1) |

@@ -67,6 +67,32 @@ test_expect_success 'PUT without a resourceVersion is unconditional' '
 	jcheck put.json "+o.metadata.resourceVersion > +$(rv_of now.json)"
 '
 
+test_expect_success 'PATCH with a stale resourceVersion in the patch answers 409' '
+	expect_code 200 GET $NS/pods/p1 >before.json &&
+	expect_status 409 Conflict PATCH $NS/pods/p1 "{\"metadata\":{\"resourceVersion\":\"$p1_rv\",\"labels\":{\"tier\":\"patched\"}}}" \
+		application/merge-patch+json &&
+	expect_code 200 GET $NS/pods/p1 >now.json &&
+	test_cmp before.json now.json
+'
+
+test_expect_success 'PATCH with the current resourceVersion in the patch applies' '
+	rv=$(rv_of before.json) &&
+	expect_code 200 PATCH $NS/pods/p1 "{\"metadata\":{\"resourceVersion\":\"$rv\",\"labels\":{\"tier\":\"patched\"}}}" \
+		application/merge-patch+json >pp.json &&
+	jeq pp.json o.metadata.labels.tier patched &&
+	jcheck pp.json "+o.metadata.resourceVersion > $rv"
+'
+
+test_expect_success 'GET in the wrong namespace answers 404' '
+	expect_status 404 NotFound GET /api/v1/namespaces/kube-system/pods/p1
+'
+
+test_expect_success 'PUT of a missing object answers 404' '
+	jedit p1.json "o.metadata.name = \"nosuch\"; delete o.metadata.resourceVersion" >nosuch.json &&
+	expect_status 404 NotFound PUT $NS/pods/nosuch @nosuch.json &&
+	expect_status 404 NotFound GET $NS/pods/nosuch
+'
+
 test_expect_success 'uid and creationTimestamp cannot be changed by PUT' '
 	expect_code 200 GET $NS/pods/p1 >cur.json &&
 	jedit cur.json "o.metadata.labels.x = \"1\"; o.metadata.creationTimestamp = \"2001-01-01T00:00:00Z\"" >upd.json &&
@@ -149,6 +175,14 @@ test_expect_success 'status subresource: PUT status ignores spec changes' '
 	jeq d3.json o.metadata.generation "$gen"
 '
 
+test_expect_success 'status subresource: PUT with a stale resourceVersion answers 409' '
+	expect_code 200 GET $APPS/deployments/d1 >before.json &&
+	jedit d.json "o.status = {replicas: 4}" >dstale.json &&
+	expect_status 409 Conflict PUT $APPS/deployments/d1/status @dstale.json &&
+	expect_code 200 GET $APPS/deployments/d1 >now.json &&
+	test_cmp before.json now.json
+'
+
 test_expect_success 'status subresource: GET returns the whole object' '
 	expect_code 200 GET $APPS/deployments/d1/status >st.json &&
 	jeq st.json o.kind Deployment &&
@@ -224,6 +258,8 @@ binding() {
 test_expect_success 'pods/binding sets spec.nodeName' '
 	expect_code 201 POST $NS/pods "$(pod_json pb)" >/dev/null &&
 	expect_code 201 POST $NS/pods/pb/binding "$(binding pb n1)" >bind.json &&
+	jeq bind.json o.kind Status &&
+	jeq bind.json o.status Success &&
 	expect_code 200 GET $NS/pods/pb >pb.json &&
 	jeq pb.json o.spec.nodeName n1
 '
@@ -320,6 +356,8 @@ test_expect_success 'deletecollection with a labelSelector deletes the matching 
 	done &&
 	expect_code 201 POST $NS/configmaps "$(cm_json dc4 "{\"grp\":\"g2\"}")" >/dev/null &&
 	expect_code 200 DELETE "$NS/configmaps?labelSelector=grp%3Dg1" >dc.json &&
+	jeq dc.json o.kind ConfigMapList &&
+	jeq dc.json "o.items.map(i => i.metadata.name).sort().join()" dc1,dc2,dc3 &&
 	expect_code 200 GET "$NS/configmaps?labelSelector=grp" >left.json &&
 	jeq left.json "o.items.map(i => i.metadata.name).join()" dc4 &&
 	expect_code 200 GET $NS/configmaps/odd >/dev/null
@@ -343,6 +381,94 @@ test_expect_success 'dryRun=All update, patch and delete write nothing' '
 	expect_code 200 DELETE "$NS/configmaps/odd?dryRun=All" >/dev/null &&
 	expect_code 200 GET $NS/configmaps/odd >after.json &&
 	test_cmp before.json after.json
+'
+
+test_expect_success 'dryRun in DeleteOptions and on deletecollection deletes nothing' '
+	expect_code 200 GET $NS/configmaps >before.json &&
+	expect_code 200 DELETE $NS/configmaps/odd "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"dryRun\":[\"All\"]}" >/dev/null &&
+	expect_code 200 DELETE "$NS/configmaps?labelSelector=grp&dryRun=All" >dcd.json &&
+	jeq dcd.json "o.items.map(i => i.metadata.name).join()" dc4 &&
+	expect_code 200 GET $NS/configmaps >after.json &&
+	test_cmp before.json after.json
+'
+
+test_expect_success 'a YAML body is accepted on create' '
+	printf "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fromyaml\ndata:\n  k: v\n" >cm.yaml &&
+	expect_code 201 POST $NS/configmaps @cm.yaml application/yaml >y.json &&
+	jeq y.json o.data.k v &&
+	expect_code 200 GET $NS/configmaps/fromyaml >/dev/null
+'
+
+test_expect_success '20 concurrent creates of one name: exactly one 201, the rest 409' '
+	for i in $(seq 1 20); do
+		curl -s -o /dev/null -w "%{http_code}\n" --max-time 20 -X POST -H "Content-Type: application/json" \
+			--data-binary "$(cm_json race "{}" "{\"who\":\"$i\"}")" "$BERTH_URL$NS/configmaps" >code.$i &
+	done &&
+	for i in $(seq 1 20); do
+		test_wait_until 20 test -s code.$i || return 1
+	done &&
+	cat code.* | sort | uniq -c >counts &&
+	cat counts &&
+	test "$(grep -c "^201$" code.*  | grep -c ":1$")" = 1 &&
+	test "$(cat code.* | grep -c "^409$")" = 19
+'
+
+test_expect_success '50 concurrent merge patches of one object all land (none gets 409)' '
+	for i in $(seq 1 50); do
+		curl -s -o pbody.$i -w "%{http_code}\n" --max-time 20 -X PATCH -H "Content-Type: application/merge-patch+json" \
+			--data-binary "{\"data\":{\"k$i\":\"v$i\"}}" "$BERTH_URL$NS/configmaps/race" >pcode.$i &
+	done &&
+	for i in $(seq 1 50); do
+		test_wait_until 20 test -s pcode.$i || return 1
+	done &&
+	cat pcode.* | sort | uniq -c &&
+	for i in $(seq 1 50); do
+		grep -q 200 pcode.$i || { cat pbody.$i; echo; break; }
+	done &&
+	test "$(cat pcode.* | sort -u)" = 200 &&
+	expect_code 200 GET $NS/configmaps/race >race.json &&
+	jeq race.json "Object.keys(o.data).filter(k => /^k[0-9]+$/.test(k)).length" 50
+'
+
+test_expect_success '50 concurrent unconditional PUTs of one object all answer 200' '
+	for i in $(seq 1 50); do
+		curl -s -o ubody.$i -w "%{http_code}\n" --max-time 20 -X PUT -H "Content-Type: application/json" \
+			--data-binary "$(cm_json race "{}" "{\"last\":\"$i\"}")" "$BERTH_URL$NS/configmaps/race" >ucode.$i &
+	done &&
+	for i in $(seq 1 50); do
+		test_wait_until 20 test -s ucode.$i || return 1
+	done &&
+	cat ucode.* | sort | uniq -c &&
+	for i in $(seq 1 50); do
+		grep -q 200 ucode.$i || { cat ubody.$i; echo; break; }
+	done &&
+	test "$(cat ucode.* | sort -u)" = 200
+'
+
+# (The status code of deletes that leave the object is checked above; here only the life cycle.)
+test_expect_success 'deleting a namespace leaves it Terminating; creating in it answers 403' '
+	api DELETE /api/v1/namespaces/x >nsdel.json &&
+	case "$API_CODE" in 200|202) ;; *) false ;; esac &&
+	expect_code 200 GET /api/v1/namespaces/x >nsx.json &&
+	jeq nsx.json o.status.phase Terminating &&
+	jcheck nsx.json "typeof o.metadata.deletionTimestamp === \"string\"" &&
+	expect_status 403 Forbidden POST /api/v1/namespaces/x/configmaps "$(cm_json late)" &&
+	jeq status.json o.message "configmaps \"late\" is forbidden: unable to create new content in namespace x because it is being terminated" &&
+	expect_status 404 NotFound GET /api/v1/namespaces/x/configmaps/late
+'
+
+# berth is stopped while a graceful deletion is pending: it must exit 0 (clean under ASan:
+# nothing leaked) and the new berth must finish the deletion.
+test_expect_success 'a pending graceful deletion still completes after berth restarts' '
+	expect_code 201 POST $NS/pods "$(pod_json pr "{}" n1)" >/dev/null &&
+	api DELETE $NS/pods/pr "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"gracePeriodSeconds\":3}" >/dev/null &&
+	case "$API_CODE" in 200|202) ;; *) false ;; esac &&
+	{ stop_berth; stopped=$?; start_berth; } &&
+	expect_code 200 GET $NS/pods/pr >pr.json &&
+	jcheck pr.json "typeof o.metadata.deletionTimestamp === \"string\"" &&
+	test_wait_until 15 sh -c "test \"\$(curl -s -o /dev/null -w %{http_code} $BERTH_URL$NS/pods/pr)\" = 404" &&
+	test_berth_log_clean &&
+	test "$stopped" = 0
 '
 
 test_expect_success 'the server is still healthy' '

@@ -185,6 +185,26 @@ test_expect_success 'a limit that ends exactly at the end leaves no continue tok
 	test $(wc -l <paged.txt) = 25
 '
 
+test_expect_success 'limit=0 means no limit' '
+	page_all limit=0 &&
+	test "$pages" = 1 &&
+	test $(wc -l <paged.txt) = 25
+'
+
+test_expect_success 'pagination across all namespaces' '
+	expect_code 200 GET /api/v1/pods >allns.json &&
+	json_get allns.json "o.items.map(i => i.metadata.namespace + \"/\" + i.metadata.name).join(\"\\n\")" >expect &&
+	cont= && : >got &&
+	for i in 1 2 3 4 5 6 7 8; do
+		expect_code 200 GET "/api/v1/pods?limit=2${cont:+&continue=$cont}" >pg.json || return 1
+		json_get pg.json "o.items.map(i => i.metadata.namespace + \"/\" + i.metadata.name).join(\"\\n\")" | sed "/^$/d" >>got
+		cont=$(json_get pg.json "o.metadata.continue || \"\"")
+		[ -n "$cont" ] || break
+	done &&
+	test -z "$cont" &&
+	test_cmp expect got
+'
+
 test_expect_success 'limit with a label selector pages over the matching items only' '
 	expect_code 200 GET "$NS/configmaps?labelSelector=even%3D1" >all.json &&
 	json_get all.json "o.items.map(i => i.metadata.name).join(\"\\n\")" >expect &&
@@ -237,6 +257,20 @@ test_expect_success 'Table output honours selectors and a single get' '
 	jeq table.json "o.rows.map(r => r.cells[0]).join()" a1,a2 &&
 	jeq one.json o.kind Table &&
 	jeq one.json "o.rows.map(r => r.cells[0]).join()" a3
+'
+
+test_expect_success 'Table columns for pods and deployments are those of kube-apiserver' '
+	API_HEADERS=("$TABLE_ACCEPT") &&
+	expect_code 200 GET $PODS >tp.json &&
+	expect_code 201 POST /apis/apps/v1/namespaces/default/deployments "$(deploy_json dep 2)" >/dev/null &&
+	expect_code 200 GET /apis/apps/v1/namespaces/default/deployments >td.json &&
+	API_HEADERS=() &&
+	jeq tp.json "o.columnDefinitions.filter(c => !c.priority).map(c => c.name).join()" Name,Ready,Status,Restarts,Age &&
+	jeq tp.json "o.columnDefinitions.filter(c => c.priority).map(c => c.name).join()" "IP,Node,Nominated Node,Readiness Gates" &&
+	jeq tp.json "o.rows[0].cells.slice(1, 4).join()" 0/1,Pending,0 &&
+	jeq td.json "o.columnDefinitions.filter(c => !c.priority).map(c => c.name).join()" Name,Ready,Up-to-date,Available,Age &&
+	jeq td.json "o.columnDefinitions.filter(c => c.priority).map(c => c.name).join()" Containers,Images,Selector &&
+	jeq td.json "o.rows[0].cells.slice(0, 4).join()" dep,0/2,0,0
 '
 
 test_expect_success 'Table output pages with limit and continue' '

@@ -141,6 +141,73 @@ test_expect_success 'a fieldSelector metadata.name watch sees only that object' 
 	kill $WATCH_PID
 '
 
+test_expect_success 'a label-selector watch with resourceVersion=0 lists only matching objects' '
+	expect_code 201 POST $CMS "$(cm_json l1 "{\"grp\":\"z\"}")" >/dev/null &&
+	expect_code 201 POST $CMS "$(cm_json l2)" >/dev/null &&
+	watch_bg wl.out 20 "resourceVersion=0&labelSelector=grp%3Dz" &&
+	wait_lines wl.out 1 &&
+	sleep 0.5 &&
+	events wl.out >actual &&
+	echo "ADDED l1" >expect &&
+	test_cmp expect actual &&
+	kill $WATCH_PID
+'
+
+test_expect_success 'a spec.nodeName pod watch sees a pod once it is bound (ADDED), then its deletion' '
+	expect_code 200 GET $NS/pods >pl.json &&
+	rv=$(rv_of pl.json) &&
+	CMS=$NS/pods watch_bg wp.out 30 "resourceVersion=$rv&fieldSelector=spec.nodeName%3Dnode-a" &&
+	expect_code 201 POST $NS/pods "$(pod_json wp1)" >/dev/null &&
+	expect_code 201 POST $NS/pods "$(pod_json wp2)" >/dev/null &&
+	expect_code 201 POST $NS/pods/wp1/binding \
+		"{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"wp1\"},\"target\":{\"kind\":\"Node\",\"name\":\"node-a\"}}" >/dev/null &&
+	expect_code 201 POST $NS/pods/wp2/binding \
+		"{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"wp2\"},\"target\":{\"kind\":\"Node\",\"name\":\"node-b\"}}" >/dev/null &&
+	wait_lines wp.out 1 &&
+	expect_code 200 DELETE $NS/pods/wp1 "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"gracePeriodSeconds\":0}" >/dev/null &&
+	wait_lines wp.out 2 &&
+	sleep 0.5 &&
+	events wp.out >actual &&
+	printf "ADDED wp1\nDELETED wp1\n" >expect &&
+	test_cmp expect actual &&
+	head -n 1 wp.out >first.json &&
+	jeq first.json o.object.spec.nodeName node-a &&
+	kill $WATCH_PID
+'
+
+test_expect_success 'graceful pod deletion shows as MODIFIED (deletionTimestamp) then DELETED' '
+	expect_code 201 POST $NS/pods "$(pod_json gp "{}" node-a)" >/dev/null &&
+	expect_code 200 GET $NS/pods >pl.json &&
+	rv=$(rv_of pl.json) &&
+	CMS=$NS/pods watch_bg wg.out 30 "resourceVersion=$rv" &&
+	api DELETE $NS/pods/gp "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"gracePeriodSeconds\":1}" >/dev/null &&
+	case "$API_CODE" in 200|202) ;; *) false ;; esac &&
+	wait_lines wg.out 2 15 &&
+	events wg.out >actual &&
+	printf "MODIFIED gp\nDELETED gp\n" >expect &&
+	test_cmp expect actual &&
+	head -n 1 wg.out >first.json &&
+	jcheck first.json "typeof o.object.metadata.deletionTimestamp === \"string\"" &&
+	kill $WATCH_PID
+'
+
+test_expect_success 'a watch asked for as Table sends Table objects' '
+	rv=$(current_rv) &&
+	curl -sN --max-time 20 -H "Accept: application/json;as=Table;v=v1;g=meta.k8s.io,application/json" \
+		"$BERTH_URL$CMS?watch=true&resourceVersion=$rv" >wtab.out 2>/dev/null </dev/null &
+	WATCH_PID=$!
+	test_bg_pid $WATCH_PID
+	expect_code 201 POST $CMS "$(cm_json tab1 "{}" "{\"a\":\"1\",\"b\":\"2\"}")" >/dev/null &&
+	wait_lines wtab.out 1 &&
+	head -n 1 wtab.out >t1.json &&
+	jeq t1.json o.type ADDED &&
+	jeq t1.json o.object.kind Table &&
+	jeq t1.json o.object.apiVersion meta.k8s.io/v1 &&
+	jeq t1.json "o.object.rows[0].cells[0]" tab1 &&
+	jeq t1.json "o.object.rows[0].cells[1]" 2 &&
+	kill $WATCH_PID
+'
+
 test_expect_success 'timeoutSeconds ends the stream' '
 	rv=$(current_rv) &&
 	curl -sN --max-time 15 -o wt.out "$BERTH_URL$CMS?watch=true&resourceVersion=$rv&timeoutSeconds=2" &&
@@ -217,7 +284,38 @@ test_expect_success 'with --watch-window 10, 200 writes later, a watch from the 
 	test $(lines_of wx.out) = 1 &&
 	jeq wx.out o.type ERROR &&
 	node -e "const e = JSON.parse(require(\"fs\").readFileSync(\"wx.out\", \"utf8\")); process.stdout.write(JSON.stringify(e.object))" >st.json &&
-	status_is st.json 410 Expired
+	status_is st.json 410 Expired &&
+	jcheck st.json "o.message.startsWith(\"too old resource version: \")"
+'
+
+test_expect_success 'the window edge: a watch from just before the oldest kept event works, one older gets 410' '
+	oldest=$(redis_cli XRANGE berth:s:configmaps - + COUNT 1 | sed -n "s/^0-\([0-9]*\)$/\1/p" | head -n 1) &&
+	echo "oldest kept event: $oldest (first write was after $first)" &&
+	test -n "$oldest" && test "$oldest" -gt $((first + 1)) &&
+	watch_bg we1.out 20 "resourceVersion=$((oldest - 1))" &&
+	wait_lines we1.out 3 &&
+	head -n 1 we1.out >e1.json &&
+	jeq e1.json o.type ADDED &&
+	jeq e1.json o.object.metadata.resourceVersion "$oldest" &&
+	kill $WATCH_PID &&
+	watch_bg we2.out 20 "resourceVersion=$((oldest - 2))" &&
+	end_watch $WATCH_PID 15 &&
+	test $(lines_of we2.out) = 1 &&
+	jeq we2.out o.type ERROR &&
+	jeq we2.out o.object.code 410
+'
+
+test_expect_success 'watch of a cluster-scoped kind (nodes)' '
+	expect_code 200 GET /api/v1/nodes >nl.json &&
+	rv=$(rv_of nl.json) &&
+	CMS=/api/v1/nodes watch_bg wnode.out 20 "resourceVersion=$rv" &&
+	expect_code 201 POST /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"wn1\"}}" >/dev/null &&
+	expect_code 200 DELETE /api/v1/nodes/wn1 >/dev/null &&
+	wait_lines wnode.out 2 &&
+	events wnode.out >actual &&
+	printf "ADDED wn1\nDELETED wn1\n" >expect &&
+	test_cmp expect actual &&
+	kill $WATCH_PID
 '
 
 test_expect_success 'with --watch-window 10, a watch from a recent rv still works' '
@@ -227,6 +325,13 @@ test_expect_success 'with --watch-window 10, a watch from a recent rv still work
 	wait_lines wrc.out 1 &&
 	events wrc.out >actual && echo "ADDED recent" >expect && test_cmp expect actual &&
 	kill $WATCH_PID
+'
+
+test_expect_success 'closed watches are forgotten: no open watch streams are left' '
+	test_wait_until 10 eval "curl -s --max-time 2 $BERTH_URL/metrics | grep -q \"^apiserver_longrunning_requests{verb=\\\"WATCH\\\"} 0\$\"" || {
+		curl -s --max-time 2 $BERTH_URL/metrics | grep longrunning
+		false
+	}
 '
 
 test_expect_success 'the server is still healthy' '

@@ -65,6 +65,10 @@ test_expect_success 'the open watch is closed when Redis stops' '
 	fi
 '
 
+test_expect_success 'no watch stream is left open after Redis stopped' '
+	test_wait_until 10 eval "curl -s --max-time 2 $BERTH_URL/metrics | grep -q \"^apiserver_longrunning_requests{verb=\\\"WATCH\\\"} 0\$\""
+'
+
 test_expect_success 'GET while Redis is down answers 503 quickly with a Status' '
 	API_TIMEOUT=2 expect_status 503 ServiceUnavailable GET $CMS/keep1
 '
@@ -162,6 +166,48 @@ test_expect_success 'a second outage: requests fail fast again, then recover' '
 	test_wait_until 20 eval "test \"\$(http_code /readyz)\" = 200" &&
 	expect_code 200 GET $CMS/keep1 >k.json &&
 	jeq k.json o.data.k v3
+'
+
+# A Redis that hangs (SIGSTOP) instead of going away: the kernel still accepts connections
+# to it, but nothing answers. The server must not hang with it, and once it has seen that
+# Redis does not answer it must not call itself ready or make every request wait again.
+test_expect_success 'a hung Redis: a request still gets an answer (503) within 20 s' '
+	expect_code 200 GET $CMS >l.json &&
+	watch_bg whang.out "$(rv_of l.json)" &&
+	hang_watch=$WATCH_PID &&
+	expect_code 201 POST $CMS "$(cm_json before-hang)" >/dev/null &&
+	test_wait_until 10 eval "test \$(lines_of whang.out) -ge 1" &&
+	kill -STOP $REDIS_PID &&
+	API_TIMEOUT=20 expect_status 503 ServiceUnavailable GET $CMS/keep1
+'
+
+test_expect_success 'a hung Redis: /readyz is not 200 while Redis does not answer' '
+	sleep 1 &&
+	code=$(http_code /readyz) &&
+	echo "readyz: $code" &&
+	test "$code" = 503
+'
+
+# watch.c reads with XREAD BLOCK 5000 so that "a silent dead connection then shows within
+# seconds": the hub must notice and close its watchers, as when Redis stops.
+test_expect_success 'a hung Redis: an open watch is closed within 20 s' '
+	test_wait_until 20 eval "! kill -0 $hang_watch"
+'
+
+test_expect_success 'a hung Redis: later requests answer 503 quickly' '
+	API_TIMEOUT=2 expect_status 503 ServiceUnavailable GET $CMS/keep2
+'
+
+test_expect_success 'resume the hung Redis' '
+	kill -CONT $REDIS_PID &&
+	redis_ping
+'
+
+test_expect_success 'after a hung Redis resumes, the server recovers by itself' '
+	test_wait_until 20 eval "test \"\$(http_code /readyz)\" = 200" &&
+	expect_code 200 GET $CMS/keep1 >k.json &&
+	jeq k.json o.data.k v3 &&
+	expect_code 201 POST $CMS "$(cm_json after-hang)" >/dev/null
 '
 
 test_done
