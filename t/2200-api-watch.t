@@ -192,7 +192,8 @@ test_expect_success 'graceful pod deletion shows as MODIFIED (deletionTimestamp)
 '
 
 test_expect_success 'a watch asked for as Table sends Table objects' '
-	rv=$(current_rv) &&
+	rv=$(current_rv) || return 1
+	test -n "$rv" || return 1
 	curl -sN --max-time 20 -H "Accept: application/json;as=Table;v=v1;g=meta.k8s.io,application/json" \
 		"$BERTH_URL$CMS?watch=true&resourceVersion=$rv" >wtab.out 2>/dev/null </dev/null &
 	WATCH_PID=$!
