@@ -569,6 +569,20 @@ static void route_resource(api_req_t *r, const char *group, const char *version,
         return method_not_allowed(r);
     if (r->verb == VERB_CREATE || r->verb == VERB_UPDATE || r->verb == VERB_PATCH ||
         r->verb == VERB_DELETE || r->verb == VERB_DELETECOLLECTION) {
+        const char *dry = api_query(r, "dryRun");
+        if (dry && *dry && strcmp(dry, "All")) {
+            const char *opts = r->verb == VERB_CREATE ? "CreateOptions"
+                               : r->verb == VERB_UPDATE ? "UpdateOptions"
+                               : r->verb == VERB_PATCH  ? "PatchOptions" : "DeleteOptions";
+            return api_reply_status(r, 422, "Invalid",
+                                    json_pack("{s:s,s:s,s:[{s:s,s:s,s:s}]}", "group", "meta.k8s.io",
+                                              "kind", opts, "causes", "reason",
+                                              "FieldValueNotSupported", "message",
+                                              "Unsupported value: supported values: \"All\"",
+                                              "field", "dryRun"),
+                                    "%s.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: "
+                                    "\"%s\": supported values: \"All\"", opts, dry);
+        }
         if (read_body(r) != 0)
             return;
     }
@@ -760,6 +774,7 @@ int api_server_init(api_server_t *srv, struct event_base *base, store_t *store, 
 
 void api_server_release(api_server_t *srv)
 {
+    api_reaper_release(srv);
     if (srv->reaper)
         event_free(srv->reaper);
     if (srv->http)

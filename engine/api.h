@@ -127,5 +127,6 @@ void api_reap_pod(api_server_t *srv, const char *ns, const char *name, const cha
 void api_reaper_track(api_server_t *srv, const char *ns, const char *name, const char *uid,
                       time_t deadline);
 void api_reaper_scan(api_server_t *srv);
+void api_reaper_release(api_server_t *srv);
 
 #endif

@@ -20,7 +20,10 @@
 #include "util.h"
 #include "validate.h"
 
-#define RMW_ATTEMPTS 5
+/* Conflicts on a write the client did not condition on a resourceVersion are retried, as
+ * kube-apiserver's GuaranteedUpdate does; each round lets at least one writer through, so
+ * this bound is only reached under pathological contention. */
+#define RMW_ATTEMPTS 200
 
 typedef enum { REPLY_OBJECT, REPLY_SCALE, REPLY_BINDING } reply_shape_t;
 
@@ -344,6 +347,12 @@ void api_handle_create(api_req_t *r)
     json_t *st = check_body_object(r);
     if (!st)
         st = check_namespace(r, r->body);
+    if (!st) {
+        const char *rv = json_str(json_object_get(r->body, "metadata"), "resourceVersion");
+        if (rv && *rv)
+            st = status_err(500, "InternalError", NULL,
+                            "resourceVersion should not be set on objects to be created");
+    }
     if (st)
         return reply_err(r, st);
     if (r->kind->namespaced && !r->ns)
@@ -1055,7 +1064,7 @@ static json_t *mutate_delete(api_req_t *r, const json_t *cur, json_t **err)
          * on that. */
         if (!ready_to_remove(k, out) && json_equal(out, cur)) {
             json_decref(out);
-            op->reply_code = 202;
+            op->reply_code = 200;
             return (json_t *)json_incref((json_t *)cur);
         }
     } else {
@@ -1065,7 +1074,16 @@ static json_t *mutate_delete(api_req_t *r, const json_t *cur, json_t **err)
         if (!*k->group && !strcmp(k->kind, "Namespace"))
             json_object_set_new(json_obj_ensure(out, "status"), "phase", json_string("Terminating"));
     }
-    op->reply_code = ready_to_remove(k, out) ? 200 : 202;
+    /* 200 whether or not the object is gone yet, as kube-apiserver answers; 202 only when
+     * a cascading delete was asked for with orphanDependents=false and the object stays. */
+    op->reply_code = 200;
+    if (!ready_to_remove(k, out)) {
+        json_t *body = r->options ? r->options : r->body;
+        const char *v = api_query(r, "orphanDependents");
+        json_t *od = json_object_get(body, "orphanDependents");
+        if ((od && json_is_false(od)) || (v && !strcmp(v, "false")))
+            op->reply_code = 202;
+    }
     return out;
 }
 
@@ -1266,4 +1284,16 @@ static void reaper_scanned(const store_list_t *list, void *priv)
 void api_reaper_scan(api_server_t *srv)
 {
     store_list(srv->store, kinds_find("", "v1", "pods"), NULL, NULL, 0, reaper_scanned, srv);
+}
+
+void api_reaper_release(api_server_t *srv)
+{
+    while (srv->reap_list) {
+        reap_t *e = srv->reap_list;
+        srv->reap_list = e->next;
+        free(e->ns);
+        free(e->name);
+        free(e->uid);
+        free(e);
+    }
 }

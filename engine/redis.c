@@ -12,6 +12,7 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define PROBE_TIMEOUT_S 5
 
 struct rconn_s {
     struct event_base *base;
@@ -22,6 +23,7 @@ struct rconn_s {
     int port, db;
     int backoff_ms;
     struct event *retry;
+    struct event *probe;        /* bounds the wait for the first PING after connecting */
     rconn_state_cb *state_cb;
     void *state_priv;
     char errstr[256];
@@ -103,6 +105,27 @@ static void schedule_retry(rconn_t *c)
     c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 }
 
+static void probe_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    rconn_t *c = ac->data;
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        return;   /* a lost connection reports itself through on_disconnect */
+    evtimer_del(c->probe);
+    c->backoff_ms = BACKOFF_MIN_MS;
+    c->errstr[0] = '\0';
+    log_info("redis %s: connected", c->name);
+    set_up(c, 1);
+}
+
+static void probe_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    rconn_t *c = arg;
+    snprintf(c->errstr, sizeof(c->errstr), "no answer to PING within %d s", PROBE_TIMEOUT_S);
+    log_warn("redis %s: %s", c->name, c->errstr);
+    rconn_abort(c);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     rconn_t *c = ac->data;
@@ -113,10 +136,11 @@ static void on_connect(const redisAsyncContext *ac, int status)
         schedule_retry(c);
         return;
     }
-    c->backoff_ms = BACKOFF_MIN_MS;
-    c->errstr[0] = '\0';
-    log_info("redis %s: connected", c->name);
-    set_up(c, 1);
+    /* A TCP connect succeeds even to a Redis that is stopped (the kernel accepts for it):
+     * the connection is up only once Redis answers a PING. */
+    struct timeval tv = { PROBE_TIMEOUT_S, 0 };
+    evtimer_add(c->probe, &tv);
+    redisAsyncCommand((redisAsyncContext *)ac, probe_reply, NULL, "PING");
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -127,7 +151,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     else
         snprintf(c->errstr, sizeof(c->errstr), "connection closed");
     c->ac = NULL;
-    if (!c->closing)
+    evtimer_del(c->probe);
+    if (!c->closing && c->up)
         log_warn("redis %s: disconnected: %s", c->name, c->errstr);
     set_up(c, 0);
     schedule_retry(c);
@@ -181,11 +206,16 @@ rconn_t *rconn_create(struct event_base *base, const char *url, const char *name
     if (parse_url(c, url, err, errlen) != 0)
         goto failed;
     c->retry = evtimer_new(base, retry_cb, c);
-    if (!c->retry)
+    c->probe = evtimer_new(base, probe_timeout, c);
+    if (!c->retry || !c->probe)
         goto failed;
     rconn_connect(c);
     return c;
 failed:
+    if (c->retry)
+        event_free(c->retry);
+    if (c->probe)
+        event_free(c->probe);
     free(c->host);
     free(c->path);
     free(c->password);
@@ -286,6 +316,7 @@ void rconn_free(rconn_t *c)
         redisAsyncFree(ac);
     }
     event_free(c->retry);
+    event_free(c->probe);
     free(c->host);
     free(c->path);
     free(c->password);
