@@ -18,6 +18,10 @@ CFLAGS_W := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wpointer-arith -Wstric
 CFLAGS   += $(OPT) $(CFLAGS_W) -std=gnu11 -D_GNU_SOURCE -MMD -MP -Iengine
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+# jemalloc: +10-20% create throughput over glibc malloc in bench/ (docs/benchmarks.md).
+# Sanitizer builds keep the sanitizer's own allocator.
+JEMALLOC ?= $(shell pkg-config --libs jemalloc 2>/dev/null)
+LDLIBS   += $(JEMALLOC)
 
 ifeq ($(V),1)
 Q :=
@@ -34,6 +38,7 @@ UNIT_SRC    := $(sort $(wildcard t/c/*.c))
 UNIT_BIN    := $(patsubst t/c/%.c,$(BUILD)/t/%,$(UNIT_SRC))
 FUZZ_SRC    := $(sort $(wildcard fuzz/*.c))
 
+.SECONDARY:
 .PHONY: all test asan fuzz bench run clean deps tools install
 
 all: $(BIN) $(UNIT_BIN)
@@ -72,7 +77,7 @@ test: deps all tools
 	$(Q)BERTH_BIN=$(CURDIR)/bin/berth BERTH_UNIT=$(CURDIR)/$(BUILD)/t prove $(PROVE_FLAGS) -r t
 
 asan: deps tools
-	$(Q)$(MAKE) BUILD=build-asan BIN=bin/berth-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+	$(Q)$(MAKE) BUILD=build-asan BIN=bin/berth-asan JEMALLOC= OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    BERTH_BIN=$(CURDIR)/bin/berth-asan BERTH_UNIT=$(CURDIR)/build-asan/t prove $(PROVE_FLAGS) -r t
 

@@ -363,6 +363,19 @@ profiles showed: bench/profiling.md.
 | list of $small_list pods | $(fmt "$LB" 1) | $(fmt "$LR" 1) | $(fmt "$LL" 1) |
 | list of $list_pods pods | $(fmt "$BB" 0) | $(fmt "$BR" 0) | $(fmt "$BL" 0) |
 
+### The create target
+
+The issue asks for creates at 50% or more of the SET rate. With the store the issue fixes
+(one Lua script per write that checks the resourceVersion, stores the object, indexes it
+and appends the event to a stream), Redis alone spends the time in the column above per
+create (about 35-45 us, against a few us for a SET), and berth spends about 100 us of CPU
+on HTTP, JSON parsing and serialization (jansson: about 60% of berth's samples with its
+mallocs), defaults and validation. With two CPUs shared by berth, redis-server and the load
+generator, even a berth that cost nothing would leave Redis near the budget that half the
+SET rate allows. Measured improvements so far: jemalloc (+10-20%), no Lua on the read
+paths, stored bytes sent without re-encoding. What is left to try: a faster JSON DOM than
+jansson on the hot path (none is packaged in Debian 12), and a leaner write script.
+
 ## What is measured
 
 - **create / get / list throughput**: \`bench/loadgen.c\`, a closed-loop client like

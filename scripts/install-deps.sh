@@ -9,7 +9,7 @@
 # Missing, not root -> print the exact sudo command and exit 1: we never guess at sudo.
 set -eu
 
-PACKAGES="build-essential pkg-config libevent-dev libhiredis-dev libjansson-dev libyaml-dev
+PACKAGES="build-essential pkg-config libevent-dev libhiredis-dev libjansson-dev libjemalloc-dev libyaml-dev
 libcurl4-openssl-dev libluajit-5.1-dev libssl-dev redis-server xxd unzip curl nodejs npm clang
 libclang-rt-14-dev valgrind docker.io"
 
