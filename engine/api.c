@@ -628,6 +628,22 @@ static void dispatch(struct evhttp_request *req, void *arg)
         return;
     }
 
+    /* Non-resource paths (discovery, health, metrics, OpenAPI) pass the same single auth
+     * step here; resource requests pass it in route_resource, once their verb is known. */
+    int resource_path = (n >= 3 && !strcmp(seg[0], "api") && !strcmp(seg[1], "v1")) ||
+                        (n >= 4 && !strcmp(seg[0], "apis"));
+    if (!resource_path) {
+        char msg[256];
+        auth_user_t user;
+        int code = auth_check(req, "get", "", NULL, &user, msg, sizeof(msg));
+        if (code) {
+            api_reply_status(r, code, NULL, NULL, "%s", msg);
+            for (int i = 0; i < n; i++)
+                free(seg[i]);
+            return;
+        }
+    }
+
     if (n == 1 && method == EVHTTP_REQ_GET && (!strcmp(seg[0], "healthz") || !strcmp(seg[0], "livez") ||
                                                !strcmp(seg[0], "readyz")))
         serve_health(r, seg[0]);
