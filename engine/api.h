@@ -120,6 +120,8 @@ void api_handle_patch(api_req_t *r);
 void api_handle_delete(api_req_t *r);
 void api_handle_deletecollection(api_req_t *r);
 void api_handle_scale_get(api_req_t *r);
+/* The autoscaling/v1 Scale of an object with spec.replicas (new reference). */
+json_t *api_scale_from(const kind_t *k, const json_t *obj);
 void api_handle_binding(api_req_t *r);
 
 /* Internal: delete a pod whose grace period has run out (no HTTP request). */

@@ -12,8 +12,6 @@
 #include "table.h"
 #include "util.h"
 
-json_t *api_scale_from(const kind_t *k, const json_t *obj);
-
 /* ---- get --------------------------------------------------------------------------- */
 
 static void get_done(const store_result_t *res, void *priv)

@@ -40,6 +40,8 @@ typedef struct rmw_s {
     int deleting;               /* this write is a real delete */
     int trusted;                /* mutate builds the final object itself (delete, binding):
                                    no carry-over of metadata, no update validation */
+    time_t reap_at;             /* a graceful deletion is being written: its deadline */
+    char reap_uid[40];
 } rmw_t;
 
 static void rmw_start(api_req_t *r);
@@ -373,7 +375,6 @@ static void reply_written(api_req_t *r, const char *data, size_t len)
         return api_reply_json(r, 201, json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status",
                                                 "apiVersion", "v1", "metadata", "status",
                                                 "Success", "code", 201));
-    extern json_t *api_scale_from(const kind_t *k, const json_t *obj);
     json_t *obj = json_loadb(data, len, 0, NULL);
     api_reply_json(r, 200, api_scale_from(r->kind, obj));
     json_decref(obj);
@@ -394,23 +395,10 @@ static void written(const store_result_t *res, void *priv)
 
     switch (res->status) {
     case STORE_OK: {
-        char *copy = strndup(res->data, res->len);
-        size_t len = res->len;
-        reply_shape_t shape = op->shape;
-        int code = op->reply_code;
         /* Pods whose grace period started get a timer that removes them when it ends. */
-        if (!op->deleting && r->kind->graceful) {
-            json_t *obj = json_loadb(res->data, res->len, 0, NULL);
-            json_t *md = json_object_get(obj, "metadata");
-            const char *ts = json_str(md, "deletionTimestamp");
-            if (ts && finalizers_empty(r->kind, obj))
-                api_reaper_track(r->srv, r->ns, r->name, json_str(md, "uid"), util_parse_rfc3339(ts));
-            json_decref(obj);
-        }
-        (void)shape;
-        (void)code;
-        reply_written(r, copy ? copy : res->data, len);
-        free(copy);
+        if (op->reap_at)
+            api_reaper_track(r->srv, r->ns, r->name, op->reap_uid, op->reap_at);
+        reply_written(r, res->data, res->len);
         return;
     }
     case STORE_CONFLICT:
@@ -434,9 +422,17 @@ static void rmw_write(api_req_t *r, json_t *new_obj)
     store_op_t sop = STORE_UPDATE;
     char *text, *prev;
 
+    op->reap_at = 0;
     if (ready_to_remove(r->kind, new_obj)) {
         sop = STORE_DELETE;
         op->deleting = 1;
+    } else if (r->kind->graceful) {
+        const json_t *md = json_object_get(new_obj, "metadata");
+        const char *ts = json_str(md, "deletionTimestamp"), *uid = json_str(md, "uid");
+        if (ts && finalizers_empty(r->kind, new_obj)) {
+            op->reap_at = util_parse_rfc3339(ts);
+            snprintf(op->reap_uid, sizeof(op->reap_uid), "%s", uid ? uid : "");
+        }
     }
     if (dry_run(r)) {
         char rv[32];
@@ -465,8 +461,9 @@ static void rmw_write(api_req_t *r, json_t *new_obj)
     free(prev);
 }
 
-/* Carry over what clients cannot change and derive generation; sub is the subresource. */
-static json_t *merge_for_update(api_req_t *r, const json_t *cur, json_t *new_obj, json_t **err)
+/* Carry over what clients cannot change and derive generation, for r->sub (NULL or
+ * "status"). Takes new_obj; returns the object to write (new reference). */
+static json_t *merge_for_update(api_req_t *r, const json_t *cur, json_t *new_obj)
 {
     const kind_t *k = r->kind;
     json_t *md_new, *md_cur = json_object_get(cur, "metadata");
@@ -515,7 +512,6 @@ static json_t *merge_for_update(api_req_t *r, const json_t *cur, json_t *new_obj
             gen++;
         json_object_set_new(md_new, "generation", json_integer(gen));
     }
-    (void)err;
     return new_obj;
 }
 
@@ -570,9 +566,9 @@ static void rmw_got(const store_result_t *res, void *priv)
     }
     if (op->trusted)
         return rmw_write(r, new_obj);
-    new_obj = merge_for_update(r, r->current, new_obj, &err);
+    new_obj = merge_for_update(r, r->current, new_obj);
     if (!new_obj)
-        return reply_err(r, err);
+        return api_reply_status(r, 500, "InternalError", NULL, "out of memory");
     causes = json_array();
     if (validate_update(r->kind->group, r->kind->kind, r->current, new_obj, causes) > 0) {
         json_t *st = invalid_status(r->kind, r->name, causes);
@@ -625,7 +621,6 @@ static json_t *scale_to_replicas(api_req_t *r, const json_t *cur, json_t *scale,
 
 static json_t *mutate_put_scale(api_req_t *r, const json_t *cur, json_t **err)
 {
-    extern json_t *api_scale_from(const kind_t *k, const json_t *obj);
     return scale_to_replicas(r, cur, json_deep_copy(r->body), err);
 }
 
@@ -745,7 +740,6 @@ static json_t *mutate_patch(api_req_t *r, const json_t *cur, json_t **err)
 
 static json_t *mutate_patch_scale(api_req_t *r, const json_t *cur, json_t **err)
 {
-    extern json_t *api_scale_from(const kind_t *k, const json_t *obj);
     json_t *scale = api_scale_from(r->kind, cur);
     json_t *patched = apply_patch(r, scale, r->body, err);
     json_decref(scale);
