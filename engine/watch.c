@@ -21,8 +21,8 @@ struct watcher_s {
     feed_t *feed;
     uint64_t last;             /* newest rv delivered (or the subscription rv) */
     watcher_state_t state;
-    int range_inflight;
-    int dead;                  /* unsubscribed/closed while a range call was in flight */
+    int busy;                  /* a range call is in flight, or events are being handed over */
+    int dead;                  /* unsubscribed/closed while busy: freed when that ends */
     unsigned ranges;           /* catch-up calls made, to bound the loop */
     watch_deliver_fn *deliver;
     watch_close_fn *close;
@@ -152,7 +152,7 @@ static void watcher_close(watcher_t *w, int code, const char *message)
     watch_close_fn *close = w->close;
     void *owner = w->owner;
     watcher_unlink(w);
-    if (w->range_inflight)
+    if (w->busy)
         w->dead = 1;        /* freed when the range reply arrives */
     else
         free(w);
@@ -164,7 +164,7 @@ void watch_unsubscribe(watcher_t *w)
     if (!w)
         return;
     watcher_unlink(w);
-    if (w->range_inflight)
+    if (w->busy)
         w->dead = 1;
     else
         free(w);
@@ -178,27 +178,21 @@ static void deliver(watcher_t *w, watch_event_t *ev)
     w->deliver(w->owner, ev);
 }
 
-/* Hand the ring's events after w->last to w, then deliver live from now on. */
+/* Hand the ring's events after w->last to w, then deliver live from now on. The owner may
+ * end the watch from inside deliver(): while w is busy, unsubscribe only marks it dead. */
 static void watcher_go_live(watcher_t *w)
 {
     feed_t *f = w->feed;
     w->state = W_LIVE;
-    for (size_t i = 0; i < f->count && w->state == W_LIVE; i++) {
+    w->busy = 1;
+    for (size_t i = 0; i < f->count && !w->dead; i++) {
         watch_event_t *ev = &f->ring[(f->head + i) % RING_CAP];
-        if (ev->rv > w->last) {
-            /* deliver() may end the watcher: it unlinks itself and frees w. Stop then. */
-            watcher_t *next_check = w;
-            int alive = 0;
+        if (ev->rv > w->last)
             deliver(w, ev);
-            for (watcher_t *x = f->watchers; x; x = x->next)
-                if (x == next_check) {
-                    alive = 1;
-                    break;
-                }
-            if (!alive)
-                return;
-        }
     }
+    w->busy = 0;
+    if (w->dead)
+        free(w);
 }
 
 static void watcher_start_range(watcher_t *w);
@@ -210,7 +204,7 @@ static void range_reply(struct redisReply *r, void *priv)
     const redisReply *entries;
     uint64_t trimmed = 0;
 
-    w->range_inflight = 0;
+    w->busy = 0;
     if (w->dead) {
         free(w);
         return;
@@ -235,11 +229,11 @@ static void range_reply(struct redisReply *r, void *priv)
         watch_event_t ev;
         if (event_from_entry(&ev, entries->element[i]) != 0)
             continue;
-        /* The owner may end the watch from inside deliver (unsubscribe): detect it by the
-         * inflight flag trick: mark inflight so unsubscribe defers the free. */
-        w->range_inflight = 1;
+        /* The owner may end the watch from inside deliver(): stay busy so that only marks
+         * it dead. */
+        w->busy = 1;
         deliver(w, &ev);
-        w->range_inflight = 0;
+        w->busy = 0;
         event_clear(&ev);
         if (w->dead) {
             free(w);
@@ -263,7 +257,7 @@ static void watcher_start_range(watcher_t *w)
         watcher_close(w, 503, "the store is unavailable");
         return;
     }
-    w->range_inflight = 1;
+    w->busy = 1;
 }
 
 /* Serve a watcher whose feed is running. */
