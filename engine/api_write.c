@@ -1261,10 +1261,15 @@ void api_reaper_track(api_server_t *srv, const char *ns, const char *name, const
     }
 }
 
+#define REAP_SCAN_PAGE 1000
+
 static void reaper_scanned(const store_list_t *list, void *priv)
 {
     api_server_t *srv = priv;
     for (size_t i = 0; list->status == STORE_OK && i < list->n; i++) {
+        /* Most pods are not terminating: look for the key in the bytes before parsing. */
+        if (!memmem(list->items[i].data, list->items[i].len, "\"deletionTimestamp\"", 19))
+            continue;
         json_t *obj = json_loadb(list->items[i].data, list->items[i].len, 0, NULL);
         json_t *md = json_object_get(obj, "metadata");
         const char *ts = json_str(md, "deletionTimestamp");
@@ -1273,11 +1278,21 @@ static void reaper_scanned(const store_list_t *list, void *priv)
                              json_str(md, "uid"), util_parse_rfc3339(ts));
         json_decref(obj);
     }
+    /* Pages of 1000 keep the scan's memory and each pause of the loop small however many
+     * pods there are. */
+    if (list->status == STORE_OK && list->more && list->n) {
+        char *last = strndup(list->items[list->n - 1].key, list->items[list->n - 1].keylen);
+        if (last)
+            store_list(srv->store, kinds_find("", "v1", "pods"), NULL, last, REAP_SCAN_PAGE,
+                       reaper_scanned, srv);
+        free(last);
+    }
 }
 
 void api_reaper_scan(api_server_t *srv)
 {
-    store_list(srv->store, kinds_find("", "v1", "pods"), NULL, NULL, 0, reaper_scanned, srv);
+    store_list(srv->store, kinds_find("", "v1", "pods"), NULL, NULL, REAP_SCAN_PAGE,
+               reaper_scanned, srv);
 }
 
 void api_reaper_release(api_server_t *srv)
