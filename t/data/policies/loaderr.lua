@@ -1,0 +1,4 @@
+-- fails while loading
+local hooks = {}
+local x = nil
+return x.y

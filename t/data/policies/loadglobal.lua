@@ -1,0 +1,3 @@
+-- sets a global at load time: not allowed
+filter = function() return true end
+return {}

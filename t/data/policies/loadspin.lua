@@ -1,0 +1,3 @@
+-- never finishes loading
+while true do end
+return {}

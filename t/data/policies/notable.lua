@@ -1,0 +1,2 @@
+-- returns a number, not a table of hooks
+return 42
