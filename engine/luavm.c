@@ -789,6 +789,22 @@ static int luavm_push_hook(luavm_t *vm, const char *hook)
     return 0;
 }
 
+int luavm_policy_field(luavm_t *vm, const char *field, double *out)
+{
+    lua_State *L = vm->L;
+    int type;
+    if (vm->running || vm->hooks_ref == LUA_NOREF || field == NULL)
+        return LUA_TNIL;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->hooks_ref);
+    lua_pushstring(L, field);
+    lua_rawget(L, -2);
+    type = lua_type(L, -1);
+    if (type == LUA_TNUMBER && out)
+        *out = lua_tonumber(L, -1);
+    lua_pop(L, 2);
+    return type;
+}
+
 int luavm_has_hook(luavm_t *vm, const char *hook)
 {
     if (vm->running || !luavm_push_hook(vm, hook))

@@ -78,6 +78,11 @@ int luavm_load_file(luavm_t *vm, const char *path, const char *chunkname,
 /* 1 if the loaded policy has a function named hook, else 0. */
 int luavm_has_hook(luavm_t *vm, const char *hook);
 
+/* A plain field of the table the policy returned (read with rawget: no policy code runs).
+ * Returns the field's Lua type (LUA_TNIL when absent or no policy is loaded); when it is a
+ * number, *out holds it. For settings such as budget_ms. */
+int luavm_policy_field(luavm_t *vm, const char *field, double *out);
+
 /* The Lua state, borrowed: push the nargs arguments of the next luavm_call() here and read
  * its results. The memory cap is not enforced outside calls, so pushing arguments cannot
  * fail for it (keep them small). Do not call Lua functions on it directly: only
