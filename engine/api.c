@@ -73,25 +73,6 @@ void api_record(api_req_t *r, int code)
                     (double)(util_now_us() - r->started) / 1e6);
 }
 
-void api_reply(api_req_t *r, int code, const char *content_type, const char *body, size_t len)
-{
-    api_record(r, code);
-    if (r->req) {
-        struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-        struct evbuffer *out = evbuffer_new();
-        evhttp_add_header(h, "Content-Type", content_type);
-        evhttp_add_header(h, "Cache-Control", "no-cache, private");
-        if (out)
-            evbuffer_add(out, body, len);
-        evhttp_send_reply(r->req, code, NULL, out);
-        if (out)
-            evbuffer_free(out);
-    } else if (r->done) {
-        r->done(r, code, body, len);
-    }
-    api_req_free(r);
-}
-
 void api_reply_buffer(api_req_t *r, int code, const char *content_type, struct evbuffer *body)
 {
     api_record(r, code);
@@ -106,6 +87,20 @@ void api_reply_buffer(api_req_t *r, int code, const char *content_type, struct e
     }
     evbuffer_free(body);
     api_req_free(r);
+}
+
+void api_reply(api_req_t *r, int code, const char *content_type, const char *body, size_t len)
+{
+    struct evbuffer *out = evbuffer_new();
+    if (!out) {
+        api_record(r, 500);
+        if (r->req)
+            evhttp_send_error(r->req, 500, "out of memory");
+        api_req_free(r);
+        return;
+    }
+    evbuffer_add(out, body, len);
+    api_reply_buffer(r, code, content_type, out);
 }
 
 void api_reply_json(api_req_t *r, int code, json_t *obj)
