@@ -1,0 +1,344 @@
+-- lua/berth/framework.lua: the scheduling framework driver. It runs one scheduling cycle for
+-- one pod through a policy's hooks, modelled on kube-scheduler's framework (queue sort,
+-- PreFilter, Filter, Score, NormalizeScore, Reserve, Bind), and builds kube-scheduler's
+-- FailedScheduling message when no node fits.
+-- Depends on: nothing but the sandbox's allowed globals (berth.selector etc. are used by the
+-- policies, not here). Called by: the C scheduler core (engine, one VM per scheduler), by
+-- policies/scheduler.lua (which registers itself as the default profile) and by the tests
+-- t/lua/test_scheduler_*.lua (run by t/0190-scheduler-policy.t).
+--
+-- Interface
+-- =========
+-- Objects are plain Lua tables mirroring the Kubernetes JSON (arrays 1-based; JSON null is
+-- the core's light userdata berth.null, which policies must read as absent).
+--
+-- A policy file returns a table with any of these hooks:
+--   sort(a, b)                   queue order: true when pod a goes first.
+--   prefilter(pod, ctx)          once per pod; return false, "reason" to reject the pod for
+--                                every node; may stash per-pod data in ctx.state.
+--   filter(pod, node, ctx)       true, or false, "reason" [, "unresolvable"]. The reason is
+--                                kube-scheduler's text ("Insufficient cpu", "node(s) were
+--                                unschedulable", ...). The third value marks kube's
+--                                UnschedulableAndUnresolvable code (preemption would not
+--                                help); without it the node counts as a preemption candidate.
+--   score(pod, node, ctx)        a number 0..100 (higher is better).
+--   normalize(pod, scores, ctx)  scores maps node name -> score; adjust in place.
+--   reserve(pod, nodeName, ctx)  after the choice; return false, "reason" to fail the cycle.
+--   bind(pod, nodeName, ctx)     true when the policy bound the pod itself; false to let the
+--                                core bind through pods/binding.
+--   self_test()                  raises on failure; run by the core before a hot reload.
+-- A policy defines the hooks it needs and inherits the others from the default policy with
+-- framework.with_defaults(policy). normalize is inherited only when score is inherited too:
+-- the default normalize combines the default score's per-plugin data and would overwrite a
+-- custom score.
+--
+-- ctx (built by the core for each pod; in tests by t/lua/sched_fixture.lua):
+--   ctx.nodes                          array of Node objects
+--   ctx.pods_on(nodeName)              array of pods bound or reserved on that node
+--   ctx.pods()                         all scheduled pods (an array, or an iterator function)
+--   ctx.percentage_of_nodes_to_score   0 = adaptive (50 - nodes/125, at least 5%)
+--   ctx.state                          per-pod scratch table (reset by schedule)
+--   ctx.now                            unix time
+--   ctx.namespace_labels(ns)           optional: labels of a namespace (namespaceSelector)
+--
+-- framework.schedule(policy, pod, ctx) -> nodeName, or nil, message.
+
+local M = {}
+
+-- kube-scheduler's constants (pkg/scheduler/schedule_one.go).
+M.MIN_FEASIBLE_NODES_TO_FIND = 100
+M.MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+M.BASE_PERCENTAGE_OF_NODES_TO_SCORE = 50
+M.MAX_NODE_SCORE = 100
+
+-- The default policy, registered by policies/scheduler.lua when it loads.
+local default_policy = nil
+
+-- Where the next filter pass starts, per policy table (kube's nextStartNodeIndex): rotating
+-- the start spreads the sampled nodes over the cluster instead of always the first ones.
+-- Weak keys so a replaced policy does not stay alive.
+local next_start = setmetatable({}, { __mode = "k" })
+
+---------------------------------------------------------------------------------------------
+-- Policies
+---------------------------------------------------------------------------------------------
+
+-- Registers the default profile (policies/scheduler.lua calls this on load).
+function M.register_default(policy)
+    if type(policy) ~= "table" then
+        error("register_default: policy must be a table", 2)
+    end
+    default_policy = policy
+end
+
+-- The registered default policy. When none is registered yet, tries require("scheduler"),
+-- which works where policies/ is on the module path (tests, tools); raises otherwise.
+function M.default_policy()
+    if default_policy == nil then
+        local ok, mod = pcall(require, "scheduler")
+        if ok and type(mod) == "table" then
+            default_policy = mod
+        end
+    end
+    if default_policy == nil then
+        error("framework: no default policy registered (load policies/scheduler.lua first)", 2)
+    end
+    return default_policy
+end
+
+local HOOKS = { "sort", "prefilter", "filter", "score", "normalize", "reserve", "bind", "self_test" }
+M.HOOKS = HOOKS
+
+-- A new policy table: policy's hooks, the default policy's for the ones it lacks (defaults
+-- may be passed explicitly). normalize follows score (see the header). Other fields of
+-- policy are copied as they are. The result is a new table; neither argument changes.
+function M.with_defaults(policy, defaults)
+    if type(policy) ~= "table" then
+        error("with_defaults: policy must be a table", 2)
+    end
+    defaults = defaults or M.default_policy()
+    local out = {}
+    for k, v in pairs(policy) do
+        out[k] = v
+    end
+    for _, h in ipairs(HOOKS) do
+        if out[h] == nil then
+            if h == "normalize" then
+                if policy.score == nil then
+                    out.normalize = defaults.normalize
+                end
+            elseif h ~= "self_test" then
+                out[h] = defaults[h]
+            end
+        end
+    end
+    -- The C core calls one hook per pod, schedule(pod, ctx): the cycle above over this
+    -- policy's hooks.
+    if out.schedule == nil then
+        out.schedule = function(pod, ctx) return M.schedule(out, pod, ctx) end
+    end
+    if policy.self_test == nil and defaults.self_test ~= nil then
+        -- The defaults' self test checks the defaults; a policy that inherits filters still
+        -- benefits from it, and it never looks at the policy's own hooks.
+        out.self_test = defaults.self_test
+    end
+    return out
+end
+
+---------------------------------------------------------------------------------------------
+-- Helpers shared with policies
+---------------------------------------------------------------------------------------------
+
+-- All scheduled pods as an array, whether ctx.pods() returns an array or an iterator.
+function M.all_pods(ctx)
+    if type(ctx.pods) ~= "function" then
+        return {}
+    end
+    local r = ctx.pods()
+    if type(r) == "table" then
+        return r
+    end
+    local list = {}
+    if type(r) == "function" then
+        for p in r do
+            list[#list + 1] = p
+        end
+    end
+    return list
+end
+
+-- kube's numFeasibleNodesToFind: how many feasible nodes are enough before scoring.
+-- Integer arithmetic as in Go.
+function M.num_feasible_nodes_to_find(percentage, num_all)
+    if num_all < M.MIN_FEASIBLE_NODES_TO_FIND then
+        return num_all
+    end
+    percentage = tonumber(percentage) or 0
+    if percentage >= 100 then
+        return num_all
+    end
+    if percentage <= 0 then
+        percentage = M.BASE_PERCENTAGE_OF_NODES_TO_SCORE - math.floor(num_all / 125)
+        if percentage < M.MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND then
+            percentage = M.MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND
+        end
+    end
+    local n = math.floor(num_all * percentage / 100)
+    if n < M.MIN_FEASIBLE_NODES_TO_FIND then
+        return M.MIN_FEASIBLE_NODES_TO_FIND
+    end
+    return n
+end
+
+-- "k1 v1, k2 v2" histogram, sorted as Go's sort.Strings sorts "count reason" strings.
+local function histogram(counts)
+    local list = {}
+    for reason, n in pairs(counts) do
+        list[#list + 1] = n .. " " .. reason
+    end
+    table.sort(list)
+    return table.concat(list, ", ")
+end
+
+-- kube-scheduler's FitError message (framework/types.go, 1.30+: no doubled period):
+--   0/N nodes are available: <prefilter msg | sorted "count reason" list>. preemption: ...
+-- berth does not preempt, so the preemption part says what kube's default preemption says
+-- when it finds no victims: unresolvable nodes "Preemption is not helpful for scheduling",
+-- the others "No preemption victims found for incoming pod".
+-- statuses: array of {reasons = {...}, unresolvable = bool}; prefilter_msg: string or nil.
+function M.fit_error(num_all, statuses, prefilter_msg)
+    local msg = "0/" .. num_all .. " nodes are available:"
+    local preempt = {}
+    if prefilter_msg then
+        msg = msg .. " " .. prefilter_msg .. "."
+        preempt["Preemption is not helpful for scheduling"] = num_all
+    else
+        local counts = {}
+        for _, st in ipairs(statuses) do
+            for _, r in ipairs(st.reasons) do
+                counts[r] = (counts[r] or 0) + 1
+            end
+            local key = st.unresolvable and "Preemption is not helpful for scheduling"
+                or "No preemption victims found for incoming pod"
+            preempt[key] = (preempt[key] or 0) + 1
+        end
+        local h = histogram(counts)
+        if h ~= "" then
+            msg = msg .. " " .. h .. "."
+        end
+    end
+    return msg .. " preemption: 0/" .. num_all .. " nodes are available: " .. histogram(preempt) .. "."
+end
+
+---------------------------------------------------------------------------------------------
+-- The scheduling cycle
+---------------------------------------------------------------------------------------------
+
+-- Runs the filter hook on one node; returns true, or a status table {reasons, unresolvable}.
+-- A filter may return several reasons as a list (NodeResourcesFit: "Insufficient cpu" and
+-- "Insufficient memory" on the same node count once each, as in kube).
+local function run_filter(policy, pod, node, ctx)
+    local ok, reason, code = policy.filter(pod, node, ctx)
+    if ok then
+        return true
+    end
+    local reasons
+    if type(reason) == "table" then
+        reasons = reason
+    else
+        reasons = { tostring(reason or "node(s) didn't pass the policy's filter") }
+    end
+    return { reasons = reasons, unresolvable = code == "unresolvable" }
+end
+
+-- Filters nodes the way kube's findNodesThatPassFilters does: starting at a rotating
+-- offset, stopping once `want` feasible nodes are found. Returns the feasible nodes (each
+-- {node=, index=}), the statuses of the nodes that failed, and how many nodes were looked at.
+local function find_feasible(policy, pod, ctx, nodes, want)
+    local n = #nodes
+    local start = (next_start[policy] or 0) % n
+    local feasible, statuses, processed = {}, {}, 0
+    for i = 0, n - 1 do
+        local idx = (start + i) % n + 1
+        local node = nodes[idx]
+        processed = processed + 1
+        local st = true
+        if policy.filter then
+            st = run_filter(policy, pod, node, ctx)
+        end
+        if st == true then
+            feasible[#feasible + 1] = { node = node, index = idx }
+            if #feasible >= want then
+                break
+            end
+        else
+            statuses[#statuses + 1] = st
+        end
+    end
+    next_start[policy] = (start + processed) % n
+    return feasible, statuses, processed
+end
+
+-- Node name of a Node object ("" when it has none, which never matches a pod).
+local function node_name(node)
+    return type(node.metadata) == "table" and node.metadata.name or ""
+end
+
+-- Runs one scheduling cycle: prefilter, filter (sampled), score, normalize, choose, reserve.
+-- Returns nodeName, or nil and kube's message. Raises only when a hook raises (the core
+-- reports that as a policy error, not as an unschedulable pod).
+-- Borrowed: pod and ctx; ctx.state is replaced by a fresh table.
+function M.schedule(policy, pod, ctx)
+    local nodes = ctx.nodes or {}
+    ctx.state = {}
+    if #nodes == 0 then
+        return nil, "no nodes available to schedule pods"
+    end
+    if policy.prefilter then
+        local ok, reason = policy.prefilter(pod, ctx)
+        if not ok then
+            return nil, M.fit_error(#nodes, {}, tostring(reason or "rejected by prefilter"))
+        end
+    end
+    local want = M.num_feasible_nodes_to_find(ctx.percentage_of_nodes_to_score, #nodes)
+    local feasible, statuses = find_feasible(policy, pod, ctx, nodes, want)
+    if #feasible == 0 then
+        return nil, M.fit_error(#nodes, statuses)
+    end
+    -- Keep ties stable: evaluate and choose in the order of ctx.nodes, not the rotation.
+    table.sort(feasible, function(a, b) return a.index < b.index end)
+    ctx.state.feasible = feasible
+    local best
+    if #feasible == 1 or not policy.score then
+        -- kube skips scoring when only one node is feasible.
+        best = node_name(feasible[1].node)
+    else
+        local scores = {}
+        for _, f in ipairs(feasible) do
+            scores[node_name(f.node)] = tonumber(policy.score(pod, f.node, ctx)) or 0
+        end
+        if policy.normalize then
+            policy.normalize(pod, scores, ctx)
+        end
+        local best_score
+        for _, f in ipairs(feasible) do
+            local name = node_name(f.node)
+            local s = scores[name] or 0
+            if best_score == nil or s > best_score then
+                best, best_score = name, s
+            end
+        end
+        ctx.state.scores = scores
+    end
+    if policy.reserve then
+        local ok, reason = policy.reserve(pod, best, ctx)
+        if ok == false then
+            return nil, tostring(reason or "reserve failed")
+        end
+    end
+    return best
+end
+
+-- Calls the policy's bind hook; true when the policy bound the pod itself, false when the
+-- core must bind through pods/binding.
+function M.bind(policy, pod, node_name_, ctx)
+    if policy.bind then
+        return policy.bind(pod, node_name_, ctx) == true
+    end
+    return false
+end
+
+-- Sorts a list of pending pods in place with the policy's sort hook (queue order).
+function M.sort_queue(policy, pods)
+    if policy.sort then
+        table.sort(pods, policy.sort)
+    end
+    return pods
+end
+
+-- Forgets the rotating start offset of a policy (tests; the core after a reload).
+function M.reset(policy)
+    next_start[policy] = nil
+end
+
+return M
