@@ -3,6 +3,7 @@
 #include <string.h>
 
 int server_main(int argc, char **argv);
+int scheduler_main(int argc, char **argv);
 
 #define BERTH_VERSION "0.1.0"
 
@@ -12,7 +13,8 @@ static void usage(FILE *out)
             "usage: berth <command> [options]\n"
             "\n"
             "commands:\n"
-            "  server     serve the Kubernetes API from a Redis store\n"
+            "  server     serve the Kubernetes API from a Redis store (and schedule pods)\n"
+            "  scheduler  place pending pods with Lua policies, against a server\n"
             "  version    print the version\n"
             "\n"
             "'berth <command> --help' describes a command's options.\n");
@@ -26,6 +28,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "server"))
         return server_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "scheduler"))
+        return scheduler_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("berth %s (Kubernetes API v1.31)\n", BERTH_VERSION);
         return 0;

@@ -11,6 +11,7 @@
 #include "kinds.h"
 #include "log.h"
 #include "metrics.h"
+#include "scheduler.h"
 #include "store.h"
 #include "watch.h"
 
@@ -18,13 +19,17 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: berth server [--redis URL] [--listen HOST:PORT] [--watch-window N] [--log-level LEVEL]\n"
+            "                    [--no-scheduler] [--policies DIR] [--lua DIR]\n"
             "\n"
             "Serve the Kubernetes API from a Redis store.\n"
             "\n"
             "  --redis URL         redis://HOST:PORT/DB or unix:///path/redis.sock (default redis://127.0.0.1:6379/0)\n"
             "  --listen ADDR       address to serve on (default 127.0.0.1:6443; plain HTTP)\n"
             "  --watch-window N    events kept per resource for watches to resume from (default 100000)\n"
-            "  --log-level LEVEL   error, warn, info or debug (default info)\n");
+            "  --log-level LEVEL   error, warn, info or debug (default info)\n"
+            "  --no-scheduler      do not run the scheduler in this process\n"
+            "  --policies DIR      scheduling policies (default: policies/ beside bin/)\n"
+            "  --lua DIR           the Lua library policies use (default: lua/ beside bin/)\n");
 }
 
 typedef struct server_ctx_s {
@@ -32,6 +37,7 @@ typedef struct server_ctx_s {
     store_t *store;
     watch_hub_t *hub;
     struct event_base *base;
+    scheduler_t *scheduler;
 } server_ctx_t;
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -39,6 +45,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     server_ctx_t *ctx = arg;
     log_info("signal %d: shutting down", (int)sig);
     event_base_loopexit(ctx->base, NULL);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    server_ctx_t *ctx = arg;
+    log_info("SIGHUP: reloading policies");
+    scheduler_reload(ctx->scheduler);
 }
 
 static void on_store_state(int up, void *priv)
@@ -59,15 +72,21 @@ int server_main(int argc, char **argv)
         { "listen", required_argument, NULL, 'l' },
         { "watch-window", required_argument, NULL, 'w' },
         { "log-level", required_argument, NULL, 'L' },
+        { "no-scheduler", no_argument, NULL, 'S' },
+        { "policies", required_argument, NULL, 'p' },
+        { "lua", required_argument, NULL, 'u' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *redis_url = "redis://127.0.0.1:6379/0", *listen_addr = "127.0.0.1:6443";
     long window = 100000;
+    int run_scheduler = 1;
+    char pdir[4096], ldir[4096], self_url[512];
+    const char *policy_dir = NULL, *lib_dir = NULL;
     server_ctx_t ctx;
     char err[256];
     int c, rc = 1;
-    struct event *sigint = NULL, *sigterm = NULL;
+    struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL;
 
     memset(&ctx, 0, sizeof(ctx));
     optind = 1;
@@ -83,6 +102,9 @@ int server_main(int argc, char **argv)
             }
             break;
         case 'L': log_set_level_name(optarg); break;
+        case 'S': run_scheduler = 0; break;
+        case 'p': policy_dir = optarg; break;
+        case 'u': lib_dir = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -109,8 +131,28 @@ int server_main(int argc, char **argv)
     store_set_state_cb(ctx.store, on_store_state, &ctx);
     sigint = evsignal_new(ctx.base, SIGINT, on_signal, &ctx);
     sigterm = evsignal_new(ctx.base, SIGTERM, on_signal, &ctx);
+    sighup = evsignal_new(ctx.base, SIGHUP, on_hup, &ctx);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
+    event_add(sighup, NULL);
+    if (run_scheduler) {
+        /* The scheduler is an API client like any other, here of this very server. */
+        const char *colon = strrchr(listen_addr, ':');
+        int wildcard = !strncmp(listen_addr, "0.0.0.0:", 8) || !strncmp(listen_addr, "[::]:", 5) ||
+                       listen_addr[0] == ':';
+        snprintf(self_url, sizeof(self_url), "http://%s%s",
+                 wildcard ? "127.0.0.1" : "", wildcard && colon ? colon : listen_addr);
+        if (!policy_dir)
+            scheduler_default_dir("policies", pdir, sizeof(pdir)), policy_dir = pdir;
+        if (!lib_dir)
+            scheduler_default_dir("lua", ldir, sizeof(ldir)), lib_dir = ldir;
+        scheduler_opts_t so = { self_url, policy_dir, lib_dir, 0 };
+        ctx.scheduler = scheduler_create(ctx.base, &so, err, sizeof(err));
+        if (!ctx.scheduler) {
+            fprintf(stderr, "berth server: scheduler: %s\n", err);
+            goto out;
+        }
+    }
     log_info("serving the Kubernetes API on http://%s (store %s)", listen_addr, redis_url);
     event_base_dispatch(ctx.base);
     rc = 0;
@@ -119,6 +161,9 @@ out:
         event_free(sigint);
     if (sigterm)
         event_free(sigterm);
+    if (sighup)
+        event_free(sighup);
+    scheduler_free(ctx.scheduler);
     watch_hub_free(ctx.hub);
     api_server_release(&ctx.api);
     store_free(ctx.store);

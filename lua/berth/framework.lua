@@ -75,7 +75,10 @@ end
 -- which works where policies/ is on the module path (tests, tools); raises otherwise.
 function M.default_policy()
     if default_policy == nil then
-        local ok, mod = pcall(require, "scheduler")
+        local ok, mod = pcall(require, "berth.default_scheduler")
+        if not (ok and type(mod) == "table") then
+            ok, mod = pcall(require, "scheduler")
+        end
         if ok and type(mod) == "table" then
             default_policy = mod
         end

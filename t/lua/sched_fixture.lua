@@ -12,7 +12,7 @@
 --   local name, msg = c:schedule(p)     -- default policy; binds the pod on success
 
 local framework = require("berth.framework")
-local default_policy = require("scheduler")
+local default_policy = require("berth.default_scheduler")
 
 local F = { framework = framework, policy = default_policy }
 

@@ -1,0 +1,156 @@
+#!/bin/bash
+test_description='the scheduler in berth server: pods placed by the Lua policy, unschedulable pods reported, custom schedulers and hot reload'
+. "$(dirname "$0")/lib/test-lib.sh"
+test_require redis kubectl berth
+
+# Policies from a private copy, so the test can add and change them.
+mkdir -p "$TRASH/policies/schedulers"
+cp "$TOP/policies/scheduler.lua" "$TRASH/policies/"
+start_redis && start_berth --policies "$TRASH/policies" --lua "$TOP/lua" ||
+	test_bail_out 'cannot start berth'
+
+# node NAME CPU [TAINT-JSON] [LABELS-JSON]
+node() {
+	api POST /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",
+	 \"metadata\":{\"name\":\"$1\",\"labels\":${4:-{\}}},
+	 \"spec\":{\"taints\":${3:-[]}},
+	 \"status\":{\"allocatable\":{\"cpu\":\"$2\",\"memory\":\"8Gi\",\"pods\":\"110\"},
+	   \"capacity\":{\"cpu\":\"$2\",\"memory\":\"8Gi\",\"pods\":\"110\"},
+	   \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null &&
+	test "$API_CODE" = 201
+}
+
+# pod NAME CPU [EXTRA-SPEC-JSON-FIELDS]
+pod() {
+	api POST /api/v1/namespaces/default/pods "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",
+	 \"metadata\":{\"name\":\"$1\"},
+	 \"spec\":{${3:+$3,}\"containers\":[{\"name\":\"c\",\"image\":\"img:1\",
+	   \"resources\":{\"requests\":{\"cpu\":\"$2\"}}}]}}" >/dev/null &&
+	test "$API_CODE" = 201
+}
+
+node_of() {
+	k get pod "$1" -o jsonpath='{.spec.nodeName}'
+}
+
+node_is() {
+	test "$(node_of "$1")" = "$2"
+}
+
+has_node() {
+	test -n "$(node_of "$1")"
+}
+
+# has_event POD WORD: an event about POD mentions WORD
+has_event() {
+	k get events --field-selector "involvedObject.name=$1" | grep -q "$2"
+}
+
+reason_is() {
+	k get pod "$1" -o jsonpath="{.status.conditions[0].reason}" | grep -q "$2"
+}
+
+# wait_node POD NODE: bounded wait until POD is bound to NODE
+wait_node() {
+	test_wait_until 15 node_is "$1" "$2"
+}
+
+test_expect_success 'nodes registered through the API' '
+	node small 1 &&
+	node big 4 &&
+	node tainted 16 "[{\"key\":\"dedicated\",\"value\":\"db\",\"effect\":\"NoSchedule\"}]" &&
+	node labelled 2 "[]" "{\"disk\":\"ssd\"}"
+'
+
+test_expect_success 'a pod goes to the node with room for its requests' '
+	pod needs3 3 &&
+	wait_node needs3 big
+'
+
+test_expect_success 'the binding is recorded as a Scheduled event and PodScheduled condition' '
+	test_wait_until 10 has_event needs3 Scheduled &&
+	k get pod needs3 -o jsonpath="{.status.conditions[?(@.type==\"PodScheduled\")].status}" >actual &&
+	echo >>actual &&
+	echo True >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'nodeSelector picks the labelled node' '
+	pod ssd 100m "\"nodeSelector\":{\"disk\":\"ssd\"}" &&
+	wait_node ssd labelled
+'
+
+test_expect_success 'a toleration lets a pod onto the tainted node; without it, never' '
+	pod tolerant 8 "\"tolerations\":[{\"key\":\"dedicated\",\"operator\":\"Equal\",\"value\":\"db\",\"effect\":\"NoSchedule\"}]" &&
+	wait_node tolerant tainted
+'
+
+test_expect_success 'a pod that fits nowhere gets PodScheduled=False with the reasons' '
+	pod huge 64 &&
+	test_wait_until 15 reason_is huge Unschedulable &&
+	k get pod huge -o jsonpath="{.status.conditions[0].message}" >actual &&
+	echo >>actual &&
+	echo "0/4 nodes are available: 1 node(s) had untolerated taint {dedicated: db}, 3 Insufficient cpu. preemption: 0/4 nodes are available: 1 Preemption is not helpful for scheduling, 3 No preemption victims found for incoming pod." >expect &&
+	test_cmp expect actual &&
+	k get events --field-selector involvedObject.name=huge,reason=FailedScheduling >events &&
+	grep -q "Insufficient cpu" events &&
+	test -z "$(node_of huge)"
+'
+
+test_expect_success 'when a big enough node appears, the waiting pod is placed on it' '
+	node giant 128 &&
+	wait_node huge giant
+'
+
+test_expect_success 'a pod for a scheduler with no policy file is left alone' '
+	pod other 100m "\"schedulerName\":\"someone-else\"" &&
+	sleep 1 &&
+	test -z "$(node_of other)" &&
+	k get pod other -o jsonpath="{.status.conditions}" >conds &&
+	test ! -s conds
+'
+
+test_expect_success 'a custom scheduler chosen by schedulerName places by its own score' '
+	cat >"$TRASH/policies/schedulers/pin-small.lua" <<-\EOF &&
+	local framework = require("berth.framework")
+	return framework.with_defaults({
+	    score = function(pod, node) return node.metadata.name == "small" and 100 or 0 end,
+	})
+	EOF
+	pod pinned 100m "\"schedulerName\":\"pin-small\"" &&
+	wait_node pinned small
+'
+
+test_expect_success 'a changed policy takes effect without a restart; a broken one keeps the last good' '
+	cat >"$TRASH/policies/schedulers/pin-small.lua" <<-\EOF &&
+	local framework = require("berth.framework")
+	return framework.with_defaults({
+	    score = function(pod, node) return node.metadata.name == "labelled" and 100 or 0 end,
+	})
+	EOF
+	sleep 1 &&
+	pod pinned2 100m "\"schedulerName\":\"pin-small\"" &&
+	wait_node pinned2 labelled &&
+	echo "return {" >"$TRASH/policies/schedulers/pin-small.lua" &&
+	test_wait_until 10 grep -q "pin-small.lua:.*expected" "$TRASH/berth.log" &&
+	pod pinned3 100m "\"schedulerName\":\"pin-small\"" &&
+	wait_node pinned3 labelled
+'
+
+test_expect_success 'a policy that loops forever costs its budget, not the scheduler' '
+	cat >"$TRASH/policies/schedulers/spin.lua" <<-\EOF &&
+	return { schedule = function(pod, ctx) while true do end end }
+	EOF
+	pod spinning 100m "\"schedulerName\":\"spin\"" &&
+	test_wait_until 10 has_event spinning budget &&
+	pod after-spin 100m &&
+	test_wait_until 15 has_node after-spin
+'
+
+test_expect_success 'scheduling attempts are counted in /metrics' '
+	api GET /metrics >metrics &&
+	grep -q "berth_scheduler_schedule_attempts_total{result=\"scheduled\"}" metrics &&
+	grep -q "berth_scheduler_schedule_attempts_total{result=\"unschedulable\"}" metrics
+'
+
+test_done
