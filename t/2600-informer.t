@@ -27,7 +27,7 @@ berth_same_port() {
 	done
 	echo "=== berth_same_port: $BERTH_BIN server --redis $REDIS_URL --listen 127.0.0.1:$BERTH_PORT $*" \
 		>>"$TRASH/berth.log"
-	"$BERTH_BIN" server --redis "$REDIS_URL" --listen "127.0.0.1:$BERTH_PORT" "$@" \
+	"$BERTH_BIN" server --redis "$REDIS_URL" --listen "127.0.0.1:$BERTH_PORT" --no-scheduler "$@" \
 		</dev/null >>"$TRASH/berth.log" 2>&1 &
 	BERTH_PID=$!
 	for i in $(seq 1 100); do

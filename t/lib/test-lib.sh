@@ -542,9 +542,11 @@ restart_redis() {
 
 # ---------------------------------------------------------------------------- berth
 
-# start_berth [ARGS...]: `$BERTH_BIN server --redis $REDIS_URL --listen 127.0.0.1:PORT ARGS`
-# in the background, log appended to $TRASH/berth.log. Waits (10 s) for /readyz.
-# Sets BERTH_PORT, BERTH_URL, BERTH_PID.
+# start_berth [ARGS...]: `$BERTH_BIN server --redis $REDIS_URL --listen 127.0.0.1:PORT
+# $BERTH_SERVER_ARGS ARGS` in the background, log appended to $TRASH/berth.log. Waits (10 s)
+# for /readyz. Sets BERTH_PORT, BERTH_URL, BERTH_PID.
+# BERTH_SERVER_ARGS defaults to --no-scheduler: the API suites test the API server alone,
+# without a scheduler writing conditions and Events of its own; scheduler suites set it empty.
 start_berth() {
 	local attempt i end
 	: "${REDIS_URL:?start_berth needs start_redis first}"
@@ -552,9 +554,10 @@ start_berth() {
 		BERTH_PORT=$(test_free_port) || return 1
 		BERTH_URL=http://127.0.0.1:$BERTH_PORT
 		export BERTH_URL BERTH_PORT
-		echo "=== start_berth: $BERTH_BIN server --redis $REDIS_URL --listen 127.0.0.1:$BERTH_PORT $*" \
+		echo "=== start_berth: $BERTH_BIN server --redis $REDIS_URL --listen 127.0.0.1:$BERTH_PORT ${BERTH_SERVER_ARGS---no-scheduler} $*" \
 			>>"$TRASH/berth.log"
-		"$BERTH_BIN" server --redis "$REDIS_URL" --listen "127.0.0.1:$BERTH_PORT" "$@" \
+		"$BERTH_BIN" server --redis "$REDIS_URL" --listen "127.0.0.1:$BERTH_PORT" \
+			${BERTH_SERVER_ARGS---no-scheduler} "$@" \
 			</dev/null >>"$TRASH/berth.log" 2>&1 &
 		BERTH_PID=$!
 		BERTH_STARTED=1
