@@ -13,6 +13,7 @@
 
 #include "apiclient.h"
 #include "informer.h"
+#include "leader.h"
 #include "log.h"
 #include "luajson.h"
 #include "luavm.h"
@@ -38,6 +39,7 @@ struct scheduler_s {
     json_t *converted;
     lua_State *converted_vm;
     json_t *attempts;          /* key -> failed attempts, for the retry backoff */
+    leader_t *leader;          /* only the leader schedules */
 };
 
 /* kube-scheduler's pod backoff: 1 s doubling to 10 s per failed attempt. */
@@ -379,6 +381,10 @@ static void process(workqueue_t *q, const char *key, void *priv)
     lua_State *L;
     int rc;
 
+    if (!leader_is_leading(s->leader)) {
+        workqueue_done(q, key);   /* requeued when this scheduler becomes the leader */
+        return;
+    }
     if (!pod || !pod_pending(pod) || json_object_get(s->assumed, key) ||
         policy_name_for(pod, pname, sizeof(pname)) != 0) {
         forget(s, key);
@@ -511,6 +517,13 @@ static void index_by_node(json_t *pod, json_t *keys, void *priv)
         json_array_append_new(keys, json_string(node));
 }
 
+static void leadership(int leading, void *priv)
+{
+    scheduler_t *s = priv;
+    if (leading)
+        cluster_changed(s);   /* pods that waited while another scheduler led */
+}
+
 static void policy_report(void *priv, const char *policy, int ok, const char *message)
 {
     if (ok)
@@ -594,6 +607,22 @@ scheduler_t *scheduler_create(struct event_base *base, const scheduler_opts_t *o
     }
     metrics_describe("berth_scheduler_schedule_attempts_total", "counter",
                      "Scheduling attempts by result (scheduled, unschedulable, error).");
+    char host[128], identity[200];
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "berth");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(identity, sizeof(identity), "%s_%d", host, (int)getpid());
+    leader_opts_t lo = { "kube-system", "berth-scheduler", identity, opts->lease_seconds, 0, 0 };
+    if (opts->lease_seconds > 0) {
+        /* Shorter leases (tests) renew and retry proportionally faster. */
+        lo.renew_deadline_ms = opts->lease_seconds * 1000 * 2 / 3;
+        lo.retry_ms = opts->lease_seconds * 1000 / 5 > 0 ? opts->lease_seconds * 1000 / 5 : 200;
+    }
+    s->leader = leader_create(base, s->client, &lo, leadership, s);
+    if (!s->leader) {
+        snprintf(err, errlen, "out of memory");
+        goto failed;
+    }
     informer_start(s->nodes);
     informer_start(s->pods);
     return s;
@@ -612,6 +641,7 @@ void scheduler_free(scheduler_t *s)
 {
     if (!s)
         return;
+    leader_free(s->leader);
     if (s->pods)
         informer_free(s->pods);
     if (s->nodes)
@@ -648,12 +678,13 @@ int scheduler_main(int argc, char **argv)
         { "policies", required_argument, NULL, 'p' },
         { "lua", required_argument, NULL, 'l' },
         { "percentage-of-nodes-to-score", required_argument, NULL, 'P' },
+        { "lease-seconds", required_argument, NULL, 'e' },
         { "log-level", required_argument, NULL, 'L' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     char pdir[PATH_MAX], ldir[PATH_MAX], err[512];
-    scheduler_opts_t so = { "http://127.0.0.1:6443", NULL, NULL, 0 };
+    scheduler_opts_t so = { "http://127.0.0.1:6443", NULL, NULL, 0, 0 };
     int c;
 
     scheduler_default_dir("policies", pdir, sizeof(pdir));
@@ -667,10 +698,12 @@ int scheduler_main(int argc, char **argv)
         case 'p': so.policy_dir = optarg; break;
         case 'l': so.lib_dir = optarg; break;
         case 'P': so.percentage_of_nodes_to_score = atoi(optarg); break;
+        case 'e': so.lease_seconds = atoi(optarg); break;
         case 'L': log_set_level_name(optarg); break;
         case 'h':
             printf("usage: berth scheduler [--server URL] [--policies DIR] [--lua DIR]\n"
-                   "                       [--percentage-of-nodes-to-score N] [--log-level LEVEL]\n");
+                   "                       [--percentage-of-nodes-to-score N] [--lease-seconds N]\n"
+                   "                       [--log-level LEVEL]\n");
             return 0;
         default: return 2;
         }

@@ -8,7 +8,9 @@
  * (lua/berth/framework.lua supplies it with kube-scheduler's framework behind it), under the
  * policy's time and memory budget. A pod's schedulerName picks the policy:
  * "default-scheduler" is policies/scheduler.lua, NAME is policies/schedulers/NAME.lua; pods
- * of a scheduler with no policy file are left to whoever runs it.
+ * of a scheduler with no policy file are left to whoever runs it. Several schedulers may run
+ * against one cluster: only the holder of the Lease kube-system/berth-scheduler schedules
+ * (engine/leader.h); the others keep their caches warm and take over when it lapses.
  *
  * Depends on apiclient, informer, workqueue, policy, luajson, libevent, jansson. Called by
  * server.c (inside `berth server`) and by `berth scheduler`. */
@@ -24,6 +26,7 @@ typedef struct scheduler_opts_s {
     const char *policy_dir;        /* policies/ */
     const char *lib_dir;           /* lua/ */
     int percentage_of_nodes_to_score; /* 0: adaptive, as kube-scheduler */
+    int lease_seconds;             /* leader election Lease duration; 0: 15 s */
 } scheduler_opts_t;
 
 /* Start scheduling on base. NULL with err set on bad options. */

@@ -146,7 +146,7 @@ int server_main(int argc, char **argv)
             scheduler_default_dir("policies", pdir, sizeof(pdir)), policy_dir = pdir;
         if (!lib_dir)
             scheduler_default_dir("lua", ldir, sizeof(ldir)), lib_dir = ldir;
-        scheduler_opts_t so = { self_url, policy_dir, lib_dir, 0 };
+        scheduler_opts_t so = { self_url, policy_dir, lib_dir, 0, 0 };
         ctx.scheduler = scheduler_create(ctx.base, &so, err, sizeof(err));
         if (!ctx.scheduler) {
             fprintf(stderr, "berth server: scheduler: %s\n", err);
