@@ -261,8 +261,20 @@ static void ignore_done(int status, json_t *body, const char *errstr, void *priv
         log_debug("scheduler: API write failed: %d %s", status, errstr ? errstr : "");
 }
 
+/* An Event about obj (a pod, or the scheduler's Lease for events about the scheduler). */
+static void record_event_for(scheduler_t *s, const char *kind, const char *api_version,
+                             const json_t *obj, const char *type, const char *reason,
+                             const char *message);
+
 static void record_event(scheduler_t *s, const json_t *pod, const char *type, const char *reason,
                          const char *message)
+{
+    record_event_for(s, "Pod", "v1", pod, type, reason, message);
+}
+
+static void record_event_for(scheduler_t *s, const char *kind, const char *api_version,
+                             const json_t *pod, const char *type, const char *reason,
+                             const char *message)
 {
     char path[600], stamp[32], gen[300];
     const char *ns = md_str(pod, "namespace"), *name = md_str(pod, "name");
@@ -273,8 +285,8 @@ static void record_event(scheduler_t *s, const json_t *pod, const char *type, co
     json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s?,s:s},s:s,s:s,s:s,"
                            "s:{s:s},s:s,s:s,s:i,s:s,s:s}",
                            "apiVersion", "v1", "kind", "Event", "metadata", "generateName", gen,
-                           "namespace", ns, "involvedObject", "kind", "Pod", "namespace", ns,
-                           "name", name, "uid", md_str(pod, "uid"), "apiVersion", "v1", "type",
+                           "namespace", ns, "involvedObject", "kind", kind, "namespace", ns,
+                           "name", name, "uid", md_str(pod, "uid"), "apiVersion", api_version, "type",
                            type, "reason", reason, "message", message, "source", "component",
                            DEFAULT_SCHEDULER, "firstTimestamp", stamp, "lastTimestamp", stamp,
                            "count", 1, "reportingComponent", DEFAULT_SCHEDULER,
@@ -524,12 +536,24 @@ static void leadership(int leading, void *priv)
         cluster_changed(s);   /* pods that waited while another scheduler led */
 }
 
+/* Load and reload results: a log line always; a failure also becomes a Warning Event on
+ * the scheduler's Lease (kube-system/berth-scheduler), where `kubectl get events -n
+ * kube-system` shows it with the file and line. */
 static void policy_report(void *priv, const char *policy, int ok, const char *message)
 {
-    if (ok)
+    scheduler_t *s = priv;
+    if (ok) {
         log_info("scheduler: policy %s loaded", policy);
-    else
-        log_error("scheduler: policy %s: %s", policy, message);
+        return;
+    }
+    log_error("scheduler: policy %s: %s", policy, message);
+    if (s->client) {
+        json_t *lease = json_pack("{s:{s:s,s:s}}", "metadata", "namespace", "kube-system", "name",
+                                  "berth-scheduler");
+        record_event_for(s, "Lease", "coordination.k8s.io/v1", lease, "Warning",
+                         "PolicyLoadFailed", message);
+        json_decref(lease);
+    }
 }
 
 /* ---- life cycle -------------------------------------------------------------------- */

@@ -47,6 +47,12 @@ has_event() {
 	k get events --field-selector "involvedObject.name=$1" | grep -q "$2"
 }
 
+# has_policy_event TEXT: a PolicyLoadFailed Event in kube-system mentions TEXT
+has_policy_event() {
+	k -n kube-system get events --field-selector reason=PolicyLoadFailed -o jsonpath="{.items[*].message}" |
+		grep -q "$1"
+}
+
 reason_is() {
 	k get pod "$1" -o jsonpath="{.status.conditions[0].reason}" | grep -q "$2"
 }
@@ -134,6 +140,7 @@ test_expect_success 'a changed policy takes effect without a restart; a broken o
 	wait_node pinned2 labelled &&
 	echo "return {" >"$TRASH/policies/schedulers/pin-small.lua" &&
 	test_wait_until 10 grep -q "pin-small.lua:.*expected" "$TRASH/berth.log" &&
+	test_wait_until 10 has_policy_event "pin-small.lua:[0-9]*: unexpected symbol" &&
 	pod pinned3 100m "\"schedulerName\":\"pin-small\"" &&
 	wait_node pinned3 labelled
 '
