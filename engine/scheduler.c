@@ -40,6 +40,9 @@ struct scheduler_s {
     lua_State *converted_vm;
     json_t *attempts;          /* key -> failed attempts, for the retry backoff */
     leader_t *leader;          /* only the leader schedules */
+    unsigned nodes_gen;        /* bumped on every node change */
+    int nodes_ref;             /* ctx.nodes as built for nodes_ref_gen in converted_vm */
+    unsigned nodes_ref_gen;
 };
 
 /* kube-scheduler's pod backoff: 1 s doubling to 10 s per failed attempt. */
@@ -129,6 +132,7 @@ static void push_cached(scheduler_t *s, lua_State *L, const char *kind, const js
         /* A new VM (reload): the old refs died with the old VM. */
         json_object_clear(s->converted);
         s->converted_vm = L;
+        s->nodes_ref = LUA_NOREF;
     }
     snprintf(key, sizeof(key), "%s/%s/%s", kind, md_str(obj, "namespace") ? md_str(obj, "namespace") : "",
              md_str(obj, "name") ? md_str(obj, "name") : "");
@@ -192,6 +196,31 @@ static int ctx_pods_on(lua_State *L)
     return 1;
 }
 
+/* ctx.pods_with_affinity(): the scheduled pods carrying spec.affinity, from an index: a
+ * pod without affinity terms of its own only has to be checked against those. */
+static int ctx_pods_with_affinity(lua_State *L)
+{
+    scheduler_t *s = lua_touserdata(L, lua_upvalueindex(1));
+    json_t *pods = informer_by_index(s->pods, "affinity", "yes"), *pod, *a;
+    const char *key;
+    size_t i;
+    int n = 0;
+    lua_newtable(L);
+    json_array_foreach(pods, i, pod) {
+        push_cached(s, L, "pod", pod);
+        lua_rawseti(L, -2, ++n);
+    }
+    json_decref(pods);
+    json_object_foreach(s->assumed, key, a) {
+        json_t *ap = json_object_get(a, "pod");
+        if (json_is_object(json_path(ap, "spec.affinity"))) {
+            push_cached(s, L, "assumed", ap);
+            lua_rawseti(L, -2, ++n);
+        }
+    }
+    return 1;
+}
+
 typedef struct push_all_s {
     scheduler_t *s;
     lua_State *L;
@@ -232,13 +261,34 @@ static int push_node(const char *key, json_t *node, void *priv)
     return 0;
 }
 
-static void push_ctx(scheduler_t *s, lua_State *L)
+/* ctx.nodes: one array table per VM, rebuilt only when a node changed (policies must not
+ * modify it, as with every object the core hands them). */
+static void push_nodes(scheduler_t *s, lua_State *L)
 {
+    if (s->converted_vm == L && s->nodes_ref != LUA_NOREF && s->nodes_ref_gen == s->nodes_gen) {
+        luajson_push_ref(L, s->nodes_ref);
+        return;
+    }
+    if (s->converted_vm == L && s->nodes_ref != LUA_NOREF)
+        luaL_unref(L, LUA_REGISTRYINDEX, s->nodes_ref);
+    s->nodes_ref = LUA_NOREF;
     push_all_t pa = { s, L, 0 };
     lua_newtable(L);
-    lua_newtable(L);
     informer_foreach(s->nodes, push_node, &pa);
+    /* push_cached may have switched converted_vm to L (a reloaded policy): record it now. */
+    lua_pushvalue(L, -1);
+    s->nodes_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    s->nodes_ref_gen = s->nodes_gen;
+}
+
+static void push_ctx(scheduler_t *s, lua_State *L)
+{
+    lua_newtable(L);
+    push_nodes(s, L);
     lua_setfield(L, -2, "nodes");
+    lua_pushlightuserdata(L, s);
+    lua_pushcclosure(L, ctx_pods_with_affinity, 1);
+    lua_setfield(L, -2, "pods_with_affinity");
     lua_pushlightuserdata(L, s);
     lua_pushcclosure(L, ctx_pods_on, 1);
     lua_setfield(L, -2, "pods_on");
@@ -333,7 +383,6 @@ static void bind_done(int status, json_t *body, const char *errstr, void *priv)
             retry_later(s, op->key);
         }
     }
-    workqueue_done(s->queue, op->key);
     free(op->key);
     free(op->node);
     free(op);
@@ -365,8 +414,11 @@ static void bind_pod(scheduler_t *s, const char *key, json_t *pod, const char *n
         }
         json_object_del(s->assumed, key);
         retry_later(s, key);
-        workqueue_done(s->queue, key);
     }
+    /* The binding completes in the background, as kube-scheduler's binding cycle does: the
+     * pod is assumed on its node meanwhile, so the next decisions count it and a repeated
+     * key is skipped. */
+    workqueue_done(s->queue, key);
     json_decref(binding);
 }
 
@@ -508,18 +560,21 @@ static void pod_deleted(informer_t *inf, json_t *pod, void *priv)
 
 static void node_added(informer_t *inf, json_t *node, void *priv)
 {
+    ((scheduler_t *)priv)->nodes_gen++;
     cluster_changed(priv);
 }
 
 static void node_updated(informer_t *inf, json_t *old, json_t *node, void *priv)
 {
     drop_cached(priv, "node", old);
+    ((scheduler_t *)priv)->nodes_gen++;
     cluster_changed(priv);
 }
 
 static void node_deleted(informer_t *inf, json_t *node, void *priv)
 {
     drop_cached(priv, "node", node);
+    ((scheduler_t *)priv)->nodes_gen++;
 }
 
 static void index_by_node(json_t *pod, json_t *keys, void *priv)
@@ -539,6 +594,13 @@ static void leadership(int leading, void *priv)
 /* Load and reload results: a log line always; a failure also becomes a Warning Event on
  * the scheduler's Lease (kube-system/berth-scheduler), where `kubectl get events -n
  * kube-system` shows it with the file and line. */
+static void index_by_affinity(json_t *pod, json_t *keys, void *priv)
+{
+    const char *node = json_str(json_object_get(pod, "spec"), "nodeName");
+    if (node && *node && json_is_object(json_path(pod, "spec.affinity")))
+        json_array_append_new(keys, json_string("yes"));
+}
+
 static void policy_report(void *priv, const char *policy, int ok, const char *message)
 {
     scheduler_t *s = priv;
@@ -596,6 +658,7 @@ scheduler_t *scheduler_create(struct event_base *base, const scheduler_opts_t *o
     s->assumed = json_object();
     s->converted = json_object();
     s->attempts = json_object();
+    s->nodes_ref = LUA_NOREF;
     memset(&popts, 0, sizeof(popts));
     popts.report = policy_report;
     popts.priv = s;
@@ -625,7 +688,8 @@ scheduler_t *scheduler_create(struct event_base *base, const scheduler_opts_t *o
     nh.priv = s;
     s->nodes = informer_create(base, s->client, &nc, &nh);
     if (!s->queue || !s->pods || !s->nodes ||
-        informer_add_index(s->pods, "node", index_by_node, NULL) != 0) {
+        informer_add_index(s->pods, "node", index_by_node, NULL) != 0 ||
+        informer_add_index(s->pods, "affinity", index_by_affinity, NULL) != 0) {
         snprintf(err, errlen, "out of memory");
         goto failed;
     }

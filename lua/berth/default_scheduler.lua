@@ -447,13 +447,31 @@ end
 -- the incoming pod). Pods whose node is not in ctx.nodes have no topology and are skipped,
 -- terminating pods too. One pass per cycle with plain field access and no table per pod:
 -- with 20000 pods this loop is the hot spot of a cycle.
-local function placed_pods(ctx)
+local function placed_pods(ctx, need_all)
     if ctx.state.placed then
         return ctx.state.placed, ctx.state.placed_affinity
     end
     local by_name = {}
     for _, n in ipairs(ctx.nodes) do
         by_name[name_of(n)] = n
+    end
+    -- A pod without terms of its own only needs the pods that carry affinity; the core can
+    -- list those from an index (ctx.pods_with_affinity) instead of every pod in the cluster.
+    if not need_all and type(ctx.pods_with_affinity) == "function" then
+        if not ctx.state.placed_affinity_only then
+            local with_aff = { pods = {}, nodes = {} }
+            local wp, wn = with_aff.pods, with_aff.nodes
+            for _, p in ipairs(ctx.pods_with_affinity()) do
+                local spec, meta = p.spec, p.metadata
+                local n = type(spec) == "table" and by_name[str(spec.nodeName) or ""]
+                if n and type(spec.affinity) == "table" and
+                    not (type(meta) == "table" and str(meta.deletionTimestamp)) then
+                    wp[#wp + 1], wn[#wn + 1] = p, n
+                end
+            end
+            ctx.state.placed_affinity_only = with_aff
+        end
+        return nil, ctx.state.placed_affinity_only
     end
     local all = { pods = {}, nodes = {} }
     local with_aff = { pods = {}, nodes = {} }
@@ -480,7 +498,7 @@ local function inter_pod_prefilter(pod, ctx)
     local anti = terms_of(pod, "podAntiAffinity", REQ)
     local st = { aff = aff, anti = anti, aff_counts = {}, anti_counts = {}, existing_anti = {} }
     local any_aff_match = false
-    local all, with_aff = placed_pods(ctx)
+    local all, with_aff = placed_pods(ctx, #aff > 0 or #anti > 0)
     -- Without terms of its own, only pods carrying affinity can reject the pod.
     local set = (#aff > 0 or #anti > 0) and all or with_aff
     for j, p in ipairs(set.pods) do
@@ -604,7 +622,7 @@ local function spread_counts(pod, ctx, constraints)
             end
         end
     end
-    local all = placed_pods(ctx)
+    local all = placed_pods(ctx, true)
     for j, p in ipairs(all.pods) do
         local node = all.nodes[j]
         if eligible[name_of(node)] and ns_of(p) == ns then
@@ -782,7 +800,7 @@ local function inter_pod_prescore(pod, ctx)
     local function add(key, node, w)
         bump(topo, key, node, w)
     end
-    local all, with_aff = placed_pods(ctx)
+    local all, with_aff = placed_pods(ctx, #aff > 0 or #anti > 0)
     local set = (#aff > 0 or #anti > 0) and all or with_aff
     for j, p in ipairs(set.pods) do
         local node = set.nodes[j]
