@@ -72,6 +72,8 @@ typedef struct bind_op_s {
     char *key, *node;
 } bind_op_t;
 
+static void finish(scheduler_t *s, const char *key);
+
 /* ---- small helpers ----------------------------------------------------------------- */
 
 static const char *md_str(const json_t *obj, const char *field)
@@ -418,11 +420,41 @@ static void bind_pod(scheduler_t *s, const char *key, json_t *pod, const char *n
     /* The binding completes in the background, as kube-scheduler's binding cycle does: the
      * pod is assumed on its node meanwhile, so the next decisions count it and a repeated
      * key is skipped. */
-    workqueue_done(s->queue, key);
+    finish(s, key);
     json_decref(binding);
 }
 
 /* ---- one decision ------------------------------------------------------------------ */
+
+typedef struct done_later_s {
+    scheduler_t *s;
+    char *key;
+} done_later_t;
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    done_later_t *d = arg;
+    workqueue_done(d->s->queue, d->key);
+    free(d->key);
+    free(d);
+}
+
+/* Finish a key on the next turn of the loop, not now: with one decision in flight, the
+ * queue then hands out one pod per turn, so the API requests sharing this loop (inside
+ * berth server) are served between two decisions instead of after a burst of them. */
+static void finish(scheduler_t *s, const char *key)
+{
+    static const struct timeval zero = { 0, 0 };
+    done_later_t *d = malloc(sizeof(*d));
+    if (d && (d->key = strdup(key)) != NULL) {
+        d->s = s;
+        if (event_base_once(s->base, -1, EV_TIMEOUT, done_cb, d, &zero) == 0)
+            return;
+        free(d->key);
+    }
+    free(d);
+    workqueue_done(s->queue, key);
+}
 
 static int same_unschedulable(const json_t *pod, const char *msg)
 {
@@ -446,13 +478,13 @@ static void process(workqueue_t *q, const char *key, void *priv)
     int rc;
 
     if (!leader_is_leading(s->leader)) {
-        workqueue_done(q, key);   /* requeued when this scheduler becomes the leader */
+        finish(s, key);   /* requeued when this scheduler becomes the leader */
         return;
     }
     if (!pod || !pod_pending(pod) || json_object_get(s->assumed, key) ||
         policy_name_for(pod, pname, sizeof(pname)) != 0) {
         forget(s, key);
-        workqueue_done(q, key);
+        finish(s, key);
         return;
     }
     p = policy_get(s->policies, pname);
@@ -461,7 +493,7 @@ static void process(workqueue_t *q, const char *key, void *priv)
          * loaded (that is reported by the policy set); look again after a while. */
         if (!strcmp(pname, "scheduler.lua"))
             retry_later(s, key);
-        workqueue_done(q, key);
+        finish(s, key);
         return;
     }
     L = policy_state(p);
@@ -475,7 +507,7 @@ static void process(workqueue_t *q, const char *key, void *priv)
         metrics_add("berth_scheduler_schedule_attempts_total", "result=\"error\"", 1);
         record_event(s, pod, "Warning", "FailedScheduling", msg);
         retry_later(s, key);
-        workqueue_done(q, key);
+        finish(s, key);
         return;
     }
     if (lua_type(L, -2) == LUA_TSTRING) {
@@ -500,7 +532,7 @@ static void process(workqueue_t *q, const char *key, void *priv)
         metrics_add("berth_scheduler_schedule_attempts_total", "result=\"error\"", 1);
     }
     retry_later(s, key);
-    workqueue_done(q, key);
+    finish(s, key);
 }
 
 /* ---- informer handlers ------------------------------------------------------------- */
