@@ -39,16 +39,16 @@ free_port() {
 
 # start ARGS...: fresh redis + berth server ARGS; sets URL and PORT
 start() {
-    local rport
-    rport=$(free_port)
+    # Redis on a unix socket: no port to collide with the load's ephemeral ports.
+    local sock=$work/redis/redis.sock
     rm -rf "$work/redis" && mkdir -p "$work/redis"
-    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" \
+    redis-server --port 0 --unixsocket "$sock" --save '' --appendonly no --dir "$work/redis" \
         >/dev/null 2>&1 &
     redis_pid=$!
-    for _ in $(seq 1 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    for _ in $(seq 1 50); do redis-cli -s "$sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
     PORT=$(free_port)
     URL=http://127.0.0.1:$PORT
-    "$berth" server --redis "redis://127.0.0.1:$rport/0" --listen "127.0.0.1:$PORT" \
+    "$berth" server --redis "unix://$sock" --listen "127.0.0.1:$PORT" \
         --log-level warn "$@" >>"$work/berth.log" 2>&1 &
     berth_pid=$!
     for _ in $(seq 1 100); do curl -sf "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
