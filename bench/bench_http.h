@@ -13,6 +13,10 @@
 /* Monotonic time in nanoseconds. */
 uint64_t bh_now_ns(void);
 
+/* A whole file as a NUL-terminated string without trailing newlines (a request body);
+ * NULL if unreadable. Caller frees. */
+char *bh_read_file(const char *path);
+
 /* A blocking TCP connection to 127.0.0.1:port with TCP_NODELAY set; -1 on failure (errno). */
 int bh_connect(int port);
 

@@ -54,31 +54,6 @@ typedef struct gen_s {
     bh_sample_t lat;
 } gen_t;
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-        !(buf = malloc((size_t)n + 1))) {
-        fclose(f);
-        return NULL;
-    }
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    buf[n] = 0;
-    fclose(f);
-    /* A trailing newline in the file is not part of the JSON we want to send. */
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = 0;
-    return buf;
-}
-
 static uint64_t rng_next(gen_t *g)
 {
     /* xorshift64: cheap, and good enough to spread gets over the keys. */
@@ -269,7 +244,7 @@ int main(int argc, char **argv)
     }
     if (g.mode == MODE_CREATE) {
         char *at;
-        if (!body_path || !(g.body_pre = read_file(body_path))) {
+        if (!body_path || !(g.body_pre = bh_read_file(body_path))) {
             fprintf(stderr, "loadgen: create needs a readable -b BODYFILE\n");
             return 2;
         }

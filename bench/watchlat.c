@@ -49,30 +49,6 @@ typedef struct bench_s {
 
 static bench_t B;
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-        !(buf = malloc((size_t)n + 1))) {
-        fclose(f);
-        return NULL;
-    }
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    buf[n] = 0;
-    fclose(f);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = 0;
-    return buf;
-}
-
 /* One complete event line: an ADDED event for PREFIX<i> records watcher w's latency for i.
  * The first "name":"PREFIX occurrence is metadata.name: the pod's own name comes before
  * any container name in the stored object, and containers are not named PREFIX<i>. */
@@ -285,7 +261,7 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    if (!(B.body_pre = read_file(body_path)) || !(at = strstr(B.body_pre, "@NAME@"))) {
+    if (!(B.body_pre = bh_read_file(body_path)) || !(at = strstr(B.body_pre, "@NAME@"))) {
         fprintf(stderr, "watchlat: %s is unreadable or has no @NAME@ placeholder\n", body_path);
         free(B.body_pre);
         return 2;
