@@ -67,6 +67,12 @@ $(BUILD)/t/%: t/c/%.c $(LIB_OBJ) $(EMBED_OBJ)
 	@echo "  TEST  $@"
 	$(Q)$(CC) $(CFLAGS) -It -o $@ $< $(LIB_OBJ) $(EMBED_OBJ) $(LDLIBS)
 
+# Benchmark tools that link the engine (the others are built by scripts/bench.sh).
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJ) $(EMBED_OBJ)
+	@mkdir -p $(BUILD)/bench
+	@echo "  BENCH $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(EMBED_OBJ) $(LDLIBS)
+
 deps:
 	$(Q)scripts/install-deps.sh
 

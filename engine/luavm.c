@@ -430,8 +430,6 @@ static int luavm_lua_require(lua_State *L)
     size_t len = 0, i;
     int st;
 
-    if (vm->lib_dir == NULL)
-        return luaL_error(L, "require is disabled in this VM");
     if (!luavm_modname_ok(name))
         return luaL_error(L, "invalid module name '%s'", name);
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->loaded_ref);
@@ -439,8 +437,10 @@ static int luavm_lua_require(lua_State *L)
     if (lua_touserdata(L, -1) == &luavm_loading_mark)
         return luaL_error(L, "loop or previous error loading module '%s'", name);
     if (!lua_isnil(L, -1))
-        return 1;
+        return 1;               /* loaded, or a host module (luavm_preload) */
     lua_pop(L, 1);
+    if (vm->lib_dir == NULL)
+        return luaL_error(L, "require is disabled in this VM");
 
     for (i = 0; name[i]; i++)
         rel[i] = name[i] == '.' ? '/' : name[i];
@@ -803,6 +803,58 @@ int luavm_policy_field(luavm_t *vm, const char *field, double *out)
         *out = lua_tonumber(L, -1);
     lua_pop(L, 2);
     return type;
+}
+
+typedef struct luavm_preload_s {
+    luavm_t      *vm;
+    const char   *name;
+    lua_CFunction open;
+    void         *upvalue;
+} luavm_preload_t;
+
+/* Under lua_cpcall: loaded[name] = open(name), frozen when it is a table. */
+static int luavm_preload_run(lua_State *L)
+{
+    luavm_preload_t *pl = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, pl->vm->loaded_ref);   /* 1: loaded */
+    lua_pushlightuserdata(L, pl->upvalue);
+    lua_pushcclosure(L, pl->open, 1);
+    lua_pushstring(L, pl->name);
+    lua_call(L, 1, 1);
+    if (lua_istable(L, -1))
+        luavm_freeze(L, pl->name);
+    else if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+    }
+    lua_setfield(L, 1, pl->name);
+    return 0;
+}
+
+int luavm_preload(luavm_t *vm, const char *name, lua_CFunction open, void *upvalue)
+{
+    luavm_preload_t pl = { vm, name, open, upvalue };
+    lua_State *L = vm->L;
+    int top = lua_gettop(L);
+
+    if (name == NULL || open == NULL || !luavm_modname_ok(name)) {
+        luavm_seterr(vm, "luavm_preload: invalid module name '%s'", name ? name : "(null)");
+        return LUAVM_ERROR;
+    }
+    if (vm->running || luavm_gettid() != vm->tid) {
+        luavm_seterr(vm, "luavm_preload: from inside a call or from another thread");
+        return LUAVM_ERROR;
+    }
+    if (lua_cpcall(L, luavm_preload_run, &pl) != 0) {
+        luavm_seterr(vm, "luavm_preload %s: %s", name,
+                     lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
+        lua_settop(L, top);
+        return LUAVM_ERROR;
+    }
+    lua_settop(L, top);
+    vm->err[0] = '\0';
+    return LUAVM_OK;
 }
 
 int luavm_has_hook(luavm_t *vm, const char *hook)

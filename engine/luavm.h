@@ -10,7 +10,7 @@
  *
  * The environment is an allow list, frozen (see docs/policies.md): base functions, string
  * (no dump), table, math, os.time/clock/date, a text-only load, collectgarbage("count"),
- * and require() limited to opts->lib_dir. Reading an unknown global and writing any global
+ * and require() limited to opts->lib_dir and to host modules (luavm_preload). Reading an unknown global and writing any global
  * raise errors.
  *
  * Budget mechanism: the JIT is off in these VMs (LuaJIT hooks never fire inside compiled
@@ -82,6 +82,17 @@ int luavm_has_hook(luavm_t *vm, const char *hook);
  * Returns the field's Lua type (LUA_TNIL when absent or no policy is loaded); when it is a
  * number, *out holds it. For settings such as budget_ms. */
 int luavm_policy_field(luavm_t *vm, const char *field, double *out);
+
+/* Make require(name) return a host module in this VM: calls open(name) once, now, with
+ * upvalue as its first upvalue (a light userdata, lua_upvalueindex(1)), and stores what it
+ * returns as the loaded module `name` (so require never looks for a file of that name). A
+ * table result is stored frozen, as the standard libraries are: a read-only proxy (writes
+ * raise, pairs() sees an empty table, index functions by name). open runs unprotected by
+ * the budget and the cap but under lua_cpcall, so a Lua error in it is returned as
+ * LUAVM_ERROR with luavm_errmsg() set. Call it before luavm_load_file (policy.h's setup
+ * hook), never from inside a call. The module's functions must respect the sandbox: they
+ * must not hand out the full libraries or the registry. Returns a LUAVM_* status. */
+int luavm_preload(luavm_t *vm, const char *name, lua_CFunction open, void *upvalue);
 
 /* The Lua state, borrowed: push the nargs arguments of the next luavm_call() here and read
  * its results. The memory cap is not enforced outside calls, so pushing arguments cannot

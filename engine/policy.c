@@ -194,6 +194,16 @@ static luavm_t *policy_vm_load(policy_t *p, const char *path, const char *chunk,
         *status = LUAVM_ERROR;
         return NULL;
     }
+    if (p->set->opts.setup) {
+        char why[512] = "";
+        if (p->set->opts.setup(p->set->opts.setup_priv, p->name, vm, why, sizeof why) != 0) {
+            snprintf(msg, msglen, "policies/%s: setup failed: %s", p->name,
+                     why[0] ? why : "(no reason given)");
+            *status = LUAVM_ERROR;
+            luavm_free(vm);
+            return NULL;
+        }
+    }
     *status = luavm_load_file(vm, path, chunk, msg, msglen);
     if (*status != LUAVM_OK) {
         luavm_free(vm);

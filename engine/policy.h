@@ -25,6 +25,9 @@
  * policy_set_reload_all), so a swap always falls between two calls; the old VM is freed at
  * the swap.
  *
+ * Setup: opts->setup, when set, is called on every new VM before its file is loaded (first
+ * load and each reload), so the host can add its modules (luavm_preload, luacluster_open).
+ *
  * Metrics (engine/metrics.h): berth_policy_reloads_total{policy,result} with result
  * "success", "failure" or "deleted", and berth_policy_call_failures_total{policy,reason}
  * with reason "error", "timeout", "nomem" or "malformed".
@@ -57,6 +60,16 @@ typedef struct policy_s policy_t;
  * policy_set_reload_all(). */
 typedef void (*policy_report_fn)(void *priv, const char *policy, int ok, const char *message);
 
+/* Prepares each new VM of a policy before its file is loaded: at the first load and at
+ * every reload (including the second VM built for a policy that sets its own limits, and
+ * VMs whose load then fails and which are freed). The host puts its modules in here, e.g.
+ * luavm_preload(vm, ...) or luacluster_open(). vm is borrowed; the callback must not load
+ * a file into it nor call it. Returns 0, or -1 with err filled to fail this load (reported
+ * like a load error; the running version is kept). */
+struct luavm_s;
+typedef int (*policy_setup_fn)(void *priv, const char *policy, struct luavm_s *vm,
+                               char *err, size_t errlen);
+
 typedef struct policy_opts_s {
     unsigned         budget_ms;       /* default per call; 0 means LUAVM_DEFAULT_BUDGET_MS */
     size_t           mem_limit_bytes; /* default per VM; 0 means LUAVM_DEFAULT_MEM_LIMIT */
@@ -64,6 +77,8 @@ typedef struct policy_opts_s {
     int              no_watch;        /* 1: no inotify, reload only by policy_set_reload_all */
     policy_report_fn report;          /* may be NULL */
     void            *priv;            /* passed to report */
+    policy_setup_fn  setup;           /* may be NULL */
+    void            *setup_priv;      /* passed to setup */
 } policy_opts_t;
 
 typedef struct policy_stats_s {

@@ -14,11 +14,13 @@
 #include "apiclient.h"
 #include "informer.h"
 #include "leader.h"
+#include "luacluster.h"
 #include "log.h"
 #include "luajson.h"
 #include "luavm.h"
 #include "metrics.h"
 #include "policy.h"
+#include "schedcache.h"
 #include "scheduler.h"
 #include "util.h"
 #include "workqueue.h"
@@ -32,18 +34,23 @@ struct scheduler_s {
     workqueue_t *queue;
     policy_set_t *policies;
     int percentage;
-    /* Pods bound by us whose binding the pod informer has not shown yet, so the next
-     * decision counts them on their node: key -> {"node": name, "pod": object}. */
-    json_t *assumed;
-    /* Objects already converted into a policy VM: "<vm>/<kind>/<key>" -> [ref, rv]. */
-    json_t *converted;
-    lua_State *converted_vm;
+    /* Nodes and the pods counted on each, bound or assumed (bound by us, binding not yet
+     * seen by the informer), and their Lua conversions. */
+    schedcache_t *cache;
     json_t *attempts;          /* key -> failed attempts, for the retry backoff */
     leader_t *leader;          /* only the leader schedules */
-    unsigned nodes_gen;        /* bumped on every node change */
-    int nodes_ref;             /* ctx.nodes as built for nodes_ref_gen in converted_vm */
-    unsigned nodes_ref_gen;
+    luacluster_t *lua;         /* berth.cluster in the policy VMs */
+    /* The scheduling queue: keys the work queue handed out wait in `incoming`; when
+     * `batch` is empty, incoming becomes the batch, ordered by the policy's sort hook, and
+     * the batch is decided one pod per turn of the loop (so API requests sharing the loop,
+     * inside berth server, are served between two decisions). */
+    json_t *batch, *incoming;
+    size_t batch_next;
+    struct event *drain_ev;
 };
+
+/* Keys the work queue hands out at once: the most pods one batch orders. */
+#define SCHED_BATCH_MAX 512
 
 /* kube-scheduler's pod backoff: 1 s doubling to 10 s per failed attempt. */
 #define BACKOFF_INITIAL_MS 1000
@@ -99,6 +106,12 @@ static int pod_pending(const json_t *pod)
     return !phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed"));
 }
 
+static int pod_finished(const json_t *pod)
+{
+    const char *phase = json_str(json_object_get(pod, "status"), "phase");
+    return phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
+}
+
 /* The policy file for a pod's schedulerName, or NULL for a name that is not valid as a
  * file name (then it is not ours). */
 static int policy_name_for(const json_t *pod, char *out, size_t outlen)
@@ -119,191 +132,6 @@ static int policy_name_for(const json_t *pod, char *out, size_t outlen)
 
 static void record_event(scheduler_t *s, const json_t *pod, const char *type, const char *reason,
                          const char *message);
-
-/* ---- objects into the policy VM ---------------------------------------------------- */
-
-/* Push obj converted into L, reusing the conversion while the object (its
- * resourceVersion) and the VM are unchanged: objects are converted once per change. */
-static void push_cached(scheduler_t *s, lua_State *L, const char *kind, const json_t *obj)
-{
-    char key[600];
-    const char *rv = md_str(obj, "resourceVersion");
-    json_t *entry;
-
-    if (s->converted_vm != L) {
-        /* A new VM (reload): the old refs died with the old VM. */
-        json_object_clear(s->converted);
-        s->converted_vm = L;
-        s->nodes_ref = LUA_NOREF;
-    }
-    snprintf(key, sizeof(key), "%s/%s/%s", kind, md_str(obj, "namespace") ? md_str(obj, "namespace") : "",
-             md_str(obj, "name") ? md_str(obj, "name") : "");
-    entry = json_object_get(s->converted, key);
-    if (entry && rv && json_is_string(json_array_get(entry, 1)) &&
-        !strcmp(json_string_value(json_array_get(entry, 1)), rv)) {
-        luajson_push_ref(L, (int)json_integer_value(json_array_get(entry, 0)));
-        return;
-    }
-    if (entry)
-        luajson_unref(L, (int)json_integer_value(json_array_get(entry, 0)));
-    int ref = luajson_ref(L, obj);
-    if (ref == LUA_NOREF || ref == LUA_REFNIL) {
-        json_object_del(s->converted, key);
-        if (luajson_push(L, obj) != 0)
-            lua_pushnil(L);
-        return;
-    }
-    json_object_set_new(s->converted, key, json_pack("[i,s]", ref, rv ? rv : ""));
-    luajson_push_ref(L, ref);
-}
-
-/* Forget the conversion of an object that changed or went away. */
-static void drop_cached(scheduler_t *s, const char *kind, const json_t *obj)
-{
-    char key[600];
-    snprintf(key, sizeof(key), "%s/%s/%s", kind, md_str(obj, "namespace") ? md_str(obj, "namespace") : "",
-             md_str(obj, "name") ? md_str(obj, "name") : "");
-    json_t *entry = json_object_get(s->converted, key);
-    if (entry && s->converted_vm)
-        luajson_unref(s->converted_vm, (int)json_integer_value(json_array_get(entry, 0)));
-    json_object_del(s->converted, key);
-}
-
-/* ctx.pods_on(nodeName): pods bound there, plus those we bound and the informer has not
- * shown yet. */
-static int ctx_pods_on(lua_State *L)
-{
-    scheduler_t *s = lua_touserdata(L, lua_upvalueindex(1));
-    const char *node = luaL_checkstring(L, 1);
-    json_t *pods = informer_by_index(s->pods, "node", node), *pod;
-    const char *key;
-    json_t *a;
-    int n = 0;
-    size_t i;
-
-    lua_newtable(L);
-    /* Terminating pods still hold their resources until they are gone. */
-    json_array_foreach(pods, i, pod) {
-        push_cached(s, L, "pod", pod);
-        lua_rawseti(L, -2, ++n);
-    }
-    json_decref(pods);
-    json_object_foreach(s->assumed, key, a) {
-        const char *an = json_str(a, "node");
-        if (an && !strcmp(an, node)) {
-            push_cached(s, L, "assumed", json_object_get(a, "pod"));
-            lua_rawseti(L, -2, ++n);
-        }
-    }
-    return 1;
-}
-
-/* ctx.pods_with_affinity(): the scheduled pods carrying spec.affinity, from an index: a
- * pod without affinity terms of its own only has to be checked against those. */
-static int ctx_pods_with_affinity(lua_State *L)
-{
-    scheduler_t *s = lua_touserdata(L, lua_upvalueindex(1));
-    json_t *pods = informer_by_index(s->pods, "affinity", "yes"), *pod, *a;
-    const char *key;
-    size_t i;
-    int n = 0;
-    lua_newtable(L);
-    json_array_foreach(pods, i, pod) {
-        push_cached(s, L, "pod", pod);
-        lua_rawseti(L, -2, ++n);
-    }
-    json_decref(pods);
-    json_object_foreach(s->assumed, key, a) {
-        json_t *ap = json_object_get(a, "pod");
-        if (json_is_object(json_path(ap, "spec.affinity"))) {
-            push_cached(s, L, "assumed", ap);
-            lua_rawseti(L, -2, ++n);
-        }
-    }
-    return 1;
-}
-
-typedef struct push_all_s {
-    scheduler_t *s;
-    lua_State *L;
-    int n;
-} push_all_t;
-
-static int push_bound(const char *key, json_t *pod, void *priv)
-{
-    push_all_t *pa = priv;
-    if (pod_pending(pod) || md_str(pod, "deletionTimestamp"))
-        return 0;
-    push_cached(pa->s, pa->L, "pod", pod);
-    lua_rawseti(pa->L, -2, ++pa->n);
-    return 0;
-}
-
-/* ctx.pods(): every scheduled pod, for inter-pod affinity and topology spread. */
-static int ctx_pods(lua_State *L)
-{
-    scheduler_t *s = lua_touserdata(L, lua_upvalueindex(1));
-    push_all_t pa = { s, L, 0 };
-    const char *key;
-    json_t *a;
-    lua_newtable(L);
-    informer_foreach(s->pods, push_bound, &pa);
-    json_object_foreach(s->assumed, key, a) {
-        push_cached(s, L, "assumed", json_object_get(a, "pod"));
-        lua_rawseti(L, -2, ++pa.n);
-    }
-    return 1;
-}
-
-static int push_node(const char *key, json_t *node, void *priv)
-{
-    push_all_t *pa = priv;
-    push_cached(pa->s, pa->L, "node", node);
-    lua_rawseti(pa->L, -2, ++pa->n);
-    return 0;
-}
-
-/* ctx.nodes: one array table per VM, rebuilt only when a node changed (policies must not
- * modify it, as with every object the core hands them). */
-static void push_nodes(scheduler_t *s, lua_State *L)
-{
-    if (s->converted_vm == L && s->nodes_ref != LUA_NOREF && s->nodes_ref_gen == s->nodes_gen) {
-        luajson_push_ref(L, s->nodes_ref);
-        return;
-    }
-    if (s->converted_vm == L && s->nodes_ref != LUA_NOREF)
-        luaL_unref(L, LUA_REGISTRYINDEX, s->nodes_ref);
-    s->nodes_ref = LUA_NOREF;
-    push_all_t pa = { s, L, 0 };
-    lua_newtable(L);
-    informer_foreach(s->nodes, push_node, &pa);
-    /* push_cached may have switched converted_vm to L (a reloaded policy): record it now. */
-    lua_pushvalue(L, -1);
-    s->nodes_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    s->nodes_ref_gen = s->nodes_gen;
-}
-
-static void push_ctx(scheduler_t *s, lua_State *L)
-{
-    lua_newtable(L);
-    push_nodes(s, L);
-    lua_setfield(L, -2, "nodes");
-    lua_pushlightuserdata(L, s);
-    lua_pushcclosure(L, ctx_pods_with_affinity, 1);
-    lua_setfield(L, -2, "pods_with_affinity");
-    lua_pushlightuserdata(L, s);
-    lua_pushcclosure(L, ctx_pods_on, 1);
-    lua_setfield(L, -2, "pods_on");
-    lua_pushlightuserdata(L, s);
-    lua_pushcclosure(L, ctx_pods, 1);
-    lua_setfield(L, -2, "pods");
-    lua_pushinteger(L, s->percentage);
-    lua_setfield(L, -2, "percentage_of_nodes_to_score");
-    lua_newtable(L);
-    lua_setfield(L, -2, "state");
-    lua_pushnumber(L, (lua_Number)time(NULL));
-    lua_setfield(L, -2, "now");
-}
 
 /* ---- API writes -------------------------------------------------------------------- */
 
@@ -377,7 +205,7 @@ static void bind_done(int status, json_t *body, const char *errstr, void *priv)
     } else {
         /* 409: someone else bound it, or it is being deleted; the informer will tell. Any
          * other failure: forget the assumption and try again later. */
-        json_object_del(s->assumed, op->key);
+        schedcache_unassume(s->cache, op->key);
         if (status != 409) {
             metrics_add("berth_scheduler_schedule_attempts_total", "result=\"error\"", 1);
             log_warn("scheduler: binding %s to %s failed: %d %s", op->key, op->node, status,
@@ -404,9 +232,7 @@ static void bind_pod(scheduler_t *s, const char *key, json_t *pod, const char *n
         op->key = strdup(key);
         op->node = strdup(node);
     }
-    json_t *assumed_pod = json_deep_copy(pod);
-    json_object_set_new(json_obj_ensure(assumed_pod, "spec"), "nodeName", json_string(node));
-    json_object_set_new(s->assumed, key, json_pack("{s:s,s:o}", "node", node, "pod", assumed_pod));
+    schedcache_assume(s->cache, key, pod, node);
     if (!op || !op->key || !op->node ||
         !apiclient_request(s->client, "POST", path, NULL, binding, bind_done, op)) {
         if (op) {
@@ -414,7 +240,7 @@ static void bind_pod(scheduler_t *s, const char *key, json_t *pod, const char *n
             free(op->node);
             free(op);
         }
-        json_object_del(s->assumed, key);
+        schedcache_unassume(s->cache, key);
         retry_later(s, key);
     }
     /* The binding completes in the background, as kube-scheduler's binding cycle does: the
@@ -426,33 +252,9 @@ static void bind_pod(scheduler_t *s, const char *key, json_t *pod, const char *n
 
 /* ---- one decision ------------------------------------------------------------------ */
 
-typedef struct done_later_s {
-    scheduler_t *s;
-    char *key;
-} done_later_t;
-
-static void done_cb(evutil_socket_t fd, short what, void *arg)
-{
-    done_later_t *d = arg;
-    workqueue_done(d->s->queue, d->key);
-    free(d->key);
-    free(d);
-}
-
-/* Finish a key on the next turn of the loop, not now: with one decision in flight, the
- * queue then hands out one pod per turn, so the API requests sharing this loop (inside
- * berth server) are served between two decisions instead of after a burst of them. */
+/* A key's decision is over: the queue may hand it out again (after a delay, a change). */
 static void finish(scheduler_t *s, const char *key)
 {
-    static const struct timeval zero = { 0, 0 };
-    done_later_t *d = malloc(sizeof(*d));
-    if (d && (d->key = strdup(key)) != NULL) {
-        d->s = s;
-        if (event_base_once(s->base, -1, EV_TIMEOUT, done_cb, d, &zero) == 0)
-            return;
-        free(d->key);
-    }
-    free(d);
     workqueue_done(s->queue, key);
 }
 
@@ -468,9 +270,8 @@ static int same_unschedulable(const json_t *pod, const char *msg)
     return 0;
 }
 
-static void process(workqueue_t *q, const char *key, void *priv)
+static void decide(scheduler_t *s, const char *key)
 {
-    scheduler_t *s = priv;
     json_t *pod = informer_get_key(s->pods, key);
     char pname[300], msg[2048];
     policy_t *p;
@@ -481,7 +282,7 @@ static void process(workqueue_t *q, const char *key, void *priv)
         finish(s, key);   /* requeued when this scheduler becomes the leader */
         return;
     }
-    if (!pod || !pod_pending(pod) || json_object_get(s->assumed, key) ||
+    if (!pod || !pod_pending(pod) || schedcache_is_assumed(s->cache, key) ||
         policy_name_for(pod, pname, sizeof(pname)) != 0) {
         forget(s, key);
         finish(s, key);
@@ -497,10 +298,17 @@ static void process(workqueue_t *q, const char *key, void *priv)
         return;
     }
     L = policy_state(p);
-    push_cached(s, L, "pending", pod);
-    push_ctx(s, L);
-    rc = policy_call(p, "schedule", 2, 2);
+    if (schedcache_push_args(s->cache, L, key, pod, s->percentage, msg, sizeof(msg)) != 0) {
+        log_warn("scheduler: %s: %s", key, msg);
+        metrics_add("berth_scheduler_schedule_attempts_total", "result=\"error\"", 1);
+        retry_later(s, key);
+        finish(s, key);
+        return;
+    }
+    luacluster_begin(s->lua, L);
+    rc = policy_call(p, "schedule", 2, 3);
     if (rc != LUAVM_OK) {
+        luacluster_discard(s->lua, L);
         snprintf(msg, sizeof(msg), "scheduling policy %s failed (%s): %s", pname,
                  luavm_status_name(rc), policy_errmsg(p) ? policy_errmsg(p) : "");
         log_warn("scheduler: %s: %s", key, msg);
@@ -510,16 +318,29 @@ static void process(workqueue_t *q, const char *key, void *priv)
         finish(s, key);
         return;
     }
-    if (lua_type(L, -2) == LUA_TSTRING) {
+    /* Actions the policy took through berth.cluster (a bind hook that binds the pod
+     * itself, Events) are sent now that the call succeeded. */
+    luacluster_commit(s->lua, L);
+    if (lua_type(L, -3) == LUA_TSTRING) {
         char node[256];
-        snprintf(node, sizeof(node), "%s", lua_tostring(L, -2));
-        lua_pop(L, 2);
+        int bound_by_policy = lua_toboolean(L, -1);
+        snprintf(node, sizeof(node), "%s", lua_tostring(L, -3));
+        lua_pop(L, 3);
+        if (bound_by_policy) {
+            /* The policy's bind hook bound it: count it on the node until the informer
+             * shows the binding (or, if the binding never comes, the pod is retried). */
+            metrics_add("berth_scheduler_schedule_attempts_total", "result=\"scheduled\"", 1);
+            schedcache_assume(s->cache, key, pod, node);
+            workqueue_add_after(s->queue, key, BACKOFF_MAX_MS);
+            finish(s, key);
+            return;
+        }
         bind_pod(s, key, pod, node);
         return;
     }
-    if (lua_isnil(L, -2) && lua_type(L, -1) == LUA_TSTRING) {
-        snprintf(msg, sizeof(msg), "%s", lua_tostring(L, -1));
-        lua_pop(L, 2);
+    if (lua_isnil(L, -3) && lua_type(L, -2) == LUA_TSTRING) {
+        snprintf(msg, sizeof(msg), "%s", lua_tostring(L, -2));
+        lua_pop(L, 3);
         metrics_add("berth_scheduler_schedule_attempts_total", "result=\"unschedulable\"", 1);
         /* Write the condition and the Event when the reason changes, not on every retry. */
         if (!same_unschedulable(pod, msg)) {
@@ -527,12 +348,114 @@ static void process(workqueue_t *q, const char *key, void *priv)
             record_event(s, pod, "Warning", "FailedScheduling", msg);
         }
     } else {
-        lua_pop(L, 2);
+        lua_pop(L, 3);
         policy_note_malformed(p, "schedule must return a node name, or nil and a message");
         metrics_add("berth_scheduler_schedule_attempts_total", "result=\"error\"", 1);
     }
     retry_later(s, key);
     finish(s, key);
+}
+
+/* ---- the scheduling queue ---------------------------------------------------------- */
+
+/* Order the batch with the default policy's `order` hook (framework.with_defaults makes it
+ * from the policy's sort hook: kube's QueueSort, which is one for all profiles). A policy
+ * without it, or one that fails, leaves the batch in arrival order. */
+static void order_batch(scheduler_t *s)
+{
+    size_t n = json_array_size(s->batch), i;
+    policy_t *p;
+    if (n < 2 || !(p = policy_get(s->policies, "scheduler.lua")) || !policy_has_hook(p, "order"))
+        return;
+    const char **keys = calloc(n, sizeof(*keys));
+    json_t **pods = calloc(n, sizeof(*pods));
+    size_t *perm = calloc(n, sizeof(*perm));
+    unsigned char *seen = calloc(n, 1);
+    size_t m = 0;
+    char err[512];
+    lua_State *L = policy_state(p);
+    if (!keys || !pods || !perm || !seen)
+        goto out;
+    /* Keys whose pod is gone stay first; they are dropped at once by decide(). */
+    json_t *gone = json_array(), *present = json_array();
+    for (i = 0; i < n; i++) {
+        json_t *k = json_array_get(s->batch, i);
+        json_t *pod = informer_get_key(s->pods, json_string_value(k));
+        if (!pod) {
+            json_array_append(gone, k);
+            continue;
+        }
+        json_array_append(present, k);
+        keys[m] = json_string_value(k);
+        pods[m++] = pod;
+    }
+    if (m >= 2 && schedcache_push_pods(s->cache, L, keys, pods, m, err, sizeof(err)) == 0) {
+        int rc = policy_call(p, "order", 1, 1);
+        int ok = rc == LUAVM_OK && lua_istable(L, -1) && lua_objlen(L, -1) == m;
+        for (i = 0; ok && i < m; i++) {
+            lua_rawgeti(L, -1, (int)i + 1);
+            lua_Number v = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+            if (v < 1 || v > (lua_Number)m || v != (lua_Number)(size_t)v || seen[(size_t)v - 1])
+                ok = 0;
+            else {
+                seen[(size_t)v - 1] = 1;
+                perm[i] = (size_t)v - 1;
+            }
+        }
+        if (rc == LUAVM_OK) {
+            lua_pop(L, 1);
+            if (!ok)
+                policy_note_malformed(p, "order must return a permutation of 1..#pods");
+        } else {
+            log_warn("scheduler: ordering the queue failed: %s", policy_errmsg(p) ? policy_errmsg(p) : "");
+        }
+        if (ok) {
+            for (i = 0; i < m; i++)
+                json_array_append(gone, json_array_get(present, perm[i]));
+            json_decref(s->batch);
+            s->batch = gone;
+            gone = NULL;
+        }
+    }
+    json_decref(gone);
+    json_decref(present);
+out:
+    free(keys);
+    free(pods);
+    free(perm);
+    free(seen);
+}
+
+static void drain(evutil_socket_t fd, short what, void *arg)
+{
+    scheduler_t *s = arg;
+    if (s->batch_next >= json_array_size(s->batch)) {
+        json_decref(s->batch);
+        s->batch = s->incoming;
+        s->incoming = json_array();
+        s->batch_next = 0;
+        order_batch(s);
+    }
+    if (s->batch_next < json_array_size(s->batch)) {
+        char key[600];
+        snprintf(key, sizeof(key), "%s", json_string_value(json_array_get(s->batch, s->batch_next++)));
+        decide(s, key);
+    }
+    if (s->batch_next < json_array_size(s->batch) || json_array_size(s->incoming) > 0) {
+        static const struct timeval zero = { 0, 0 };
+        evtimer_add(s->drain_ev, &zero);
+    }
+}
+
+/* The work queue hands out a key: it waits for its turn in the scheduling queue. */
+static void take(workqueue_t *q, const char *key, void *priv)
+{
+    scheduler_t *s = priv;
+    static const struct timeval zero = { 0, 0 };
+    json_array_append_new(s->incoming, json_string(key));
+    if (!evtimer_pending(s->drain_ev, NULL))
+        evtimer_add(s->drain_ev, &zero);
 }
 
 /* ---- informer handlers ------------------------------------------------------------- */
@@ -556,10 +479,9 @@ static void pod_added(informer_t *inf, json_t *pod, void *priv)
     scheduler_t *s = priv;
     char key[600];
     pod_key(pod, key, sizeof(key));
+    schedcache_pod_set(s->cache, key, pod);
     if (pod_pending(pod))
         workqueue_add(s->queue, key);
-    else
-        json_object_del(s->assumed, key);
 }
 
 /* Only what can change a decision: a pod still pending whose spec and labels are as before
@@ -567,14 +489,19 @@ static void pod_added(informer_t *inf, json_t *pod, void *priv)
 static void pod_updated(informer_t *inf, json_t *old, json_t *pod, void *priv)
 {
     scheduler_t *s = priv;
-    drop_cached(s, "pod", old);
-    drop_cached(s, "pending", old);
+    char key[600];
+    pod_key(pod, key, sizeof(key));
+    luacluster_forget(s->lua, "v1/pods", old);
     if (pod_pending(old) && pod_pending(pod) &&
         json_equal(json_object_get(old, "spec"), json_object_get(pod, "spec")) &&
         json_equal(json_object_get(json_object_get(old, "metadata"), "labels"),
-                   json_object_get(json_object_get(pod, "metadata"), "labels")))
+                   json_object_get(json_object_get(pod, "metadata"), "labels"))) {
+        schedcache_pod_set(s->cache, key, pod);
         return;
+    }
     pod_added(inf, pod, priv);
+    if (!pod_finished(old) && pod_finished(pod))
+        cluster_changed(s);   /* a pod that finished frees its resources */
 }
 
 static void pod_deleted(informer_t *inf, json_t *pod, void *priv)
@@ -582,9 +509,8 @@ static void pod_deleted(informer_t *inf, json_t *pod, void *priv)
     scheduler_t *s = priv;
     char key[600];
     pod_key(pod, key, sizeof(key));
-    drop_cached(s, "pod", pod);
-    drop_cached(s, "pending", pod);
-    json_object_del(s->assumed, key);
+    luacluster_forget(s->lua, "v1/pods", pod);
+    schedcache_pod_delete(s->cache, key, pod);
     json_object_del(s->attempts, key);
     if (!pod_pending(pod))
         cluster_changed(s);   /* its resources are free again */
@@ -592,28 +518,51 @@ static void pod_deleted(informer_t *inf, json_t *pod, void *priv)
 
 static void node_added(informer_t *inf, json_t *node, void *priv)
 {
-    ((scheduler_t *)priv)->nodes_gen++;
+    schedcache_node_set(((scheduler_t *)priv)->cache, node);
     cluster_changed(priv);
+}
+
+/* The condition types and statuses of a node, without the heartbeat times that change on
+ * every status update. */
+static json_t *condition_states(const json_t *node)
+{
+    json_t *out = json_object(), *c;
+    size_t i;
+    json_array_foreach(json_path(node, "status.conditions"), i, c) {
+        const char *type = json_str(c, "type"), *st = json_str(c, "status");
+        if (type && st)
+            json_object_set_new(out, type, json_string(st));
+    }
+    return out;
+}
+
+/* Whether a node update can change a decision: labels, spec (taints, unschedulable),
+ * allocatable or condition states. A heartbeat alone does not requeue every pending pod. */
+static int node_changed_for_scheduling(const json_t *old, const json_t *node)
+{
+    if (!json_equal(json_path(old, "metadata.labels"), json_path(node, "metadata.labels")) ||
+        !json_equal(json_object_get(old, "spec"), json_object_get(node, "spec")) ||
+        !json_equal(json_path(old, "status.allocatable"), json_path(node, "status.allocatable")))
+        return 1;
+    json_t *a = condition_states(old), *b = condition_states(node);
+    int changed = !json_equal(a, b);
+    json_decref(a);
+    json_decref(b);
+    return changed;
 }
 
 static void node_updated(informer_t *inf, json_t *old, json_t *node, void *priv)
 {
-    drop_cached(priv, "node", old);
-    ((scheduler_t *)priv)->nodes_gen++;
-    cluster_changed(priv);
+    luacluster_forget(((scheduler_t *)priv)->lua, "v1/nodes", old);
+    schedcache_node_set(((scheduler_t *)priv)->cache, node);
+    if (node_changed_for_scheduling(old, node))
+        cluster_changed(priv);
 }
 
 static void node_deleted(informer_t *inf, json_t *node, void *priv)
 {
-    drop_cached(priv, "node", node);
-    ((scheduler_t *)priv)->nodes_gen++;
-}
-
-static void index_by_node(json_t *pod, json_t *keys, void *priv)
-{
-    const char *node = json_str(json_object_get(pod, "spec"), "nodeName");
-    if (node && *node)
-        json_array_append_new(keys, json_string(node));
+    luacluster_forget(((scheduler_t *)priv)->lua, "v1/nodes", node);
+    schedcache_node_delete(((scheduler_t *)priv)->cache, node);
 }
 
 static void leadership(int leading, void *priv)
@@ -626,13 +575,6 @@ static void leadership(int leading, void *priv)
 /* Load and reload results: a log line always; a failure also becomes a Warning Event on
  * the scheduler's Lease (kube-system/berth-scheduler), where `kubectl get events -n
  * kube-system` shows it with the file and line. */
-static void index_by_affinity(json_t *pod, json_t *keys, void *priv)
-{
-    const char *node = json_str(json_object_get(pod, "spec"), "nodeName");
-    if (node && *node && json_is_object(json_path(pod, "spec.affinity")))
-        json_array_append_new(keys, json_string("yes"));
-}
-
 static void policy_report(void *priv, const char *policy, int ok, const char *message)
 {
     scheduler_t *s = priv;
@@ -687,22 +629,26 @@ scheduler_t *scheduler_create(struct event_base *base, const scheduler_opts_t *o
     }
     s->base = base;
     s->percentage = opts->percentage_of_nodes_to_score;
-    s->assumed = json_object();
-    s->converted = json_object();
+    s->cache = schedcache_create();
     s->attempts = json_object();
-    s->nodes_ref = LUA_NOREF;
-    memset(&popts, 0, sizeof(popts));
-    popts.report = policy_report;
-    popts.priv = s;
-    s->policies = policy_set_create(base, opts->policy_dir, opts->lib_dir, &popts, err, errlen);
-    if (!s->policies)
-        goto failed;
     s->client = apiclient_create(base, opts->server_url);
     if (!s->client) {
         snprintf(err, errlen, "bad server URL %s", opts->server_url);
         goto failed;
     }
-    s->queue = workqueue_create(base, 1, process, s);
+    s->lua = luacluster_create(s->client, DEFAULT_SCHEDULER);
+    memset(&popts, 0, sizeof(popts));
+    popts.report = policy_report;
+    popts.priv = s;
+    popts.setup = luacluster_policy_setup;
+    popts.setup_priv = s->lua;
+    s->policies = policy_set_create(base, opts->policy_dir, opts->lib_dir, &popts, err, errlen);
+    if (!s->policies)
+        goto failed;
+    s->batch = json_array();
+    s->incoming = json_array();
+    s->drain_ev = evtimer_new(base, drain, s);
+    s->queue = workqueue_create(base, SCHED_BATCH_MAX, take, s);
     memset(&pc, 0, sizeof(pc));
     pc.path = "/api/v1/pods";
     memset(&ph, 0, sizeof(ph));
@@ -719,9 +665,9 @@ scheduler_t *scheduler_create(struct event_base *base, const scheduler_opts_t *o
     nh.on_delete = node_deleted;
     nh.priv = s;
     s->nodes = informer_create(base, s->client, &nc, &nh);
-    if (!s->queue || !s->pods || !s->nodes ||
-        informer_add_index(s->pods, "node", index_by_node, NULL) != 0 ||
-        informer_add_index(s->pods, "affinity", index_by_affinity, NULL) != 0) {
+    if (!s->queue || !s->pods || !s->nodes || !s->cache || !s->lua || !s->drain_ev ||
+        luacluster_add_informer(s->lua, "v1/pods", s->pods) != 0 ||
+        luacluster_add_informer(s->lua, "v1/nodes", s->nodes) != 0) {
         snprintf(err, errlen, "out of memory");
         goto failed;
     }
@@ -768,13 +714,18 @@ void scheduler_free(scheduler_t *s)
         informer_free(s->nodes);
     if (s->queue)
         workqueue_free(s->queue);
-    if (s->client)
-        apiclient_free(s->client);
+    if (s->drain_ev)
+        event_free(s->drain_ev);
+    /* The VMs (policies) hold per-VM state of the cluster module: free them first. */
     if (s->policies)
         policy_set_free(s->policies);
-    json_decref(s->assumed);
-    json_decref(s->converted);
+    luacluster_free(s->lua);
+    if (s->client)
+        apiclient_free(s->client);
+    schedcache_free(s->cache);
     json_decref(s->attempts);
+    json_decref(s->batch);
+    json_decref(s->incoming);
     free(s);
 }
 

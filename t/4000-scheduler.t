@@ -145,6 +145,36 @@ test_expect_success 'a changed policy takes effect without a restart; a broken o
 	wait_node pinned3 labelled
 '
 
+test_expect_success 'a bind hook binds the pod itself through berth.cluster' '
+	cat >"$TRASH/policies/schedulers/self-bind.lua" <<-\EOF &&
+	local framework = require("berth.framework")
+	local cluster = require("berth.cluster")
+	return framework.with_defaults({
+	    score = function(pod, node) return node.metadata.name == "small" and 100 or 0 end,
+	    bind = function(pod, node_name, ctx)
+	        cluster.bind(pod, node_name)
+	        cluster.event(pod, "Normal", "SelfBound", "bound by the policy to " .. node_name)
+	        return true
+	    end,
+	})
+	EOF
+	pod self-bound 100m "\"schedulerName\":\"self-bind\"" &&
+	wait_node self-bound small &&
+	test_wait_until 10 has_event self-bound SelfBound &&
+	! has_event self-bound Scheduled
+'
+
+test_expect_success 'the queue follows the sort hook: the higher priority pod gets the one free slot' '
+	pod low-prio 600m "\"nodeSelector\":{\"slot\":\"one\"}" &&
+	pod high-prio 600m "\"priority\":1000,\"nodeSelector\":{\"slot\":\"one\"}" &&
+	test_wait_until 10 reason_is low-prio Unschedulable &&
+	test_wait_until 10 reason_is high-prio Unschedulable &&
+	node slot 1 "[]" "{\"slot\":\"one\"}" &&
+	wait_node high-prio slot &&
+	sleep 1 &&
+	test -z "$(node_of low-prio)"
+'
+
 test_expect_success 'a policy that loops forever costs its budget, not the scheduler' '
 	cat >"$TRASH/policies/schedulers/spin.lua" <<-\EOF &&
 	return { schedule = function(pod, ctx) while true do end end }

@@ -11,6 +11,11 @@
 -- through framework.with_defaults(policy), which inherits its hooks. It lives in the library
 -- so that policies of any scheduler, each in its own VM, can inherit it. See docs/lua-api.md, "The scheduling framework".
 
+-- Globals as locals: in the sandbox every global read goes through the environment's
+-- metatable, which the interpreter pays on each call in the per-node loops.
+local type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, assert =
+    type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, assert
+local math, string, table = math, string, table
 local framework = require("berth.framework")
 local selector = require("berth.selector")
 local quantity = require("berth.quantity")
@@ -163,20 +168,26 @@ local function pod_requests(pod)
 end
 policy.pod_requests = pod_requests
 
--- Requests of the pods on a node, plus the pod count; memoized per cycle.
+-- Requests of the pods on a node, plus the pod count and their host ports. The core hands
+-- out one ctx.pods_on array per node until that node's pods change (lua/berth/framework.lua,
+-- "ctx"), so the sums are memoized per array, across decisions: a decision costs the pods
+-- that changed, not every pod in the cluster. Weak keys: an array the core replaced is
+-- collected with its sums.
+local node_info   -- below
+local usage_memo = setmetatable({}, { __mode = "k" })
+local EMPTY = {}
+
 local function node_usage(node, ctx)
-    local memo = ctx.state.usage
-    if not memo then
-        memo = {}
-        ctx.state.usage = memo
+    local pods = ctx.pods_on and ctx.pods_on(node_info(node).name) or EMPTY
+    if type(pods) ~= "table" then
+        pods = EMPTY
     end
-    local name = name_of(node)
-    local u = memo[name]
+    local u = usage_memo[pods]
     if u then
         return u
     end
-    u = { req = {}, nonzero_cpu = 0, nonzero_mem = 0, pods = 0 }
-    for _, p in ipairs(list(ctx.pods_on and ctx.pods_on(name))) do
+    u = { req = {}, nonzero_cpu = 0, nonzero_mem = 0, pods = 0, ports = {} }
+    for _, p in ipairs(pods) do
         local r = pod_requests(p)
         for k, v in pairs(r) do
             u.req[k] = (u.req[k] or 0) + v
@@ -185,12 +196,77 @@ local function node_usage(node, ctx)
         u.nonzero_mem = u.nonzero_mem + ((r.memory or 0) > 0 and r.memory or DEFAULT_MEMORY)
         u.pods = u.pods + 1
     end
-    memo[name] = u
+    if pods ~= EMPTY then
+        usage_memo[pods] = u
+    end
     return u
+end
+
+-- Host ports in use on a node (see host_ports below), memoized like node_usage.
+local ports_memo = setmetatable({}, { __mode = "k" })
+local host_ports
+
+local function node_ports(node, ctx)
+    local pods = ctx.pods_on and ctx.pods_on(node_info(node).name) or EMPTY
+    if type(pods) ~= "table" then
+        pods = EMPTY
+    end
+    local used = ports_memo[pods]
+    if used then
+        return used
+    end
+    used = {}
+    for _, other in ipairs(pods) do
+        for _, a in ipairs(host_ports(other)) do
+            used[#used + 1] = a
+        end
+    end
+    if pods ~= EMPTY then
+        ports_memo[pods] = used
+    end
+    return used
 end
 
 local function allocatable(node, resource)
     return amount(resource, dig(node, "status", "allocatable", resource))
+end
+
+-- What the filters and scores read from a node, computed once per Node object: the core
+-- hands out the same table until the node changes (a new resourceVersion), so this is
+-- memoized per table, weakly. effective_taints is defined below.
+local effective_taints
+local node_info_memo = setmetatable({}, { __mode = "k" })
+local NO_TAINTS = {}
+
+function node_info(node)
+    local info = node_info_memo[node]
+    if info then
+        return info
+    end
+    local hard, prefer = {}, {}
+    for _, t in ipairs(effective_taints(node)) do
+        if type(t) == "table" then
+            if t.effect == "NoSchedule" or t.effect == "NoExecute" then
+                hard[#hard + 1] = t
+            elseif t.effect == "PreferNoSchedule" then
+                prefer[#prefer + 1] = t
+            end
+        end
+    end
+    local alloc = {}
+    for r, q in pairs(list(dig(node, "status", "allocatable"))) do
+        alloc[r] = amount(r, q)
+    end
+    info = {
+        name = name_of(node),
+        hard_taints = #hard > 0 and hard or NO_TAINTS,
+        prefer_taints = #prefer > 0 and prefer or NO_TAINTS,
+        alloc = alloc,
+        has_max_pods = dig(node, "status", "allocatable", "pods") ~= nil,
+        unschedulable = dig(node, "spec", "unschedulable") == true,
+    }
+    node_info_memo[node] = info
+    return info
 end
 
 ---------------------------------------------------------------------------------------------
@@ -210,7 +286,7 @@ end
 -- (DaemonSet pods carry that toleration).
 local UNSCHEDULABLE_TAINT = { key = "node.kubernetes.io/unschedulable", effect = "NoSchedule" }
 local function node_unschedulable_filter(pod, node)
-    if dig(node, "spec", "unschedulable") == true and
+    if node_info(node).unschedulable and
        not selector.tolerates_taint(dig(pod, "spec", "tolerations"), UNSCHEDULABLE_TAINT) then
         return false, "node(s) were unschedulable", "unresolvable"
     end
@@ -221,7 +297,7 @@ end
 -- condition: Ready=Unknown (the node stopped reporting) -> unreachable, any other non-True
 -- (False, or no condition yet) -> not-ready. Doing it here means pods do not land on a
 -- broken node in the window before that controller (or in a cluster without it) taints it.
-local function effective_taints(node)
+function effective_taints(node)
     local taints = list(dig(node, "spec", "taints"))
     local ready
     for _, c in ipairs(list(dig(node, "status", "conditions"))) do
@@ -246,8 +322,12 @@ local function effective_taints(node)
 end
 
 -- TaintToleration: every NoSchedule/NoExecute taint must be tolerated.
-local function taint_filter(pod, node)
-    local t = selector.untolerated_taint(effective_taints(node), dig(pod, "spec", "tolerations"))
+local function taint_filter(pod, node, ctx)
+    local taints = node_info(node).hard_taints
+    if taints == NO_TAINTS then
+        return true
+    end
+    local t = selector.untolerated_taint(taints, dig(pod, "spec", "tolerations"))
     if t then
         return false, "node(s) had untolerated taint {" .. (str(t.key) or "") .. ": " ..
             (str(t.value) or "") .. "}", "unresolvable"
@@ -255,9 +335,17 @@ local function taint_filter(pod, node)
     return true
 end
 
--- NodeAffinity: spec.nodeSelector and required node affinity.
-local function node_affinity_filter(pod, node)
-    if not selector.pod_matches_node(pod, node) then
+-- NodeAffinity: spec.nodeSelector and required node affinity (selector.pod_matches_node,
+-- with the pod's parts looked up once per cycle by prefilter).
+local function node_affinity_filter(pod, node, ctx)
+    local st = ctx.state
+    local ok = true
+    if st.node_selector and not selector.matches_set(st.node_selector, labels_of(node)) then
+        ok = false
+    elseif st.required_node_affinity then
+        ok = selector.node_selector_matches(st.required_node_affinity, node)
+    end
+    if not ok then
         return false, "node(s) didn't match Pod's node affinity/selector", "unresolvable"
     end
     return true
@@ -267,30 +355,48 @@ end
 -- request, and the node's pod count must stay within allocatable pods. Every short
 -- resource is a reason of its own, as in kube.
 local FIT_ORDER = { "cpu", "memory", "ephemeral-storage" }
-local function fit_filter(pod, node, ctx)
-    local req = ctx.state.requests
-    local u = node_usage(node, ctx)
-    local reasons = {}
-    local max_pods = dig(node, "status", "allocatable", "pods")
-    if max_pods ~= nil and u.pods + 1 > amount("pods", max_pods) then
-        reasons[#reasons + 1] = "Too many pods"
+
+-- The resources a pod requests, in the order their reasons are reported: cpu, memory,
+-- ephemeral-storage, then extended resources (nvidia.com/gpu, hugepages-2Mi, ...) sorted.
+local function fit_resources(req)
+    local out = {}
+    for _, r in ipairs(FIT_ORDER) do
+        if (req[r] or 0) > 0 then
+            out[#out + 1] = r
+        end
     end
-    local function check(r)
-        local need = req[r] or 0
-        if need > 0 and need > allocatable(node, r) - (u.req[r] or 0) then
+    for _, r in ipairs(util.keys(req)) do
+        if r ~= "cpu" and r ~= "memory" and r ~= "ephemeral-storage" and r ~= "pods" and req[r] > 0 then
+            out[#out + 1] = r
+        end
+    end
+    return out
+end
+
+local function fit_filter(pod, node, ctx)
+    local st = ctx.state
+    local req = st.requests
+    local info = node_info(node)
+    local u = node_usage(node, ctx)
+    local alloc = info.alloc
+    local reasons
+    if info.has_max_pods and u.pods + 1 > (alloc.pods or 0) then
+        reasons = { "Too many pods" }
+    end
+    local resources = st.fit_resources
+    if resources == nil then
+        resources = fit_resources(req)
+        st.fit_resources = resources
+    end
+    local used = u.req
+    for i = 1, #resources do
+        local r = resources[i]
+        if req[r] > (alloc[r] or 0) - (used[r] or 0) then
+            reasons = reasons or {}
             reasons[#reasons + 1] = "Insufficient " .. r
         end
     end
-    for _, r in ipairs(FIT_ORDER) do
-        check(r)
-    end
-    -- Extended resources (nvidia.com/gpu, hugepages-2Mi, ...), in a stable order.
-    for _, r in ipairs(util.keys(req)) do
-        if r ~= "cpu" and r ~= "memory" and r ~= "ephemeral-storage" and r ~= "pods" then
-            check(r)
-        end
-    end
-    if #reasons > 0 then
+    if reasons then
         return false, reasons
     end
     return true
@@ -298,7 +404,7 @@ end
 
 -- Host ports a pod asks for: list of {port, protocol, ip}. Sidecar init containers run
 -- alongside the containers, so their ports count too.
-local function host_ports(pod)
+function host_ports(pod)
     local out = {}
     local function add(c)
         for _, p in ipairs(list(dig(c, "ports"))) do
@@ -330,13 +436,11 @@ local function ports_filter(pod, node, ctx)
     if #want == 0 then
         return true
     end
-    for _, other in ipairs(list(ctx.pods_on and ctx.pods_on(name_of(node)))) do
-        for _, a in ipairs(host_ports(other)) do
-            for _, b in ipairs(want) do
-                if a.port == b.port and a.protocol == b.protocol and
-                   (a.ip == b.ip or a.ip == "0.0.0.0" or b.ip == "0.0.0.0") then
-                    return false, "node(s) didn't have free ports for the requested pod ports"
-                end
+    for _, a in ipairs(node_ports(node, ctx)) do
+        for _, b in ipairs(want) do
+            if a.port == b.port and a.protocol == b.protocol and
+               (a.ip == b.ip or a.ip == "0.0.0.0" or b.ip == "0.0.0.0") then
+                return false, "node(s) didn't have free ports for the requested pod ports"
             end
         end
     end
@@ -447,14 +551,25 @@ end
 -- the incoming pod). Pods whose node is not in ctx.nodes have no topology and are skipped,
 -- terminating pods too. One pass per cycle with plain field access and no table per pod:
 -- with 20000 pods this loop is the hot spot of a cycle.
+-- Node name -> Node, memoized per ctx.nodes array (the core keeps one until a node changes).
+local by_name_memo = setmetatable({}, { __mode = "k" })
+local function nodes_by_name(nodes)
+    local by_name = by_name_memo[nodes]
+    if by_name == nil then
+        by_name = {}
+        for _, n in ipairs(nodes) do
+            by_name[name_of(n)] = n
+        end
+        by_name_memo[nodes] = by_name
+    end
+    return by_name
+end
+
 local function placed_pods(ctx, need_all)
     if ctx.state.placed then
         return ctx.state.placed, ctx.state.placed_affinity
     end
-    local by_name = {}
-    for _, n in ipairs(ctx.nodes) do
-        by_name[name_of(n)] = n
-    end
+    local by_name = nodes_by_name(ctx.nodes)
     -- A pod without terms of its own only needs the pods that carry affinity; the core can
     -- list those from an index (ctx.pods_with_affinity) instead of every pod in the cluster.
     if not need_all and type(ctx.pods_with_affinity) == "function" then
@@ -700,30 +815,57 @@ function policy.sort(a, b)
 end
 
 -- Computes once per pod what every node's filter needs.
+-- Computes once per pod what every node's filter needs, and which filters can reject a
+-- node at all for this pod: the others are left out of the per-node loop.
 function policy.prefilter(pod, ctx)
-    ctx.state.requests = pod_requests(pod)
-    ctx.state.host_ports = host_ports(pod)
+    local st = ctx.state
+    st.requests = pod_requests(pod)
+    st.host_ports = host_ports(pod)
+    local ns = dig(pod, "spec", "nodeSelector")
+    st.node_selector = type(ns) == "table" and ns or nil
+    local req = dig(pod, "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
+    st.required_node_affinity = type(req) == "table" and req or nil
+    local pref = dig(pod, "spec", "affinity", "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution")
+    st.preferred_node_affinity = type(pref) == "table" and #pref > 0 and pref or nil
     inter_pod_prefilter(pod, ctx)
     spread_prefilter(pod, ctx)
+    -- Filters in the order of kube's default profile (default_plugins.go). The first
+    -- failing plugin decides the node's reason, as kube's framework stops at the first
+    -- failing filter, so the order shows in FailedScheduling messages.
+    local filters = { node_unschedulable_filter }
+    local want = str(dig(pod, "spec", "nodeName"))
+    if want and want ~= "" then
+        filters[#filters + 1] = node_name_filter
+    end
+    filters[#filters + 1] = taint_filter
+    if st.node_selector or st.required_node_affinity then
+        filters[#filters + 1] = node_affinity_filter
+    end
+    if #st.host_ports > 0 then
+        filters[#filters + 1] = ports_filter
+    end
+    filters[#filters + 1] = fit_filter
+    if #st.spread.hard > 0 then
+        filters[#filters + 1] = spread_filter
+    end
+    local ip = st.inter_pod
+    if #ip.aff > 0 or #ip.anti > 0 or next(ip.existing_anti) ~= nil then
+        filters[#filters + 1] = inter_pod_filter
+    end
+    st.filters = filters
     return true
 end
 
--- Filters in the order of kube's default profile (default_plugins.go). The first failing
--- plugin decides the node's reason, as kube's framework stops at the first failing filter,
--- so the order shows in FailedScheduling messages.
-local FILTERS = {
-    node_unschedulable_filter, node_name_filter, taint_filter, node_affinity_filter,
-    ports_filter, fit_filter, spread_filter, inter_pod_filter,
-}
-
 function policy.filter(pod, node, ctx)
-    if ctx.state.requests == nil then
+    local filters = ctx.state.filters
+    if filters == nil then
         -- Called without prefilter (a policy that overrides prefilter and does not chain):
         -- compute the per-pod data now.
         policy.prefilter(pod, ctx)
+        filters = ctx.state.filters
     end
-    for _, f in ipairs(FILTERS) do
-        local ok, reason, code = f(pod, node, ctx)
+    for i = 1, #filters do
+        local ok, reason, code = filters[i](pod, node, ctx)
         if not ok then
             return false, reason, code
         end
@@ -738,33 +880,36 @@ end
 
 -- NodeResourcesFit (LeastAllocated / MostAllocated) and BalancedAllocation over cpu and
 -- memory, counting the incoming pod. Integer arithmetic as in kube.
-local function resource_scores(pod, node, ctx)
+local function resource_score(used, cap)
+    if cap <= 0 then
+        return 0
+    end
+    if STRATEGY == "MostAllocated" then
+        return math.floor(math.min(used, cap) * MAX / cap)
+    end
+    if used > cap then
+        return 0
+    end
+    return math.floor((cap - used) * MAX / cap)
+end
+
+local function resource_scores(pod, node, ctx, info)
     local req = ctx.state.requests
     local u = node_usage(node, ctx)
-    local cpu_alloc, mem_alloc = allocatable(node, "cpu"), allocatable(node, "memory")
+    local alloc = info.alloc
+    local cpu_alloc, mem_alloc = alloc.cpu or 0, alloc.memory or 0
     -- LeastAllocated / MostAllocated use the non-zero requests.
-    local cpu_used = u.nonzero_cpu + ((req.cpu or 0) > 0 and req.cpu or DEFAULT_MILLI_CPU)
-    local mem_used = u.nonzero_mem + ((req.memory or 0) > 0 and req.memory or DEFAULT_MEMORY)
-    local function one(used, cap)
-        if cap <= 0 then
-            return 0
-        end
-        if STRATEGY == "MostAllocated" then
-            return math.floor(math.min(used, cap) * MAX / cap)
-        end
-        if used > cap then
-            return 0
-        end
-        return math.floor((cap - used) * MAX / cap)
-    end
-    local fit = math.floor((one(cpu_used, cpu_alloc) + one(mem_used, mem_alloc)) / 2)
+    local rc, rm = req.cpu or 0, req.memory or 0
+    local cpu_used = u.nonzero_cpu + (rc > 0 and rc or DEFAULT_MILLI_CPU)
+    local mem_used = u.nonzero_mem + (rm > 0 and rm or DEFAULT_MEMORY)
+    local fit = math.floor((resource_score(cpu_used, cpu_alloc) + resource_score(mem_used, mem_alloc)) / 2)
     -- BalancedAllocation uses the real requests: how far apart the cpu and memory fractions
     -- would be; a node whose resources are used evenly wastes less.
     -- A resource the node does not offer (allocatable 0) is left out, as in kube.
     local balanced = MAX
     if cpu_alloc > 0 and mem_alloc > 0 then
-        local fc = math.min(((u.req.cpu or 0) + (req.cpu or 0)) / cpu_alloc, 1)
-        local fm = math.min(((u.req.memory or 0) + (req.memory or 0)) / mem_alloc, 1)
+        local fc = math.min(((u.req.cpu or 0) + rc) / cpu_alloc, 1)
+        local fm = math.min(((u.req.memory or 0) + rm) / mem_alloc, 1)
         balanced = math.floor((1 - math.abs(fc - fm) / 2) * MAX)
     end
     return fit, balanced
@@ -772,17 +917,29 @@ end
 
 -- TaintToleration score: how many PreferNoSchedule taints the pod does not tolerate
 -- (fewer is better; reversed in normalize).
-local PREFER = { PreferNoSchedule = true }
-local function taint_count(pod, node)
+local function prefer_tolerations(pod)
     local tols = {}
     for _, t in ipairs(list(dig(pod, "spec", "tolerations"))) do
         if type(t) == "table" and (str(t.effect) == nil or t.effect == "" or t.effect == "PreferNoSchedule") then
             tols[#tols + 1] = t
         end
     end
+    return tols
+end
+
+local function taint_count(pod, node, ctx)
+    local taints = node_info(node).prefer_taints
+    if taints == NO_TAINTS then
+        return 0
+    end
+    local tols = ctx.state.prefer_tolerations
+    if tols == nil then
+        tols = prefer_tolerations(pod)
+        ctx.state.prefer_tolerations = tols
+    end
     local n = 0
-    for _, taint in ipairs(effective_taints(node)) do
-        if type(taint) == "table" and PREFER[taint.effect] and not selector.tolerates_taint(tols, taint) then
+    for _, taint in ipairs(taints) do
+        if not selector.tolerates_taint(tols, taint) then
             n = n + 1
         end
     end
@@ -898,10 +1055,12 @@ function policy.score(pod, node, ctx)
         spread_prescore(pod, ctx)
         ctx.state[RAW] = {}
     end
-    local fit, balanced = resource_scores(pod, node, ctx)
-    ctx.state[RAW][name_of(node)] = {
-        fit = fit, balanced = balanced, taint = taint_count(pod, node),
-        node_affinity = selector.preferred_node_affinity_score(pod, node),
+    local info = node_info(node)
+    local fit, balanced = resource_scores(pod, node, ctx, info)
+    ctx.state[RAW][info.name] = {
+        fit = fit, balanced = balanced, taint = taint_count(pod, node, ctx),
+        node_affinity = ctx.state.preferred_node_affinity and
+            selector.preferred_node_affinity_score(pod, node) or 0,
         inter_pod = inter_pod_score(node, ctx), spread = spread_score(node, ctx),
     }
     return math.floor((fit * WEIGHTS.fit + balanced * WEIGHTS.balanced) / (WEIGHTS.fit + WEIGHTS.balanced))
@@ -964,13 +1123,12 @@ function policy.normalize(pod, scores, ctx)
     for _, w in pairs(WEIGHTS) do
         total = total + w
     end
+    local w_taint, w_aff, w_spread = WEIGHTS.taint, WEIGHTS.node_affinity, WEIGHTS.spread
+    local w_inter, w_fit, w_bal = WEIGHTS.inter_pod, WEIGHTS.fit, WEIGHTS.balanced
     for name, r in pairs(raw) do
         if scores[name] ~= nil then
-            local s = 0
-            for plugin, w in pairs(WEIGHTS) do
-                s = s + r[plugin] * w
-            end
-            scores[name] = s / total
+            scores[name] = (r.taint * w_taint + r.node_affinity * w_aff + r.spread * w_spread +
+                r.inter_pod * w_inter + r.fit * w_fit + r.balanced * w_bal) / total
         end
     end
 end

@@ -34,15 +34,25 @@
 --
 -- ctx (built by the core for each pod; in tests by t/lua/sched_fixture.lua):
 --   ctx.nodes                          array of Node objects
---   ctx.pods_on(nodeName)              array of pods bound or reserved on that node
+--   ctx.pods_on(nodeName)              array of pods bound or reserved on that node. The
+--                                      same table is returned until that node's pods
+--                                      change (then a new one), so a policy may memoize
+--                                      per array in a weak-keyed table. Never modify it.
 --   ctx.pods()                         all scheduled pods (an array, or an iterator function)
 --   ctx.percentage_of_nodes_to_score   0 = adaptive (50 - nodes/125, at least 5%)
 --   ctx.state                          per-pod scratch table (reset by schedule)
 --   ctx.now                            unix time
 --   ctx.namespace_labels(ns)           optional: labels of a namespace (namespaceSelector)
 --
--- framework.schedule(policy, pod, ctx) -> nodeName, or nil, message.
+-- framework.schedule(policy, pod, ctx) -> nodeName [, nil, true when the policy's bind hook
+-- bound the pod itself], or nil, message.
+-- framework.order(policy, pods) -> the queue order, an array of indexes into pods.
 
+-- Globals as locals: in the sandbox every global read goes through the environment's
+-- metatable, which the interpreter pays on each call in the per-node loops.
+local type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, assert =
+    type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, assert
+local math, string, table = math, string, table
 local M = {}
 
 -- kube-scheduler's constants (pkg/scheduler/schedule_one.go).
@@ -119,6 +129,10 @@ function M.with_defaults(policy, defaults)
     -- policy's hooks.
     if out.schedule == nil then
         out.schedule = function(pod, ctx) return M.schedule(out, pod, ctx) end
+    end
+    -- And, for the scheduling queue, order(pods): the queue order from the sort hook.
+    if out.order == nil then
+        out.order = function(pods) return M.order(out, pods) end
     end
     if policy.self_test == nil and defaults.self_test ~= nil then
         -- The defaults' self test checks the defaults; a policy that inherits filters still
@@ -289,7 +303,25 @@ function M.schedule(policy, pod, ctx)
         return nil, M.fit_error(#nodes, statuses)
     end
     -- Keep ties stable: evaluate and choose in the order of ctx.nodes, not the rotation.
-    table.sort(feasible, function(a, b) return a.index < b.index end)
+    -- The rotation visits start+1..n then 1..start, so the indexes rise, wrap once, and rise
+    -- again: putting the wrapped part first sorts them in linear time.
+    local wrap = nil
+    for i = 2, #feasible do
+        if feasible[i].index < feasible[i - 1].index then
+            wrap = i
+            break
+        end
+    end
+    if wrap then
+        local sorted = {}
+        for i = wrap, #feasible do
+            sorted[#sorted + 1] = feasible[i]
+        end
+        for i = 1, wrap - 1 do
+            sorted[#sorted + 1] = feasible[i]
+        end
+        feasible = sorted
+    end
     ctx.state.feasible = feasible
     local best
     if #feasible == 1 or not policy.score then
@@ -319,6 +351,11 @@ function M.schedule(policy, pod, ctx)
             return nil, tostring(reason or "reserve failed")
         end
     end
+    -- A bind hook that binds the pod itself (through berth.cluster) says so with true; the
+    -- core then does not bind through pods/binding.
+    if M.bind(policy, pod, best, ctx) then
+        return best, nil, true
+    end
     return best
 end
 
@@ -329,6 +366,30 @@ function M.bind(policy, pod, node_name_, ctx)
         return policy.bind(pod, node_name_, ctx) == true
     end
     return false
+end
+
+-- The queue order of pending pods by the policy's sort hook: an array of the indexes of
+-- pods (1..#pods), first to schedule first. The core calls it (as the policy's `order`
+-- hook, which with_defaults adds) on each batch of pods it takes up. Pods that sort equal
+-- keep their arrival order. Borrowed: pods.
+function M.order(policy, pods)
+    local idx = {}
+    for i = 1, #pods do
+        idx[i] = i
+    end
+    local sort = policy.sort
+    if sort then
+        table.sort(idx, function(a, b)
+            if sort(pods[a], pods[b]) then
+                return true
+            end
+            if sort(pods[b], pods[a]) then
+                return false
+            end
+            return a < b
+        end)
+    end
+    return idx
 end
 
 -- Sorts a list of pending pods in place with the policy's sort hook (queue order).

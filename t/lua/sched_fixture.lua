@@ -120,9 +120,14 @@ function Cluster:place(pod, node_name)
     pod.spec.nodeName = node_name
     pod.status.phase = "Running"
     self.placed[#self.placed + 1] = pod
-    self.by_node[node_name] = self.by_node[node_name] or {}
-    local l = self.by_node[node_name]
+    -- A new array, as the core makes when a node's pods change: policies may memoize what
+    -- they compute from an array for as long as it is the same table.
+    local l = {}
+    for i, p in ipairs(self.by_node[node_name] or {}) do
+        l[i] = p
+    end
     l[#l + 1] = pod
+    self.by_node[node_name] = l
 end
 
 -- The ctx the core would build. Counts calls in self.calls for the sampling test.

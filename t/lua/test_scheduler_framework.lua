@@ -153,4 +153,31 @@ do
     t.ok(F.policy.self_test(), "default policy self_test passes")
 end
 
+-- order: the scheduling queue's order from the sort hook, stable for equal pods; a bind
+-- hook that binds the pod itself is reported by schedule's third value.
+do
+    local function pod(name, prio, ts)
+        return { metadata = { name = name, namespace = "default", creationTimestamp = ts },
+                 spec = { priority = prio } }
+    end
+    local p = framework.with_defaults({})
+    local pods = { pod("old-low", 0, "2026-01-01T00:00:01Z"), pod("high", 100, "2026-01-01T00:00:03Z"),
+                   pod("new-low", 0, "2026-01-01T00:00:02Z") }
+    t.is_deeply(p.order(pods), { 2, 1, 3 }, "order: priority first, then creation time")
+    local fifo = framework.with_defaults({ sort = function() return false end })
+    t.is_deeply(fifo.order(pods), { 1, 2, 3 }, "order: pods that sort equal keep arrival order")
+    local c = F.cluster(0)
+    c:node("n1", { cpu = "4" })
+    local bound = {}
+    local self_binding = framework.with_defaults({
+        bind = function(pd, node_name) bound[#bound + 1] = node_name return true end,
+    })
+    local name, msg, by_policy = framework.schedule(self_binding, c:pod("b1", { cpu = "1" }), c:ctx())
+    t.is(name, "n1", "a self-binding policy still returns the node")
+    t.is(by_policy, true, "and says it bound the pod")
+    t.is(bound[1], "n1", "its bind hook ran with the chosen node")
+    local _, _, by_core = framework.schedule(p, c:pod("b2", { cpu = "1" }), c:ctx())
+    t.is(by_core, nil, "the default bind leaves binding to the core")
+end
+
 t.done_testing()
