@@ -41,7 +41,10 @@ FUZZ_SRC    := $(sort $(wildcard fuzz/*.c))
 .SECONDARY:
 .PHONY: all test asan fuzz bench run clean deps tools install
 
-all: $(BIN) $(UNIT_BIN)
+# Tools the tests use besides the unit tests: the simulated node agent (bench/fakelet.c).
+TEST_TOOLS  := $(BUILD)/bench/fakelet
+
+all: $(BIN) $(UNIT_BIN) $(TEST_TOOLS)
 
 $(BIN): $(ENGINE_OBJ) $(EMBED_OBJ)
 	@mkdir -p bin
@@ -80,7 +83,7 @@ tools:
 	$(Q)scripts/fetch-tools.sh
 
 test: deps all tools
-	$(Q)BERTH_BIN=$(CURDIR)/bin/berth BERTH_UNIT=$(CURDIR)/$(BUILD)/t prove $(PROVE_FLAGS) -r t
+	$(Q)BERTH_BIN=$(CURDIR)/bin/berth BERTH_UNIT=$(CURDIR)/$(BUILD)/t BERTH_FAKELET=$(CURDIR)/$(BUILD)/bench/fakelet prove $(PROVE_FLAGS) -r t
 
 asan: deps tools
 	$(Q)$(MAKE) BUILD=build-asan BIN=bin/berth-asan JEMALLOC= OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all

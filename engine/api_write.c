@@ -17,6 +17,7 @@
 #include "log.h"
 #include "patch.h"
 #include "selector.h"
+#include "svcalloc.h"
 #include "util.h"
 #include "validate.h"
 
@@ -42,7 +43,27 @@ typedef struct rmw_s {
                                    no carry-over of metadata, no update validation */
     time_t reap_at;             /* a graceful deletion is being written: its deadline */
     char reap_uid[40];
+    svcalloc_plan_t *alloc;     /* Service cluster IP / node ports this write claims */
 } rmw_t;
+
+/* A create keeps its Service allocation plan in r->op (creates have no other op). */
+static void alloc_plan_free(void *p)
+{
+    svcalloc_plan_free(p);
+}
+
+static svcalloc_plan_t *create_plan(api_req_t *r)
+{
+    return r->op_free == alloc_plan_free ? r->op : NULL;
+}
+
+static void rmw_op_free(void *p)
+{
+    rmw_t *op = p;
+    if (op)
+        svcalloc_plan_free(op->alloc);
+    free(op);
+}
 
 static void rmw_start(api_req_t *r);
 static void create_write(api_req_t *r, json_t *obj);
@@ -250,7 +271,17 @@ static void create_done(const store_result_t *res, void *priv)
 
     switch (res->status) {
     case STORE_OK:
+        svcalloc_commit(create_plan(r));
         return api_reply(r, 201, "application/json", res->data, res->len);
+    case STORE_TAKEN: {
+        json_t *st = NULL;
+        if (svcalloc_taken(create_plan(r), res->claim, name, &st) && r->attempts++ < RMW_ATTEMPTS) {
+            json_decref(st);
+            create_write(r, json_incref(r->current));
+            return;
+        }
+        return reply_err(r, st);
+    }
     case STORE_EXISTS:
         if (json_str(md, "generateName") && r->attempts++ < RMW_ATTEMPTS) {
             json_t *obj = json_incref(r->current);
@@ -289,9 +320,18 @@ static void create_done(const store_result_t *res, void *priv)
 /* Takes ownership of obj: a body that passed check_body_object/check_namespace. */
 static void create_write(api_req_t *r, json_t *obj)
 {
-    json_t *md = md_of(obj), *causes;
+    json_t *md = md_of(obj), *causes, *alloc_err = NULL;
     char uid[37], stamp[32], *text;
     const char *gen = json_str(md, "generateName");
+    svcalloc_plan_t *plan = create_plan(r);
+    size_t nclaims;
+
+    if (plan) {   /* a retry: forget what the last attempt picked */
+        svcalloc_undo(plan, obj);
+        svcalloc_plan_free(plan);
+        r->op = NULL;
+        r->op_free = NULL;
+    }
 
     if (!json_str(md, "name") || !*json_str(md, "name")) {
         if (gen && *gen) {
@@ -326,6 +366,14 @@ static void create_write(api_req_t *r, json_t *obj)
         return reply_err(r, st);
     }
     json_decref(causes);
+    if (svcalloc_create(r->kind, obj, dry_run(r), &plan, &alloc_err) != 0) {
+        json_decref(obj);
+        return reply_err(r, alloc_err);
+    }
+    if (plan) {
+        r->op = plan;
+        r->op_free = alloc_plan_free;
+    }
 
     json_decref(r->current);
     r->current = obj;
@@ -336,8 +384,10 @@ static void create_write(api_req_t *r, json_t *obj)
     text = dump_for_store(obj);
     if (!text)
         return api_reply_status(r, 500, "InternalError", NULL, "cannot serialize the object");
-    if (store_write(r->srv->store, r->kind, STORE_CREATE, r->ns, json_str(md, "name"), 0, text, NULL,
-                    r->kind->namespaced ? r->ns : NULL, create_done, r) != 0) {
+    const store_claim_t *claims = svcalloc_claims(plan, &nclaims);
+    if (store_write_claims(r->srv->store, r->kind, STORE_CREATE, r->ns, json_str(md, "name"), 0,
+                           text, NULL, r->kind->namespaced ? r->ns : NULL, claims, nclaims,
+                           create_done, r) != 0) {
         free(text);
         return api_reply_store_error(r, NULL, "not connected");
     }
@@ -382,7 +432,7 @@ static void reply_written(api_req_t *r, const char *data, size_t len)
 
 static void rmw_free_op(api_req_t *r)
 {
-    free(r->op);
+    rmw_op_free(r->op);
     r->op = NULL;
     r->op_free = NULL;
 }
@@ -398,8 +448,17 @@ static void written(const store_result_t *res, void *priv)
         /* Pods whose grace period started get a timer that removes them when it ends. */
         if (op->reap_at)
             api_reaper_track(r->srv, r->ns, r->name, op->reap_uid, op->reap_at);
+        svcalloc_commit(op->alloc);
         reply_written(r, res->data, res->len);
         return;
+    }
+    case STORE_TAKEN: {
+        json_t *st = NULL;
+        if (svcalloc_taken(op->alloc, res->claim, name, &st) && r->attempts++ < RMW_ATTEMPTS) {
+            json_decref(st);
+            return rmw_start(r);
+        }
+        return reply_err(r, st);
     }
     case STORE_CONFLICT:
         if (!op->precondition && r->attempts++ < RMW_ATTEMPTS)
@@ -421,6 +480,8 @@ static void rmw_write(api_req_t *r, json_t *new_obj)
     rmw_t *op = r->op;
     store_op_t sop = STORE_UPDATE;
     char *text, *prev;
+    json_t *st = NULL;
+    size_t nclaims;
 
     op->reap_at = 0;
     if (ready_to_remove(r->kind, new_obj)) {
@@ -433,6 +494,11 @@ static void rmw_write(api_req_t *r, json_t *new_obj)
             op->reap_at = util_parse_rfc3339(ts);
             snprintf(op->reap_uid, sizeof(op->reap_uid), "%s", uid ? uid : "");
         }
+    }
+    if (svcalloc_update(r->kind, r->current, sop == STORE_DELETE ? NULL : new_obj,
+                        !op->trusted && !r->sub, dry_run(r), &op->alloc, &st) != 0) {
+        json_decref(new_obj);
+        return reply_err(r, st);
     }
     if (dry_run(r)) {
         char rv[32];
@@ -451,8 +517,9 @@ static void rmw_write(api_req_t *r, json_t *new_obj)
         free(prev);
         return api_reply_status(r, 500, "InternalError", NULL, "cannot serialize the object");
     }
-    if (store_write(r->srv->store, r->kind, sop, r->ns, r->name, r->current_rv, text, prev, NULL,
-                    written, r) != 0) {
+    const store_claim_t *claims = svcalloc_claims(op->alloc, &nclaims);
+    if (store_write_claims(r->srv->store, r->kind, sop, r->ns, r->name, r->current_rv, text, prev,
+                           NULL, claims, nclaims, written, r) != 0) {
         free(text);
         free(prev);
         return api_reply_store_error(r, NULL, "not connected");
@@ -569,6 +636,7 @@ static void rmw_got(const store_result_t *res, void *priv)
     new_obj = merge_for_update(r, r->current, new_obj);
     if (!new_obj)
         return api_reply_status(r, 500, "InternalError", NULL, "out of memory");
+    svcalloc_prepare_update(r->kind, r->current, new_obj);
     causes = json_array();
     if (validate_update(r->kind->group, r->kind->kind, r->current, new_obj, causes) > 0) {
         json_t *st = invalid_status(r->kind, r->name, causes);
@@ -582,6 +650,9 @@ static void rmw_got(const store_result_t *res, void *priv)
 
 static void rmw_start(api_req_t *r)
 {
+    rmw_t *op = r->op;
+    svcalloc_plan_free(op->alloc);   /* a retry computes its own */
+    op->alloc = NULL;
     if (store_get(r->srv->store, r->kind, r->ns, r->name, rmw_got, r) != 0)
         api_reply_store_error(r, NULL, "not connected");
 }
@@ -599,7 +670,7 @@ static void rmw_run_as(api_req_t *r, mutate_fn *fn, reply_shape_t shape, int cre
     op->precondition = precondition;
     op->trusted = trusted;
     r->op = op;
-    r->op_free = free;
+    r->op_free = rmw_op_free;
     rmw_start(r);
 }
 

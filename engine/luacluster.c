@@ -45,6 +45,7 @@ typedef struct lc_op_s {
     char            *path;
     char            *objkey;    /* path of the object, for ordering; NULL: never conflicts */
     json_t          *body;      /* may be NULL */
+    char            *tag;       /* luacluster_commit_tagged's tag, or NULL */
 } lc_op_t;
 
 typedef struct lcvm_s lcvm_t;
@@ -77,6 +78,7 @@ struct luacluster_s {
     unsigned           npending, ninflight;
     luacluster_done_fn *done;
     void              *done_priv;
+    const char        *done_tag;        /* the tag of the action being reported */
     luacluster_stats_t stats;
 };
 
@@ -232,6 +234,7 @@ static void lc_op_free(lc_op_t *op)
 {
     free(op->path);
     free(op->objkey);
+    free(op->tag);
     json_decref(op->body);
     free(op);
 }
@@ -611,8 +614,11 @@ static void lc_finish(luacluster_t *lc, lc_op_t *op, int status, json_t *body,
         log_warn("%s: cluster.%s %s %s failed: %d %s", lc->component, op->verb, op->method,
                  op->path, status, msg ? msg : errstr ? errstr : "");
     }
-    if (lc->done)
+    if (lc->done) {
+        lc->done_tag = op->tag;
         lc->done(lc->done_priv, op->verb, op->method, op->path, status, body, errstr);
+        lc->done_tag = NULL;
+    }
 }
 
 static void lc_pump(luacluster_t *lc);
@@ -1157,6 +1163,10 @@ static int lc_lua_open(lua_State *L)
         lua_pushcclosure(L, f->func, 1);
         lua_setfield(L, -2, f->name);
     }
+    /* JSON null as objects carry it (luajson.h), for policies to compare with and to put
+     * in patches and results ("remove this key"). */
+    luajson_push_null(L);
+    lua_setfield(L, -2, "null");
     return 1;
 }
 
@@ -1259,6 +1269,11 @@ void luacluster_begin(luacluster_t *lc, lua_State *L)
 
 int luacluster_commit(luacluster_t *lc, lua_State *L)
 {
+    return luacluster_commit_tagged(lc, L, NULL);
+}
+
+int luacluster_commit_tagged(luacluster_t *lc, lua_State *L, const char *tag)
+{
     lcvm_t *v = lc_vm_of(lc, L);
     int n;
     if (v == NULL)
@@ -1267,6 +1282,9 @@ int luacluster_commit(luacluster_t *lc, lua_State *L)
     lc_scratch_clear(v);
     if (v->qhead == NULL)
         return 0;
+    if (tag)
+        for (lc_op_t *op = v->qhead; op; op = op->next)
+            op->tag = strdup(tag);
     n = (int)v->qlen;
     if (lc->ptail)
         lc->ptail->next = v->qhead;
@@ -1291,6 +1309,11 @@ int luacluster_discard(luacluster_t *lc, lua_State *L)
     n = lc_queue_clear(v);
     lc->stats.discarded += n;
     return (int)n;
+}
+
+const char *luacluster_done_tag(const luacluster_t *lc)
+{
+    return lc->done_tag;
 }
 
 void luacluster_set_done(luacluster_t *lc, luacluster_done_fn *fn, void *priv)

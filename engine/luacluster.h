@@ -118,6 +118,14 @@ void luacluster_begin(luacluster_t *lc, lua_State *L);
  * of actions committed. */
 int luacluster_commit(luacluster_t *lc, lua_State *L);
 
+/* luacluster_commit, each action tagged with tag (copied; NULL for none): the done
+ * callback reads it with luacluster_done_tag, so a host can tell which of its objects an
+ * action was for (a controller's expectations per parent). */
+int luacluster_commit_tagged(luacluster_t *lc, lua_State *L, const char *tag);
+
+/* Inside a done callback: the tag of the action reported, or NULL. */
+const char *luacluster_done_tag(const luacluster_t *lc);
+
 /* Close the window and drop L's queued actions: nothing of them is sent. Returns the number
  * dropped. */
 int luacluster_discard(luacluster_t *lc, lua_State *L);

@@ -902,6 +902,56 @@ int luavm_call(luavm_t *vm, const char *hook, int nargs, int nresults)
     }
 }
 
+int luavm_call_function(luavm_t *vm, const char *name, int nargs, int nresults)
+{
+    lua_State *L = vm->L;
+    if (nargs < 0 || lua_gettop(L) < nargs + 1 || !lua_isfunction(L, -(nargs + 1))) {
+        luavm_seterr(vm, "luavm_call_function: a function and %d arguments expected", nargs);
+        return LUAVM_ERROR;
+    }
+    if (vm->running || luavm_gettid() != vm->tid || !lua_checkstack(L, 8)) {
+        luavm_seterr(vm, "luavm_call_function: nested call or call from another thread");
+        lua_pop(L, nargs + 1);
+        return LUAVM_ERROR;
+    }
+    vm->hook = name ? name : "(function)";
+    int st = luavm_run(vm, nargs, nresults);
+    vm->hook = NULL;
+    return st;
+}
+
+int luavm_require(luavm_t *vm, const char *module)
+{
+    lua_State *L = vm->L;
+    if (vm->env_ref == LUA_NOREF || !module || !lua_checkstack(L, 4)) {
+        luavm_seterr(vm, "luavm_require: no environment");
+        return LUAVM_ERROR;
+    }
+    /* E (empty proxy) -> its metatable's __index, B, holds require: read it raw, so a
+     * missing name cannot raise outside a protected call. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->env_ref);
+    if (!lua_getmetatable(L, -1)) {
+        lua_pop(L, 1);
+        luavm_seterr(vm, "luavm_require: no environment");
+        return LUAVM_ERROR;
+    }
+    lua_getfield(L, -1, "__index");
+    lua_pushliteral(L, "require");
+    lua_rawget(L, -2);
+    lua_replace(L, -4);
+    lua_pop(L, 2);
+    lua_pushstring(L, module);
+    return luavm_call_function(vm, "require", 1, 1);
+}
+
+int luavm_push_policy(luavm_t *vm)
+{
+    if (vm->hooks_ref == LUA_NOREF)
+        return 0;
+    lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->hooks_ref);
+    return 1;
+}
+
 const char *luavm_errmsg(const luavm_t *vm)
 {
     return vm->err;

@@ -108,6 +108,20 @@ int luavm_call(luavm_t *vm, const char *hook, int nargs, int nresults);
 /* The message of the last failure, one line starting with "file:line:" when the failure
  * happened in Lua code (not for LUAVM_NOMEM: the stack is gone when the allocator refuses,
  * so that message names the hook). Borrowed until the next load or call. "" after OK. */
+/* Like luavm_call, for a function the host pushed itself (below its nargs arguments), such
+ * as a library function that drives the policy's hooks: the same budget, memory cap and
+ * error handling. name (static or long-lived) names it in messages. */
+int luavm_call_function(luavm_t *vm, const char *name, int nargs, int nresults);
+
+/* Push module as the policy's own require(module) returns it (loading it under the budget
+ * if needed). LUAVM_OK with the module on the stack, or a failure status (luavm_errmsg). */
+int luavm_require(luavm_t *vm, const char *module);
+
+/* Push the table the loaded policy returned; 0 (nothing pushed) before a policy loaded.
+ * The host reads fields of it (controller declarations) and passes it to library code;
+ * it must not change it. */
+int luavm_push_policy(luavm_t *vm);
+
 const char *luavm_errmsg(const luavm_t *vm);
 
 /* The stack traceback of the last LUAVM_ERROR/LUAVM_TIMEOUT, for logs; "" if none. Borrowed

@@ -4,6 +4,7 @@
 
 int server_main(int argc, char **argv);
 int scheduler_main(int argc, char **argv);
+int controllers_main(int argc, char **argv);
 
 #define BERTH_VERSION "0.1.0"
 
@@ -15,6 +16,7 @@ static void usage(FILE *out)
             "commands:\n"
             "  server     serve the Kubernetes API from a Redis store (and schedule pods)\n"
             "  scheduler  place pending pods with Lua policies, against a server\n"
+            "  controllers  run the controller policies (policies/controllers/), against a server\n"
             "  version    print the version\n"
             "\n"
             "'berth <command> --help' describes a command's options.\n");
@@ -30,6 +32,8 @@ int main(int argc, char **argv)
         return server_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "scheduler"))
         return scheduler_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "controllers"))
+        return controllers_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("berth %s (Kubernetes API v1.31)\n", BERTH_VERSION);
         return 0;

@@ -639,9 +639,33 @@ lua_State *policy_state(policy_t *p)
     return luavm_state(p->vm);
 }
 
+static int policy_account(policy_t *p, int st);
+
 int policy_call(policy_t *p, const char *hook, int nargs, int nresults)
 {
-    int st = luavm_call(p->vm, hook, nargs, nresults);
+    return policy_account(p, luavm_call(p->vm, hook, nargs, nresults));
+}
+
+int policy_call_function(policy_t *p, const char *name, int nargs, int nresults)
+{
+    return policy_account(p, luavm_call_function(p->vm, name, nargs, nresults));
+}
+
+int policy_require(policy_t *p, const char *module)
+{
+    if (!p->vm)
+        return LUAVM_ERROR;
+    return policy_account(p, luavm_require(p->vm, module));
+}
+
+int policy_push_table(policy_t *p)
+{
+    return p->vm ? luavm_push_policy(p->vm) : 0;
+}
+
+/* Count a call's result, keep its message and bump the failure metric. */
+static int policy_account(policy_t *p, int st)
+{
     const char *reason = NULL;
 
     p->stats.calls++;

@@ -130,6 +130,13 @@ int policy_call(policy_t *p, const char *hook, int nargs, int nresults);
 
 /* 1 if the current version defines a function hook. */
 int policy_has_hook(policy_t *p, const char *hook);
+/* policy_call for a function the host pushed below its arguments (luavm_call_function),
+ * counted and reported like a hook call. */
+int policy_call_function(policy_t *p, const char *name, int nargs, int nresults);
+/* luavm_require in the current version's VM, counted like a call. */
+int policy_require(policy_t *p, const char *module);
+/* Push the policy's table (luavm_push_policy); 0 when none is loaded. */
+int policy_push_table(policy_t *p);
 
 /* The caller found the results of a call unusable (wrong type or shape): count it as a
  * "malformed" call failure. why (may be NULL) becomes policy_errmsg(), prefixed with

@@ -13,13 +13,17 @@
 #include "metrics.h"
 #include "scheduler.h"
 #include "store.h"
+#include "controllers.h"
+#include "svcalloc.h"
 #include "watch.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: berth server [--redis URL] [--listen HOST:PORT] [--watch-window N] [--log-level LEVEL]\n"
-            "                    [--no-scheduler] [--policies DIR] [--lua DIR]\n"
+            "                    [--no-scheduler] [--no-controllers] [--policies DIR] [--lua DIR]\n"
+            "                    [--controller-resync-seconds N]\n"
+            "                    [--service-cluster-ip-range CIDR] [--service-node-port-range A-B]\n"
             "\n"
             "Serve the Kubernetes API from a Redis store.\n"
             "\n"
@@ -28,8 +32,12 @@ static void usage(FILE *out)
             "  --watch-window N    events kept per resource for watches to resume from (default 100000)\n"
             "  --log-level LEVEL   error, warn, info or debug (default info)\n"
             "  --no-scheduler      do not run the scheduler in this process\n"
+            "  --no-controllers    do not run the controllers (policies/controllers/) in this process\n"
+            "  --controller-resync-seconds N  sync every controller's objects this often (default 60)\n"
             "  --policies DIR      scheduling policies (default: policies/ beside bin/)\n"
-            "  --lua DIR           the Lua library policies use (default: lua/ beside bin/)\n");
+            "  --lua DIR           the Lua library policies use (default: lua/ beside bin/)\n"
+            "  --service-cluster-ip-range CIDR  Service cluster IPs (default 10.96.0.0/16)\n"
+            "  --service-node-port-range A-B    Service node ports (default 30000-32767)\n");
 }
 
 typedef struct server_ctx_s {
@@ -38,6 +46,7 @@ typedef struct server_ctx_s {
     watch_hub_t *hub;
     struct event_base *base;
     scheduler_t *scheduler;
+    controllers_t *controllers;
 } server_ctx_t;
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -52,6 +61,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     server_ctx_t *ctx = arg;
     log_info("SIGHUP: reloading policies");
     scheduler_reload(ctx->scheduler);
+    controllers_reload(ctx->controllers);
 }
 
 static void on_store_state(int up, void *priv)
@@ -63,6 +73,8 @@ static void on_store_state(int up, void *priv)
      * every cluster has exist, and pick up pods whose graceful deletion is running. */
     api_ensure_namespaces(&ctx->api);
     api_reaper_scan(&ctx->api);
+    /* Rebuild the Service IP/port tables from the stored Services (kube's repair). */
+    svcalloc_repair(ctx->store);
 }
 
 int server_main(int argc, char **argv)
@@ -73,16 +85,20 @@ int server_main(int argc, char **argv)
         { "watch-window", required_argument, NULL, 'w' },
         { "log-level", required_argument, NULL, 'L' },
         { "no-scheduler", no_argument, NULL, 'S' },
+        { "no-controllers", no_argument, NULL, 'K' },
+        { "controller-resync-seconds", required_argument, NULL, 'R' },
         { "policies", required_argument, NULL, 'p' },
         { "lua", required_argument, NULL, 'u' },
+        { "service-cluster-ip-range", required_argument, NULL, 'C' },
+        { "service-node-port-range", required_argument, NULL, 'N' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *redis_url = "redis://127.0.0.1:6379/0", *listen_addr = "127.0.0.1:6443";
     long window = 100000;
-    int run_scheduler = 1;
+    int run_scheduler = 1, run_controllers = 1, resync_seconds = 0;
     char pdir[4096], ldir[4096], self_url[512];
-    const char *policy_dir = NULL, *lib_dir = NULL;
+    const char *policy_dir = NULL, *lib_dir = NULL, *svc_cidr = NULL, *svc_ports = NULL;
     server_ctx_t ctx;
     char err[256];
     int c, rc = 1;
@@ -103,8 +119,12 @@ int server_main(int argc, char **argv)
             break;
         case 'L': log_set_level_name(optarg); break;
         case 'S': run_scheduler = 0; break;
+        case 'K': run_controllers = 0; break;
+        case 'R': resync_seconds = atoi(optarg); break;
         case 'p': policy_dir = optarg; break;
         case 'u': lib_dir = optarg; break;
+        case 'C': svc_cidr = optarg; break;
+        case 'N': svc_ports = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -112,6 +132,10 @@ int server_main(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "berth server: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+    if (svcalloc_configure(svc_cidr, svc_ports, err, sizeof(err)) != 0) {
+        fprintf(stderr, "berth server: %s\n", err);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -135,8 +159,9 @@ int server_main(int argc, char **argv)
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
     event_add(sighup, NULL);
-    if (run_scheduler) {
-        /* The scheduler is an API client like any other, here of this very server. */
+    {
+        /* The scheduler and controllers are API clients like any other, here of this very
+         * server. */
         const char *colon = strrchr(listen_addr, ':');
         int wildcard = !strncmp(listen_addr, "0.0.0.0:", 8) || !strncmp(listen_addr, "[::]:", 5) ||
                        listen_addr[0] == ':';
@@ -146,6 +171,16 @@ int server_main(int argc, char **argv)
             scheduler_default_dir("policies", pdir, sizeof(pdir)), policy_dir = pdir;
         if (!lib_dir)
             scheduler_default_dir("lua", ldir, sizeof(ldir)), lib_dir = ldir;
+    }
+    if (run_controllers) {
+        controllers_opts_t co = { self_url, policy_dir, lib_dir, 0, resync_seconds };
+        ctx.controllers = controllers_create(ctx.base, &co, err, sizeof(err));
+        if (!ctx.controllers) {
+            fprintf(stderr, "berth server: controllers: %s\n", err);
+            goto out;
+        }
+    }
+    if (run_scheduler) {
         scheduler_opts_t so = { self_url, policy_dir, lib_dir, 0, 0 };
         ctx.scheduler = scheduler_create(ctx.base, &so, err, sizeof(err));
         if (!ctx.scheduler) {
@@ -164,6 +199,7 @@ out:
     if (sighup)
         event_free(sighup);
     scheduler_free(ctx.scheduler);
+    controllers_free(ctx.controllers);
     watch_hub_free(ctx.hub);
     api_server_release(&ctx.api);
     store_free(ctx.store);

@@ -13,10 +13,11 @@
 #include "util.h"
 
 /* KEYS: 1 objects hash, 2 versions hash, 3 index zset, 4 stream, 5 rv counter,
- *       6 per-kind last-write hash, 7 namespaces objects hash
+ *       6 per-kind last-write hash, 7 namespaces objects hash, 7+i the table of claim i
  * ARGV: 1 op (c|u|d), 2 field, 3 expected rv or "", 4 json prefix, 5 json suffix,
- *       6 stream window, 7 unused, 8 previous-object projection, 9 namespace that must exist
- *       or "", 10 kind store key */
+ *       6 stream window, 7 number of claims ("" = 0), 8 previous-object projection,
+ *       9 namespace that must exist or "", 10 kind store key, then per claim i (from 1):
+ *       9+2i slot, 10+2i 't' (take) or 'r' (release) */
 static const char write_lua[] =
     "local op, field = ARGV[1], ARGV[2]\n"
     "local cur = redis.call('HGET', KEYS[2], field)\n"
@@ -32,6 +33,13 @@ static const char write_lua[] =
     "else\n"
     "  if not cur then return {'notfound'} end\n"
     "  if ARGV[3] ~= '' and ARGV[3] ~= cur then return {'conflict', cur} end\n"
+    "end\n"
+    "local nc = tonumber(ARGV[7]) or 0\n"
+    "for i = 1, nc do\n"
+    "  if ARGV[10 + 2 * i] == 't' then\n"
+    "    local h = redis.call('HGET', KEYS[7 + i], ARGV[9 + 2 * i])\n"
+    "    if h and h ~= field then return {'taken', i - 1, h} end\n"
+    "  end\n"
     "end\n"
     "local rv = redis.call('INCR', KEYS[5])\n"
     "local obj = ARGV[4] .. rv .. ARGV[5]\n"
@@ -49,6 +57,11 @@ static const char write_lua[] =
     "redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '0-' .. rv, 't', t, 'k', field,\n"
     "           'o', obj, 'p', ARGV[8])\n"
     "redis.call('HSET', KEYS[6], ARGV[10], rv)\n"
+    "for i = 1, nc do\n"
+    "  local t, slot = KEYS[7 + i], ARGV[9 + 2 * i]\n"
+    "  if ARGV[10 + 2 * i] == 't' then redis.call('HSET', t, slot, field)\n"
+    "  elseif redis.call('HGET', t, slot) == field then redis.call('HDEL', t, slot) end\n"
+    "end\n"
     "return {'ok', rv}\n";
 
 /* KEYS: 1 objects hash, 2 index zset, 3 rv counter, 4 last-write hash
@@ -679,6 +692,9 @@ static void write_reply(rconn_t *conn, redisReply *r, void *priv)
             res.status = STORE_NS_MISSING;
         } else if (!strcmp(st, "nsterminating")) {
             res.status = STORE_NS_TERMINATING;
+        } else if (!strcmp(st, "taken")) {
+            res.status = STORE_TAKEN;
+            res.claim = r->elements > 1 ? (size_t)reply_u64(r->element[1]) : 0;
         } else {
             res.status = STORE_ERROR;
             res.errstr = "unexpected reply from the write script";
@@ -695,24 +711,44 @@ int store_write(store_t *s, const kind_t *k, store_op_t op, const char *ns, cons
                 uint64_t expect_rv, const char *json, const char *prev, const char *require_ns,
                 store_cb *cb, void *privdata)
 {
-    char okey[512], vkey[512], ikey[512], skey[512], field[512], expect[32], window[32];
-    const char *argv[20];
-    size_t argvlen[20];
+    return store_write_claims(s, k, op, ns, name, expect_rv, json, prev, require_ns, NULL, 0,
+                              cb, privdata);
+}
+
+int store_write_claims(store_t *s, const kind_t *k, store_op_t op, const char *ns,
+                       const char *name, uint64_t expect_rv, const char *json, const char *prev,
+                       const char *require_ns, const store_claim_t *claims, size_t nclaims,
+                       store_cb *cb, void *privdata)
+{
+    char okey[512], vkey[512], ikey[512], skey[512], field[512], expect[32], window[32], nc[32];
+    const char *fixed[20], **argv = fixed;
+    size_t fixedlen[20], *argvlen = fixedlen;
     const char *at = strstr(json, rv_placeholder);
+    size_t argc = 20 + 3 * nclaims;
     call_t *c;
+    int rc;
 
     if (!at)
         return -1;   /* a caller bug: the object lacks the placeholder */
+    if (nclaims) {
+        argv = calloc(argc, sizeof(*argv));
+        argvlen = calloc(argc, sizeof(*argvlen));
+        if (!argv || !argvlen) {
+            free(argv);
+            free(argvlen);
+            return -1;
+        }
+    }
     c = call_new(s, op == STORE_CREATE ? "create" : op == STORE_UPDATE ? "update" : "delete",
                  privdata);
     if (!c)
-        return -1;
+        goto failed;
     c->cb = cb;
     c->prefix = strndup(json, (size_t)(at - json));
     c->suffix = strdup(at + strlen(rv_placeholder));
     if (!c->prefix || !c->suffix) {
         call_free(c);
-        return -1;
+        goto failed;
     }
     store_key("o", k, okey, sizeof(okey));
     store_key("v", k, vkey, sizeof(vkey));
@@ -724,33 +760,53 @@ int store_write(store_t *s, const kind_t *k, store_op_t op, const char *ns, cons
     else
         expect[0] = '\0';
     snprintf(window, sizeof(window), "%ld", s->window);
-    argv[0] = "EVALSHA";
-    argv[1] = script_sha[SCRIPT_WRITE];
-    argv[2] = "7";
-    argv[3] = okey;
-    argv[4] = vkey;
-    argv[5] = ikey;
-    argv[6] = skey;
-    argv[7] = "berth:rv";
-    argv[8] = "berth:m";
-    argv[9] = "berth:o:namespaces";
-    argv[10] = op == STORE_CREATE ? "c" : op == STORE_UPDATE ? "u" : "d";
-    argv[11] = field;
-    argv[12] = expect;
-    argv[13] = c->prefix;
-    argv[14] = c->suffix;
-    argv[15] = window;
-    argv[16] = "";
-    argv[17] = prev ? prev : "";
-    argv[18] = require_ns ? require_ns : "";
-    argv[19] = k->store_key;
-    for (int i = 0; i < 20; i++)
-        argvlen[i] = strlen(argv[i]);
-    if (rconn_command_argv(s->conn, write_reply, c, 20, argv, argvlen) != 0) {
-        call_free(c);
-        return -1;
+    snprintf(nc, sizeof(nc), "%zu", nclaims);
+    /* EVALSHA sha numkeys KEYS[1..7] KEYS[8..7+n] ARGV[1..10] (slot, mode)... */
+    size_t a = 0;
+    argv[a++] = "EVALSHA";
+    argv[a++] = script_sha[SCRIPT_WRITE];
+    char numkeys[32];
+    snprintf(numkeys, sizeof(numkeys), "%zu", 7 + nclaims);
+    argv[a++] = numkeys;
+    argv[a++] = okey;
+    argv[a++] = vkey;
+    argv[a++] = ikey;
+    argv[a++] = skey;
+    argv[a++] = "berth:rv";
+    argv[a++] = "berth:m";
+    argv[a++] = "berth:o:namespaces";
+    for (size_t i = 0; i < nclaims; i++)
+        argv[a++] = claims[i].table;
+    argv[a++] = op == STORE_CREATE ? "c" : op == STORE_UPDATE ? "u" : "d";
+    argv[a++] = field;
+    argv[a++] = expect;
+    argv[a++] = c->prefix;
+    argv[a++] = c->suffix;
+    argv[a++] = window;
+    argv[a++] = nclaims ? nc : "";
+    argv[a++] = prev ? prev : "";
+    argv[a++] = require_ns ? require_ns : "";
+    argv[a++] = k->store_key;
+    for (size_t i = 0; i < nclaims; i++) {
+        argv[a++] = claims[i].slot;
+        argv[a++] = claims[i].release ? "r" : "t";
     }
-    return 0;
+    for (size_t i = 0; i < a; i++)
+        argvlen[i] = strlen(argv[i]);
+    rc = rconn_command_argv(s->conn, write_reply, c, (int)a, argv, argvlen);
+    if (rc != 0)
+        call_free(c);
+    if (argv != fixed) {
+        free(argv);
+        free(argvlen);
+    }
+    return rc != 0 ? -1 : 0;
+failed:
+    if (argv != fixed) {
+        free(argv);
+        free(argvlen);
+    }
+    return -1;
 }
 
 static void rv_reply(rconn_t *conn, redisReply *r, void *priv)
@@ -815,4 +871,37 @@ int store_stream_range(store_t *s, const kind_t *k, uint64_t after, size_t count
         return -1;
     }
     return 0;
+}
+
+int store_eval(store_t *s, const char *script, int nkeys, const char *const *keys, int nargs,
+               const char *const *args, store_raw_cb *cb, void *privdata)
+{
+    char nk[16];
+    int argc = 3 + nkeys + nargs, rc;
+    const char **argv = calloc((size_t)argc, sizeof(*argv));
+    size_t *argvlen = calloc((size_t)argc, sizeof(*argvlen));
+    call_t *c = argv && argvlen ? call_new(s, "eval", privdata) : NULL;
+
+    if (!c) {
+        free(argv);
+        free(argvlen);
+        return -1;
+    }
+    c->raw_cb = cb;
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    argv[0] = "EVAL";
+    argv[1] = script;
+    argv[2] = nk;
+    for (int i = 0; i < nkeys; i++)
+        argv[3 + i] = keys[i];
+    for (int i = 0; i < nargs; i++)
+        argv[3 + nkeys + i] = args[i];
+    for (int i = 0; i < argc; i++)
+        argvlen[i] = strlen(argv[i]);
+    rc = rconn_command_argv(s->conn, raw_reply, c, argc, argv, argvlen);
+    if (rc != 0)
+        call_free(c);
+    free(argv);
+    free(argvlen);
+    return rc != 0 ? -1 : 0;
 }

@@ -35,7 +35,8 @@ typedef enum {
     STORE_CONFLICT,      /* resourceVersion mismatch */
     STORE_NS_MISSING,    /* the namespace of a namespaced create does not exist */
     STORE_NS_TERMINATING,/* ... or is being deleted */
-    STORE_ERROR          /* Redis answered an error: answer 500 */
+    STORE_ERROR,         /* Redis answered an error: answer 500 */
+    STORE_TAKEN          /* a claim's slot is held by another object (store_write_claims) */
 } store_status_t;
 
 typedef enum { STORE_CREATE, STORE_UPDATE, STORE_DELETE } store_op_t;
@@ -47,6 +48,7 @@ typedef struct store_result_s {
                               the callback returns */
     size_t len;
     const char *errstr;    /* STORE_ERROR / STORE_UNAVAILABLE detail */
+    size_t claim;          /* STORE_TAKEN: index of the claim whose slot is held */
 } store_result_t;
 
 typedef struct store_item_s {
@@ -98,6 +100,24 @@ int store_write(store_t *s, const kind_t *k, store_op_t op, const char *ns, cons
                 uint64_t expect_rv, const char *json, const char *prev, const char *require_ns,
                 store_cb *cb, void *privdata);
 
+/* Allocation claims written by the same script as the object (svcalloc.c: Service cluster
+ * IPs and node ports). A table is a Redis hash slot -> the store field ("<ns>/<name>") of the
+ * object holding it. Before anything is written, every slot to take must be free or held
+ * by this very object, else the write does nothing and answers STORE_TAKEN with the claim's
+ * index. With the write, slots to take are set to this object and slots to give back are
+ * removed if this object holds them. */
+typedef struct store_claim_s {
+    const char *table;     /* Redis key of the hash */
+    const char *slot;
+    int release;           /* 0: take the slot; 1: give it back */
+} store_claim_t;
+
+/* store_write() plus claims (n may be 0). claims are copied before it returns. */
+int store_write_claims(store_t *s, const kind_t *k, store_op_t op, const char *ns,
+                       const char *name, uint64_t expect_rv, const char *json, const char *prev,
+                       const char *require_ns, const store_claim_t *claims, size_t nclaims,
+                       store_cb *cb, void *privdata);
+
 /* Key helpers shared with the watch hub. out gets "<ns>/<name>" or "<name>". */
 void store_field(const kind_t *k, const char *ns, const char *name, char *out, size_t outlen);
 void store_key(const char *what, const kind_t *k, char *out, size_t outlen);
@@ -110,5 +130,9 @@ struct redisReply;
 typedef void store_raw_cb(struct redisReply *reply, void *privdata);
 int store_stream_range(store_t *s, const kind_t *k, uint64_t after, size_t count,
                        store_raw_cb *cb, void *privdata);
+/* Run a one-off Lua script (EVAL) on the store's connection, in order with the writes sent
+ * before and after it (svcalloc's repair). cb receives the raw reply (NULL: connection lost). */
+int store_eval(store_t *s, const char *script, int nkeys, const char *const *keys, int nargs,
+               const char *const *args, store_raw_cb *cb, void *privdata);
 
 #endif

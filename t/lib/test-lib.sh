@@ -545,7 +545,7 @@ restart_redis() {
 # start_berth [ARGS...]: `$BERTH_BIN server --redis $REDIS_URL --listen 127.0.0.1:PORT
 # $BERTH_SERVER_ARGS ARGS` in the background, log appended to $TRASH/berth.log. Waits (10 s)
 # for /readyz. Sets BERTH_PORT, BERTH_URL, BERTH_PID.
-# BERTH_SERVER_ARGS defaults to --no-scheduler: the API suites test the API server alone,
+# BERTH_SERVER_ARGS defaults to --no-scheduler --no-controllers: the API suites test the API server alone,
 # without a scheduler writing conditions and Events of its own; scheduler suites set it empty.
 start_berth() {
 	local attempt i end
@@ -554,10 +554,10 @@ start_berth() {
 		BERTH_PORT=$(test_free_port) || return 1
 		BERTH_URL=http://127.0.0.1:$BERTH_PORT
 		export BERTH_URL BERTH_PORT
-		echo "=== start_berth: $BERTH_BIN server --redis $REDIS_URL --listen 127.0.0.1:$BERTH_PORT ${BERTH_SERVER_ARGS---no-scheduler} $*" \
+		echo "=== start_berth: $BERTH_BIN server --redis $REDIS_URL --listen 127.0.0.1:$BERTH_PORT ${BERTH_SERVER_ARGS---no-scheduler --no-controllers} $*" \
 			>>"$TRASH/berth.log"
 		"$BERTH_BIN" server --redis "$REDIS_URL" --listen "127.0.0.1:$BERTH_PORT" \
-			${BERTH_SERVER_ARGS---no-scheduler} "$@" \
+			${BERTH_SERVER_ARGS---no-scheduler --no-controllers} "$@" \
 			</dev/null >>"$TRASH/berth.log" 2>&1 &
 		BERTH_PID=$!
 		BERTH_STARTED=1

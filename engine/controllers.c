@@ -1,0 +1,889 @@
+/* controllers.c: see controllers.h. */
+#include <dirent.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "apiclient.h"
+#include "controllers.h"
+#include "informer.h"
+#include "leader.h"
+#include "log.h"
+#include "luacluster.h"
+#include "luajson.h"
+#include "luavm.h"
+#include "metrics.h"
+#include "policy.h"
+#include "scheduler.h"
+#include "util.h"
+#include "workqueue.h"
+
+#define CM_MAX_RES        32     /* distinct resources all controllers name */
+#define CM_MAX_CTRL       32     /* controller policies */
+#define CM_MAX_DECL       8      /* children or watches of one controller */
+#define CM_RUNTIME        "berth.controller.runtime"
+#define CM_EXPECT_TIMEOUT_MS 30000   /* give up waiting for a sync's writes to show (client-go: 5 min) */
+#define CM_EXPECT_POLL_MS 20
+#define CM_COMPONENT      "controller-manager"
+
+typedef struct controllers_s controllers_t;
+
+typedef struct cm_res_s {
+    char           name[160];       /* "v1/pods", "apps/v1/replicasets" */
+    informer_t    *inf;
+    controllers_t *cm;
+} cm_res_t;
+
+typedef struct ctrl_s {
+    controllers_t *cm;
+    int            index;           /* in cm->ctrls */
+    char           policy[POLICY_NAME_MAX];   /* "controllers/replicaset.lua" */
+    int            declared;        /* a good version declared parent etc. */
+    int            parent;          /* index in cm->res */
+    int            children[CM_MAX_DECL], nchildren;
+    int            watches[CM_MAX_DECL], nwatches;
+    int            adopt;
+    workqueue_t   *queue;
+    /* Expectations: parent key -> {"inflight": n, "rv": highest rv answered, "since": ms}. */
+    json_t        *expect;
+    /* The policy's child_events: plural -> {create|create_failed|delete|delete_failed ->
+     * {type, reason, message}}, recorded from the answers to its creates and deletes. */
+    json_t        *child_events;
+} ctrl_t;
+
+struct controllers_s {
+    struct event_base *base;
+    apiclient_t       *client;
+    luacluster_t      *lua;
+    policy_set_t      *policies;
+    leader_t          *leader;
+    cm_res_t           res[CM_MAX_RES];
+    int                nres;
+    ctrl_t            *ctrls[CM_MAX_CTRL];
+    int                nctrls;
+    struct event      *resync_ev;
+    int                resync_s;
+    char               dir[PATH_MAX];
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *md_str(const json_t *obj, const char *field)
+{
+    return json_str(json_object_get(obj, "metadata"), field);
+}
+
+/* The informer cache key of obj: "<ns>/<name>" or "<name>". */
+static void obj_key(const json_t *obj, char *out, size_t outlen)
+{
+    const char *ns = md_str(obj, "namespace"), *name = md_str(obj, "name");
+    if (ns && *ns)
+        snprintf(out, outlen, "%s/%s", ns, name ? name : "");
+    else
+        snprintf(out, outlen, "%s", name ? name : "");
+}
+
+/* The uid of obj's controller ownerReference, or NULL. */
+static const char *controller_uid(const json_t *obj)
+{
+    size_t i;
+    json_t *ref;
+    json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref)
+        if (json_is_true(json_object_get(ref, "controller")))
+            return json_str(ref, "uid");
+    return NULL;
+}
+
+static unsigned long long rv_num(const char *rv)
+{
+    return rv ? strtoull(rv, NULL, 10) : 0;
+}
+
+/* The kind of a built-in plural, for Events about parents. */
+static const char *kind_for(const char *plural)
+{
+    static const char *const map[][2] = {
+        { "replicasets", "ReplicaSet" }, { "deployments", "Deployment" },
+        { "replicationcontrollers", "ReplicationController" }, { "services", "Service" },
+        { "jobs", "Job" }, { "cronjobs", "CronJob" }, { "statefulsets", "StatefulSet" },
+        { "daemonsets", "DaemonSet" }, { "nodes", "Node" }, { "namespaces", "Namespace" },
+        { "pods", "Pod" },
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strcmp(map[i][0], plural))
+            return map[i][1];
+    return plural;
+}
+
+/* ---- queueing ---------------------------------------------------------------------- */
+
+static void enqueue(ctrl_t *c, const json_t *parent)
+{
+    char key[600];
+    obj_key(parent, key, sizeof(key));
+    if (*key)
+        workqueue_add(c->queue, key);
+}
+
+typedef struct ns_walk_s {
+    ctrl_t     *c;
+    const char *ns;     /* NULL: every parent */
+} ns_walk_t;
+
+static int enqueue_in_ns(const char *key, json_t *obj, void *priv)
+{
+    ns_walk_t *w = priv;
+    const char *ns = md_str(obj, "namespace");
+    if (!w->ns || (ns && !strcmp(ns, w->ns)))
+        workqueue_add(w->c->queue, key);
+    return 0;
+}
+
+static void enqueue_all(ctrl_t *c, const char *ns)
+{
+    ns_walk_t w = { c, ns };
+    if (c->declared)
+        informer_foreach(c->cm->res[c->parent].inf, enqueue_in_ns, &w);
+}
+
+static int has_index(const int *list, int n, int r)
+{
+    for (int i = 0; i < n; i++)
+        if (list[i] == r)
+            return 1;
+    return 0;
+}
+
+/* An object of a child resource changed: queue its controller, or for an orphan the
+ * parents that may adopt it, or a parent of the same name (children owned by name, such as
+ * a Service's Endpoints). */
+static void child_changed(ctrl_t *c, const json_t *obj)
+{
+    informer_t *pinf = c->cm->res[c->parent].inf;
+    const char *uid = controller_uid(obj);
+    if (uid) {
+        json_t *parents = informer_by_index(pinf, "uid", uid), *p;
+        size_t i;
+        json_array_foreach(parents, i, p)
+            enqueue(c, p);
+        json_decref(parents);
+        return;
+    }
+    json_t *same = informer_get(pinf, md_str(obj, "namespace"), md_str(obj, "name"));
+    if (same)
+        enqueue(c, same);
+    if (c->adopt)
+        enqueue_all(c, md_str(obj, "namespace"));
+}
+
+static void changed(cm_res_t *r, const json_t *obj)
+{
+    controllers_t *cm = r->cm;
+    int ri = (int)(r - cm->res);
+    for (int i = 0; i < cm->nctrls; i++) {
+        ctrl_t *c = cm->ctrls[i];
+        if (!c->declared)
+            continue;
+        if (c->parent == ri)
+            enqueue(c, obj);
+        if (has_index(c->children, c->nchildren, ri))
+            child_changed(c, obj);
+        if (has_index(c->watches, c->nwatches, ri))
+            enqueue_all(c, md_str(obj, "namespace"));
+    }
+}
+
+static void on_add(informer_t *inf, json_t *obj, void *priv)
+{
+    changed(priv, obj);
+}
+
+static void on_update(informer_t *inf, json_t *old, json_t *obj, void *priv)
+{
+    cm_res_t *r = priv;
+    luacluster_forget(r->cm->lua, r->name, old);
+    /* A change of owner or of labels concerns the old parent as much as the new one. */
+    if (!json_equal(json_path(old, "metadata.ownerReferences"), json_path(obj, "metadata.ownerReferences")) ||
+        !json_equal(json_path(old, "metadata.labels"), json_path(obj, "metadata.labels")))
+        changed(r, old);
+    changed(r, obj);
+}
+
+static void on_delete(informer_t *inf, json_t *obj, void *priv)
+{
+    cm_res_t *r = priv;
+    luacluster_forget(r->cm->lua, r->name, obj);
+    changed(r, obj);
+}
+
+static void index_uid(json_t *obj, json_t *keys, void *priv)
+{
+    const char *uid = md_str(obj, "uid");
+    if (uid)
+        json_array_append_new(keys, json_string(uid));
+}
+
+static void index_controller(json_t *obj, json_t *keys, void *priv)
+{
+    const char *uid = controller_uid(obj);
+    if (uid)
+        json_array_append_new(keys, json_string(uid));
+}
+
+/* The informer for resource ("v1/pods", "apps/v1/replicasets"), made on first use. -1 for
+ * a malformed resource or too many. */
+static int resource(controllers_t *cm, const char *name)
+{
+    char path[300];
+    int slashes = 0;
+    for (int i = 0; i < cm->nres; i++)
+        if (!strcmp(cm->res[i].name, name))
+            return i;
+    for (const char *p = name; *p; p++) {
+        if (*p == '/')
+            slashes++;
+        else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+            return -1;
+    }
+    if (cm->nres >= CM_MAX_RES || strlen(name) >= sizeof(cm->res[0].name) || !*name)
+        return -1;
+    if (slashes == 1)
+        snprintf(path, sizeof(path), "/api/%s", name);
+    else if (slashes == 2)
+        snprintf(path, sizeof(path), "/apis/%s", name);
+    else
+        return -1;
+    cm_res_t *r = &cm->res[cm->nres];
+    informer_config_t cfg;
+    informer_handlers_t h;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.path = path;
+    memset(&h, 0, sizeof(h));
+    h.on_add = on_add;
+    h.on_update = on_update;
+    h.on_delete = on_delete;
+    h.priv = r;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->cm = cm;
+    r->inf = informer_create(cm->base, cm->client, &cfg, &h);
+    if (!r->inf || informer_add_index(r->inf, "uid", index_uid, NULL) != 0 ||
+        informer_add_index(r->inf, "controller", index_controller, NULL) != 0 ||
+        luacluster_add_informer(cm->lua, name, r->inf) != 0) {
+        if (r->inf)
+            informer_free(r->inf);
+        r->inf = NULL;
+        return -1;
+    }
+    informer_start(r->inf);
+    return cm->nres++;
+}
+
+/* ---- declarations ------------------------------------------------------------------ */
+
+/* Read the string list field of the table on top of L into out (resource indexes). */
+static int read_list(controllers_t *cm, lua_State *L, const char *field, int *out, int *n,
+                     char *err, size_t errlen)
+{
+    *n = 0;
+    lua_getfield(L, -1, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        snprintf(err, errlen, "'%s' must be a list of resources", field);
+        return -1;
+    }
+    for (int i = 1;; i++) {
+        lua_rawgeti(L, -1, i);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            break;
+        }
+        /* "v1/pods", or { resource = "v1/endpoints", by_name = true, ... } */
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "resource");
+            lua_remove(L, -2);
+        }
+        const char *s = lua_tostring(L, -1);
+        int r = s && lua_type(L, -1) == LUA_TSTRING ? resource(cm, s) : -1;
+        lua_pop(L, 1);
+        if (r < 0 || *n >= CM_MAX_DECL) {
+            lua_pop(L, 1);
+            snprintf(err, errlen, "'%s'[%d] is not a resource like \"v1/pods\" or \"apps/v1/replicasets\" (or too many)",
+                     field, i);
+            return -1;
+        }
+        out[(*n)++] = r;
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* Read what the controller's current version declares. 0, or -1 with err set. */
+static int declare(ctrl_t *c, char *err, size_t errlen)
+{
+    controllers_t *cm = c->cm;
+    policy_t *p = policy_get(cm->policies, c->policy);
+    lua_State *L;
+    int parent, children[CM_MAX_DECL], nchildren, watches[CM_MAX_DECL], nwatches, rc = -1;
+    if (!p) {
+        snprintf(err, errlen, "not loaded");
+        return -1;
+    }
+    L = policy_state(p);
+    if (!policy_push_table(p)) {
+        snprintf(err, errlen, "not loaded");
+        return -1;
+    }
+    lua_getfield(L, -1, "parent");
+    parent = lua_type(L, -1) == LUA_TSTRING ? resource(cm, lua_tostring(L, -1)) : -1;
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "sync");
+    int has_sync = lua_isfunction(L, -1);
+    lua_pop(L, 1);
+    if (parent < 0)
+        snprintf(err, errlen, "'parent' must name a resource like \"apps/v1/replicasets\"");
+    else if (!has_sync)
+        snprintf(err, errlen, "a controller needs a sync(parent, children, ctx) function");
+    else if (read_list(cm, L, "children", children, &nchildren, err, errlen) == 0 &&
+             read_list(cm, L, "watches", watches, &nwatches, err, errlen) == 0) {
+        lua_getfield(L, -1, "adopt");
+        c->adopt = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "child_events");
+        json_t *ce = lua_istable(L, -1) ? luajson_to_json(L, -1, err, errlen) : NULL;
+        lua_pop(L, 1);
+        json_decref(c->child_events);
+        /* keyed by the plural, which is what the answer's path shows */
+        c->child_events = json_object();
+        const char *res;
+        json_t *v;
+        json_object_foreach(ce, res, v) {
+            const char *slash = strrchr(res, '/');
+            json_object_set(c->child_events, slash ? slash + 1 : res, v);
+        }
+        json_decref(ce);
+        c->parent = parent;
+        memcpy(c->children, children, sizeof(children));
+        c->nchildren = nchildren;
+        memcpy(c->watches, watches, sizeof(watches));
+        c->nwatches = nwatches;
+        c->declared = 1;
+        rc = 0;
+    }
+    lua_pop(L, 1);
+    return rc;
+}
+
+/* ---- Events and reports ------------------------------------------------------------ */
+
+static void ignore_done(int status, json_t *body, const char *errstr, void *priv)
+{
+}
+
+/* A Warning Event on the manager's Lease (kube-system/berth-controller-manager). */
+static void lease_event(controllers_t *cm, const char *reason, const char *message)
+{
+    char stamp[32];
+    util_rfc3339(time(NULL), stamp);
+    json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,"
+                           "s:{s:s},s:s,s:s,s:i,s:s}",
+                           "apiVersion", "v1", "kind", "Event", "metadata", "generateName",
+                           "berth-controller-manager.", "namespace", "kube-system",
+                           "involvedObject", "kind", "Lease", "namespace", "kube-system", "name",
+                           "berth-controller-manager", "apiVersion", "coordination.k8s.io/v1",
+                           "type", "Warning", "reason", reason, "message", message, "source",
+                           "component", CM_COMPONENT, "firstTimestamp", stamp, "lastTimestamp",
+                           stamp, "count", 1, "reportingComponent", CM_COMPONENT);
+    apiclient_request(cm->client, "POST", "/api/v1/namespaces/kube-system/events", NULL, ev,
+                      ignore_done, NULL);
+    json_decref(ev);
+}
+
+static ctrl_t *find_ctrl(controllers_t *cm, const char *policy)
+{
+    for (int i = 0; i < cm->nctrls; i++)
+        if (!strcmp(cm->ctrls[i]->policy, policy))
+            return cm->ctrls[i];
+    return NULL;
+}
+
+static void policy_report(void *priv, const char *policy, int ok, const char *message)
+{
+    controllers_t *cm = priv;
+    ctrl_t *c = find_ctrl(cm, policy);
+    char err[512];
+    if (!ok) {
+        log_error("controllers: policy %s: %s", policy, message);
+        if (cm->client)
+            lease_event(cm, "PolicyLoadFailed", message);
+        return;
+    }
+    log_info("controllers: policy %s loaded", policy);
+    if (c && declare(c, err, sizeof(err)) != 0) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "policies/%s: %s", policy, err);
+        log_error("controllers: %s", msg);
+        lease_event(cm, "PolicyLoadFailed", msg);
+    } else if (c) {
+        enqueue_all(c, NULL);
+    }
+}
+
+/* ---- one sync ---------------------------------------------------------------------- */
+
+/* Whether the parent's last sync has been seen through: every action answered and the
+ * informers of its resources past the resourceVersions the answers carried. */
+static int expectations_met(ctrl_t *c, const char *key)
+{
+    json_t *e = json_object_get(c->expect, key);
+    if (!e)
+        return 1;
+    if (now_ms() - json_integer_value(json_object_get(e, "since")) > CM_EXPECT_TIMEOUT_MS) {
+        log_warn("controllers: %s %s: writes of the last sync not seen after %d s; syncing anyway",
+                 c->policy, key, CM_EXPECT_TIMEOUT_MS / 1000);
+        json_object_del(c->expect, key);
+        return 1;
+    }
+    if (json_integer_value(json_object_get(e, "inflight")) > 0)
+        return 0;
+    /* Each resource's informer must be past the resourceVersions its answers carried. */
+    const char *ri;
+    json_t *rv;
+    json_object_foreach(json_object_get(e, "rvs"), ri, rv) {
+        int r = atoi(ri);
+        if (r >= 0 && r < c->cm->nres &&
+            rv_num(informer_resource_version(c->cm->res[r].inf)) < (unsigned long long)json_integer_value(rv))
+            return 0;
+    }
+    json_object_del(c->expect, key);
+    return 1;
+}
+
+static void process(workqueue_t *q, const char *key, void *priv)
+{
+    ctrl_t *c = priv;
+    controllers_t *cm = c->cm;
+    policy_t *p;
+    lua_State *L;
+    char tag[700], labels[300];
+    int rc;
+
+    if (!leader_is_leading(cm->leader) || !c->declared) {
+        workqueue_done(q, key);   /* queued again on leadership or a good reload */
+        return;
+    }
+    if (!expectations_met(c, key)) {
+        workqueue_add_after(q, key, CM_EXPECT_POLL_MS);
+        workqueue_done(q, key);
+        return;
+    }
+    p = policy_get(cm->policies, c->policy);
+    if (!p) {
+        workqueue_add_after(q, key, 5000);
+        workqueue_done(q, key);
+        return;
+    }
+    L = policy_state(p);
+    rc = policy_require(p, CM_RUNTIME);
+    if (rc == LUAVM_OK) {
+        lua_getfield(L, -1, "reconcile");
+        lua_remove(L, -2);
+        policy_push_table(p);
+        lua_pushstring(L, key);
+        luacluster_begin(cm->lua, L);
+        rc = policy_call_function(p, "sync", 2, 1);
+    }
+    snprintf(labels, sizeof(labels), "controller=\"%s\",result=\"%s\"", c->policy,
+             rc == LUAVM_OK ? "success" : "error");
+    metrics_add("berth_controller_syncs_total", labels, 1);
+    if (rc != LUAVM_OK) {
+        luacluster_discard(cm->lua, L);
+        log_warn("controllers: %s %s: sync failed (%s): %s", c->policy, key,
+                 luavm_status_name(rc), policy_errmsg(p) ? policy_errmsg(p) : "");
+        workqueue_add_rate_limited(q, key);
+        workqueue_done(q, key);
+        return;
+    }
+    double requeue = 0;
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "requeue_after");
+        requeue = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    snprintf(tag, sizeof(tag), "%d\n%s", c->index, key);
+    int n = luacluster_commit_tagged(cm->lua, L, tag);
+    if (n > 0)
+        json_object_set_new(c->expect, key, json_pack("{s:i,s:{},s:I}", "inflight", n, "rvs",
+                                                      "since", (json_int_t)now_ms()));
+    workqueue_forget(q, key);
+    if (requeue > 0)
+        workqueue_add_after(q, key, (long)(requeue * 1000 > 86400000 ? 86400000 : requeue * 1000));
+    workqueue_done(q, key);
+}
+
+/* An Event about obj (the parent), as kube's controllers record them. */
+static void record_event(controllers_t *cm, const json_t *obj, const char *api_version,
+                         const char *kind, const char *type, const char *reason,
+                         const char *message)
+{
+    char stamp[32], gen[300], path[600];
+    const char *ns = md_str(obj, "namespace"), *name = md_str(obj, "name");
+    if (!ns || !*ns)
+        ns = "default";
+    if (!name)
+        return;
+    util_rfc3339(time(NULL), stamp);
+    snprintf(gen, sizeof(gen), "%s.", name);
+    json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s?,s:s,s:s?,s:s?},s:s,s:s,s:s,"
+                           "s:{s:s},s:s,s:s,s:i,s:s}",
+                           "apiVersion", "v1", "kind", "Event", "metadata", "generateName", gen,
+                           "namespace", ns, "involvedObject", "kind", kind, "namespace",
+                           md_str(obj, "namespace"), "name", name, "uid", md_str(obj, "uid"),
+                           "apiVersion", api_version, "type", type, "reason", reason,
+                           "message", message, "source", "component", CM_COMPONENT,
+                           "firstTimestamp", stamp, "lastTimestamp", stamp, "count", 1,
+                           "reportingComponent", CM_COMPONENT);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+    apiclient_request(cm->client, "POST", path, NULL, ev, ignore_done, NULL);
+    json_decref(ev);
+}
+
+/* The policy's child_events entry for an answered create or delete of a child. */
+static void child_event(ctrl_t *c, const char *key, const char *verb, const char *path,
+                        int status, json_t *body, const char *errstr)
+{
+    char plural[128], name[300], msg[1200], buf[700], *seg[16], *save = NULL, *tok;
+    int ok = status >= 200 && status < 300, create = !strcmp(verb, "create"), n = 0;
+    if ((!create && strcmp(verb, "delete")) || json_object_size(c->child_events) == 0)
+        return;
+    /* ".../<plural>" for a create, ".../<plural>/<name>" for a delete */
+    snprintf(buf, sizeof(buf), "%s", path);
+    buf[strcspn(buf, "?")] = '\0';
+    for (tok = strtok_r(buf, "/", &save); tok && n < 16; tok = strtok_r(NULL, "/", &save))
+        seg[n++] = tok;
+    if (n < 2)
+        return;
+    snprintf(plural, sizeof(plural), "%s", create ? seg[n - 1] : seg[n - 2]);
+    if (create)
+        snprintf(name, sizeof(name), "%s", ok && md_str(body, "name") ? md_str(body, "name") : "");
+    else
+        snprintf(name, sizeof(name), "%s", seg[n - 1]);
+    json_t *t = json_object_get(json_object_get(c->child_events, plural),
+                                create ? (ok ? "create" : "create_failed") : (ok ? "delete" : "delete_failed"));
+    const char *fmt = json_str(t, "message"), *reason = json_str(t, "reason");
+    json_t *parent = informer_get_key(c->cm->res[c->parent].inf, key);
+    if (!fmt || !reason || !parent)
+        return;
+    const char *arg = ok ? name : (json_str(body, "message") ? json_str(body, "message") : errstr ? errstr : "unknown error");
+    /* the one %s of the template, replaced by hand: the template is the policy's text */
+    const char *pct = strstr(fmt, "%s");
+    if (pct)
+        snprintf(msg, sizeof(msg), "%.*s%s%s", (int)(pct - fmt), fmt, arg, pct + 2);
+    else
+        snprintf(msg, sizeof(msg), "%s", fmt);
+    char api[200];
+    const char *res = c->cm->res[c->parent].name, *slash = strrchr(res, '/');
+    snprintf(api, sizeof(api), "%.*s", (int)(slash - res), res);
+    record_event(c->cm, parent, api, kind_for(slash + 1),
+                 json_str(t, "type") ? json_str(t, "type") : "Normal", reason, msg);
+}
+
+/* The resource (index in cm->res) of a request path among the controller's parent and
+ * children: "/api/v1/namespaces/ns/pods[/name[/sub]]" is "v1/pods". -1 if none. */
+static int path_resource(ctrl_t *c, const char *path)
+{
+    int cand[1 + CM_MAX_DECL], n = 0;
+    cand[n++] = c->parent;
+    for (int i = 0; i < c->nchildren; i++)
+        cand[n++] = c->children[i];
+    for (int i = 0; i < n; i++) {
+        const char *res = c->cm->res[cand[i]].name, *slash = strrchr(res, '/');
+        char prefix[200], seg[140];
+        snprintf(prefix, sizeof(prefix), "%s/%.*s/", strchr(res, '/') == slash ? "/api" : "/apis",
+                 (int)(slash - res), res);
+        snprintf(seg, sizeof(seg), "/%s", slash + 1);
+        if (strncmp(path, prefix, strlen(prefix)))
+            continue;
+        const char *at = strstr(path, seg);
+        if (at && (at[strlen(seg)] == '/' || at[strlen(seg)] == '\0' || at[strlen(seg)] == '?'))
+            return cand[i];
+    }
+    return -1;
+}
+
+/* An action of some sync was answered: settle that parent's expectations. */
+static void action_done(void *priv, const char *verb, const char *method, const char *path,
+                        int status, json_t *body, const char *errstr)
+{
+    controllers_t *cm = priv;
+    const char *tag = luacluster_done_tag(cm->lua), *nl;
+    if (!tag || !(nl = strchr(tag, '\n')))
+        return;
+    int idx = atoi(tag);
+    if (idx < 0 || idx >= cm->nctrls)
+        return;
+    ctrl_t *c = cm->ctrls[idx];
+    const char *key = nl + 1;
+    json_t *e = json_object_get(c->expect, key);
+    child_event(c, key, verb, path, status, body, errstr);
+    if (status >= 200 && status < 300) {
+        int r = e ? path_resource(c, path) : -1;
+        if (r >= 0) {
+            char ri[16];
+            unsigned long long rv = rv_num(md_str(body, "resourceVersion"));
+            json_t *rvs = json_object_get(e, "rvs");
+            snprintf(ri, sizeof(ri), "%d", r);
+            if (rv > (unsigned long long)json_integer_value(json_object_get(rvs, ri)))
+                json_object_set_new(rvs, ri, json_integer((json_int_t)rv));
+        }
+    } else {
+        /* A conflict or a rejection: look again after a backoff, from fresh caches. */
+        workqueue_add_rate_limited(c->queue, key);
+    }
+    if (e) {
+        json_int_t left = json_integer_value(json_object_get(e, "inflight")) - 1;
+        json_object_set_new(e, "inflight", json_integer(left > 0 ? left : 0));
+    }
+}
+
+/* ---- life cycle -------------------------------------------------------------------- */
+
+static void resync(evutil_socket_t fd, short what, void *arg)
+{
+    controllers_t *cm = arg;
+    for (int i = 0; i < cm->nctrls; i++)
+        enqueue_all(cm->ctrls[i], NULL);
+}
+
+static void leadership(int leading, void *priv)
+{
+    if (leading)
+        resync(-1, 0, priv);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Add a controller for every policies/controllers/<name>.lua not known yet. */
+static void scan(controllers_t *cm)
+{
+    char dir[PATH_MAX + 16], *names[CM_MAX_CTRL * 2];
+    int n = 0;
+    struct dirent *d;
+    snprintf(dir, sizeof(dir), "%s/controllers", cm->dir);
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        log_warn("controllers: no directory %s: no controllers run", dir);
+        return;
+    }
+    while ((d = readdir(dh)) != NULL && n < CM_MAX_CTRL * 2) {
+        size_t len = strlen(d->d_name);
+        if (len > 4 && !strcmp(d->d_name + len - 4, ".lua") && d->d_name[0] != '.')
+            names[n++] = strdup(d->d_name);
+    }
+    closedir(dh);
+    qsort(names, (size_t)n, sizeof(names[0]), cmp_str);
+    for (int i = 0; i < n; i++) {
+        char pname[POLICY_NAME_MAX];
+        snprintf(pname, sizeof(pname), "controllers/%s", names[i]);
+        free(names[i]);
+        if (find_ctrl(cm, pname))
+            continue;
+        if (cm->nctrls >= CM_MAX_CTRL) {
+            log_error("controllers: more than %d controllers; %s skipped", CM_MAX_CTRL, pname);
+            continue;
+        }
+        ctrl_t *c = calloc(1, sizeof(*c));
+        if (!c)
+            continue;
+        c->cm = cm;
+        c->index = cm->nctrls;
+        snprintf(c->policy, sizeof(c->policy), "%s", pname);
+        c->expect = json_object();
+        c->queue = workqueue_create(cm->base, 1, process, c);
+        cm->ctrls[cm->nctrls++] = c;
+        /* Loading reports through policy_report, which declares the controller. */
+        policy_get(cm->policies, pname);
+    }
+}
+
+controllers_t *controllers_create(struct event_base *base, const controllers_opts_t *opts,
+                                  char *err, size_t errlen)
+{
+    controllers_t *cm = calloc(1, sizeof(*cm));
+    policy_opts_t popts;
+    if (!cm) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    cm->base = base;
+    cm->resync_s = opts->resync_seconds > 0 ? opts->resync_seconds : 60;
+    snprintf(cm->dir, sizeof(cm->dir), "%s", opts->policy_dir);
+    cm->client = apiclient_create(base, opts->server_url);
+    if (!cm->client) {
+        snprintf(err, errlen, "bad server URL %s", opts->server_url);
+        goto failed;
+    }
+    cm->lua = luacluster_create(cm->client, CM_COMPONENT);
+    if (!cm->lua) {
+        snprintf(err, errlen, "out of memory");
+        goto failed;
+    }
+    luacluster_set_done(cm->lua, action_done, cm);
+    memset(&popts, 0, sizeof(popts));
+    popts.report = policy_report;
+    popts.priv = cm;
+    popts.setup = luacluster_policy_setup;
+    popts.setup_priv = cm->lua;
+    cm->policies = policy_set_create(base, opts->policy_dir, opts->lib_dir, &popts, err, errlen);
+    if (!cm->policies)
+        goto failed;
+    metrics_describe("berth_controller_syncs_total", "counter",
+                     "Controller syncs by controller policy and result (success, error).");
+    char host[128], identity[200];
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "berth");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(identity, sizeof(identity), "%s_%d", host, (int)getpid());
+    leader_opts_t lo = { "kube-system", "berth-controller-manager", identity, opts->lease_seconds, 0, 0 };
+    if (opts->lease_seconds > 0) {
+        lo.renew_deadline_ms = opts->lease_seconds * 1000 * 2 / 3;
+        lo.retry_ms = opts->lease_seconds * 1000 / 5 > 0 ? opts->lease_seconds * 1000 / 5 : 200;
+    }
+    cm->leader = leader_create(base, cm->client, &lo, leadership, cm);
+    cm->resync_ev = event_new(base, -1, EV_PERSIST, resync, cm);
+    if (!cm->leader || !cm->resync_ev) {
+        snprintf(err, errlen, "out of memory");
+        goto failed;
+    }
+    struct timeval tv = { cm->resync_s, 0 };
+    event_add(cm->resync_ev, &tv);
+    scan(cm);
+    return cm;
+failed:
+    controllers_free(cm);
+    return NULL;
+}
+
+void controllers_reload(controllers_t *cm)
+{
+    if (!cm)
+        return;
+    scan(cm);
+    policy_set_reload_all(cm->policies);
+}
+
+void controllers_free(controllers_t *cm)
+{
+    if (!cm)
+        return;
+    leader_free(cm->leader);
+    if (cm->resync_ev)
+        event_free(cm->resync_ev);
+    for (int i = 0; i < cm->nctrls; i++) {
+        workqueue_free(cm->ctrls[i]->queue);
+        json_decref(cm->ctrls[i]->expect);
+        json_decref(cm->ctrls[i]->child_events);
+        free(cm->ctrls[i]);
+    }
+    /* The VMs hold per-VM state of the cluster module: free them before it. */
+    if (cm->policies)
+        policy_set_free(cm->policies);
+    luacluster_free(cm->lua);
+    for (int i = 0; i < cm->nres; i++)
+        informer_free(cm->res[i].inf);
+    if (cm->client)
+        apiclient_free(cm->client);
+    free(cm);
+}
+
+/* ---- berth controllers ------------------------------------------------------------- */
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    event_base_loopexit(arg, NULL);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    controllers_reload(arg);
+}
+
+int controllers_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "server", required_argument, NULL, 's' },
+        { "policies", required_argument, NULL, 'p' },
+        { "lua", required_argument, NULL, 'l' },
+        { "lease-seconds", required_argument, NULL, 'e' },
+        { "resync-seconds", required_argument, NULL, 'r' },
+        { "log-level", required_argument, NULL, 'L' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    char pdir[PATH_MAX], ldir[PATH_MAX], err[512];
+    controllers_opts_t co = { "http://127.0.0.1:6443", NULL, NULL, 0, 0 };
+    int c;
+
+    scheduler_default_dir("policies", pdir, sizeof(pdir));
+    scheduler_default_dir("lua", ldir, sizeof(ldir));
+    co.policy_dir = pdir;
+    co.lib_dir = ldir;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': co.server_url = optarg; break;
+        case 'p': co.policy_dir = optarg; break;
+        case 'l': co.lib_dir = optarg; break;
+        case 'e': co.lease_seconds = atoi(optarg); break;
+        case 'r': co.resync_seconds = atoi(optarg); break;
+        case 'L': log_set_level_name(optarg); break;
+        case 'h':
+            printf("usage: berth controllers [--server URL] [--policies DIR] [--lua DIR]\n"
+                   "                         [--lease-seconds N] [--resync-seconds N] [--log-level LEVEL]\n");
+            return 0;
+        default: return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct event_base *base = event_base_new();
+    controllers_t *cm = controllers_create(base, &co, err, sizeof(err));
+    if (!cm) {
+        fprintf(stderr, "berth controllers: %s\n", err);
+        event_base_free(base);
+        return 1;
+    }
+    struct event *e1 = evsignal_new(base, SIGINT, on_signal, base);
+    struct event *e2 = evsignal_new(base, SIGTERM, on_signal, base);
+    struct event *e3 = evsignal_new(base, SIGHUP, on_hup, cm);
+    event_add(e1, NULL);
+    event_add(e2, NULL);
+    event_add(e3, NULL);
+    log_info("controllers: running %s/controllers against %s", co.policy_dir, co.server_url);
+    event_base_dispatch(base);
+    event_free(e1);
+    event_free(e2);
+    event_free(e3);
+    controllers_free(cm);
+    event_base_free(base);
+    return 0;
+}

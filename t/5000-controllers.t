@@ -1,0 +1,190 @@
+#!/bin/bash
+test_description='the controllers in berth server: ReplicaSet, Deployment (rollout, undo, scale), Endpoints, with simulated nodes'
+. "$(dirname "$0")/lib/test-lib.sh"
+test_require redis kubectl berth
+
+FAKELET=${BERTH_FAKELET:-$TOP/build/bench/fakelet}
+test -x "$FAKELET" || test_bail_out "no $FAKELET (make builds it)"
+
+# Policies from a private copy, so the test can add a broken controller.
+mkdir -p "$TRASH/policies"
+cp -r "$TOP/policies/." "$TRASH/policies/"
+BERTH_SERVER_ARGS=
+start_redis && start_berth --policies "$TRASH/policies" --lua "$TOP/lua" ||
+	test_bail_out 'cannot start berth'
+
+# Two nodes created through the API; the fakelet stands in for their agents: bound pods turn
+# Running and Ready, deleted ones are confirmed gone.
+for n in node-a node-b; do
+	api POST /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$n\"},
+	  \"status\":{\"allocatable\":{\"cpu\":\"32\",\"memory\":\"64Gi\",\"pods\":\"110\"},
+	  \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null
+done
+"$FAKELET" --server "$BERTH_URL" </dev/null >>"$TRASH/fakelet.log" 2>&1 &
+test_bg_pid $!
+
+# count_pods SELECTOR: pods matching that are not terminating
+count_pods() {
+	k get pods -l "$1" -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{"\n"}{end}' |
+		awk 'NF == 1' | wc -l
+}
+
+pods_are() {
+	test "$(count_pods "$1")" -eq "$2"
+}
+
+jp() {
+	k get "$1" -o jsonpath="$2"
+}
+
+field_is() {
+	test "$(jp "$1" "$2")" = "$3"
+}
+
+has_event() {
+	k get events --field-selector "involvedObject.name=$1" -o jsonpath='{.items[*].message}' | grep -q "$2"
+}
+
+test_expect_success 'a ReplicaSet creates its pods, owned and labelled, and reports them' '
+	cat >rs.yaml <<-\EOF &&
+	apiVersion: apps/v1
+	kind: ReplicaSet
+	metadata: {name: web}
+	spec:
+	  replicas: 3
+	  selector: {matchLabels: {app: web}}
+	  template:
+	    metadata: {labels: {app: web}}
+	    spec: {containers: [{name: c, image: busybox}]}
+	EOF
+	k apply -f rs.yaml &&
+	test_wait_until 20 pods_are app=web 3 &&
+	k get pods -l app=web -o jsonpath="{.items[*].metadata.ownerReferences[0].name}" >owners &&
+	test "$(tr " " "\n" <owners | sort -u)" = web &&
+	test_wait_until 20 field_is rs/web "{.status.readyReplicas}" 3 &&
+	test_wait_until 10 field_is rs/web "{.status.availableReplicas}" 3 &&
+	field_is rs/web "{.status.observedGeneration}" 1 &&
+	test_wait_until 10 has_event web "Created pod: web-"
+'
+
+test_expect_success 'scaling a ReplicaSet up and down creates and deletes pods' '
+	k scale rs web --replicas=5 &&
+	test_wait_until 20 pods_are app=web 5 &&
+	k scale rs web --replicas=2 &&
+	test_wait_until 20 pods_are app=web 2 &&
+	test_wait_until 20 field_is rs/web "{.status.replicas}" 2 &&
+	test_wait_until 10 has_event web "Deleted pod: web-"
+'
+
+test_expect_success 'a ReplicaSet adopts a matching orphan instead of creating a pod' '
+	api POST /api/v1/namespaces/default/pods "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",
+	  \"metadata\":{\"name\":\"stray\",\"labels\":{\"app\":\"adopt\"}},
+	  \"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}" >/dev/null &&
+	sed -e "s/name: web/name: adopter/" -e "s/app: web/app: adopt/g" -e "s/replicas: 3/replicas: 2/" rs.yaml >adopt.yaml &&
+	k apply -f adopt.yaml &&
+	test_wait_until 20 field_is pod/stray "{.metadata.ownerReferences[0].name}" adopter &&
+	test_wait_until 20 pods_are app=adopt 2 &&
+	sleep 1 &&
+	pods_are app=adopt 2
+'
+
+test_expect_success 'a pod relabelled out of the selector is released and replaced' '
+	k label pod stray app=gone --overwrite &&
+	test_wait_until 20 field_is pod/stray "{.metadata.ownerReferences}" "" &&
+	test_wait_until 20 pods_are app=adopt 2
+'
+
+# The rollout watcher: samples the deployment's pods while a rollout runs and records the
+# largest count of pods and the smallest count of ready ones.
+sample_rollout() {
+	local i pods ready max=0 min=1000
+	for i in $(seq 1 400); do
+		k get pods -l app=roll -o jsonpath='{range .items[*]}{.metadata.deletionTimestamp}|{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' >sample 2>/dev/null || continue
+		pods=$(grep -c "^|" sample)
+		ready=$(grep -c "^|True" sample)
+		[ "$pods" -gt "$max" ] && max=$pods
+		[ "$ready" -lt "$min" ] && min=$ready
+		echo "$max $min" >bounds
+		[ -f rollout.done ] && break
+		sleep 0.1
+	done
+}
+
+test_expect_success 'a Deployment rolls out; kubectl rollout status follows it' '
+	k create deployment roll --image=busybox:1 --replicas=4 &&
+	k rollout status deployment/roll --timeout=60s &&
+	field_is deploy/roll "{.status.updatedReplicas}" 4 &&
+	field_is deploy/roll "{.status.availableReplicas}" 4 &&
+	jp deploy/roll "{.status.conditions[?(@.type==\"Progressing\")].reason}" >reason &&
+	test "$(cat reason)" = NewReplicaSetAvailable
+'
+
+test_expect_success 'set image rolls over within maxSurge and maxUnavailable (25%: 1 of 4)' '
+	rm -f rollout.done bounds &&
+	{ sample_rollout & spid=$!; } &&
+	k set image deployment/roll busybox=busybox:2 &&
+	k rollout status deployment/roll --timeout=60s &&
+	touch rollout.done && wait $spid &&
+	read max min <bounds &&
+	echo "pods at most $max, ready at least $min" &&
+	test "$max" -le 5 && test "$min" -ge 3 &&
+	test "$(k get rs -l app=roll -o jsonpath="{.items[*].spec.replicas}" | tr " " "\n" | sort -n | tr "\n" " ")" = "0 4 " &&
+	jp deploy/roll "{.spec.template.spec.containers[0].image}" | grep -q busybox:2
+'
+
+test_expect_success 'kubectl rollout undo goes back to the old ReplicaSet' '
+	old=$(k get rs -l app=roll -o jsonpath="{range .items[?(@.spec.replicas==0)]}{.metadata.name}{end}") &&
+	k rollout undo deployment/roll &&
+	k rollout status deployment/roll --timeout=60s &&
+	test "$(jp rs/$old "{.spec.replicas}")" = 4 &&
+	jp deploy/roll "{.spec.template.spec.containers[0].image}" | grep -q busybox:1 &&
+	test "$(jp deploy/roll "{.metadata.annotations.deployment\.kubernetes\.io/revision}")" = 3
+'
+
+test_expect_success 'kubectl scale on a Deployment, then rollout status' '
+	k scale deployment/roll --replicas=6 &&
+	k rollout status deployment/roll --timeout=60s &&
+	test_wait_until 20 pods_are app=roll 6
+'
+
+test_expect_success 'Endpoints list the ready pods of a Service, by target port' '
+	k expose deployment roll --port=80 --target-port=8080 &&
+	test_wait_until 20 field_is endpoints/roll "{.subsets[0].ports[0].port}" 8080 &&
+	ips=$(jp endpoints/roll "{.subsets[0].addresses[*].ip}" | wc -w) &&
+	test "$ips" -eq 6 &&
+	jp endpoints/roll "{.subsets[0].addresses[0].targetRef.kind}" | grep -q Pod
+'
+
+# (kept off every node, so the simulated agents leave it not ready)
+test_expect_success 'a pod that is not ready is listed under notReadyAddresses' '
+	api POST /api/v1/namespaces/default/pods "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",
+	  \"metadata\":{\"name\":\"unready\",\"labels\":{\"app\":\"solo\"}},
+	  \"spec\":{\"nodeSelector\":{\"no\":\"such-node\"},
+	    \"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"ports\":[{\"name\":\"http\",\"containerPort\":9000}]}]}}" >/dev/null &&
+	api PATCH /api/v1/namespaces/default/pods/unready/status "{\"status\":{\"phase\":\"Running\",\"podIP\":\"10.9.9.9\",
+	  \"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}" application/merge-patch+json >/dev/null &&
+	k create service clusterip solo --tcp=80:http &&
+	k patch service solo -p "{\"spec\":{\"selector\":{\"app\":\"solo\"}}}" &&
+	test_wait_until 20 field_is endpoints/solo "{.subsets[0].notReadyAddresses[0].ip}" 10.9.9.9 &&
+	field_is endpoints/solo "{.subsets[0].ports[0].port}" 9000
+'
+
+test_expect_success 'deleting a Service deletes its Endpoints' '
+	k delete service solo &&
+	test_wait_until 20 test_must_fail k get endpoints solo
+'
+
+test_expect_success 'a broken controller policy is reported and skipped; the others keep working' '
+	echo "return {" >"$TRASH/policies/controllers/broken.lua" &&
+	kill -HUP "$BERTH_PID" &&
+	test_wait_until 10 grep -q "controllers/broken.lua" "$TRASH/berth.log" &&
+	k scale rs web --replicas=3 &&
+	test_wait_until 20 pods_are app=web 3
+'
+
+test_expect_success 'controller syncs are counted in /metrics' '
+	api GET /metrics >metrics &&
+	grep -q "berth_controller_syncs_total{controller=\"controllers/replicaset.lua\",result=\"success\"}" metrics
+'
+
+test_done
