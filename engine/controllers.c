@@ -15,12 +15,14 @@
 #include "apiclient.h"
 #include "controllers.h"
 #include "informer.h"
+#include "kinds.h"
 #include "leader.h"
 #include "log.h"
 #include "luacluster.h"
 #include "luajson.h"
 #include "luavm.h"
 #include "metrics.h"
+#include "plugins.h"
 #include "policy.h"
 #include "scheduler.h"
 #include "util.h"
@@ -45,12 +47,17 @@ typedef struct cm_res_s {
 typedef struct ctrl_s {
     controllers_t *cm;
     int            index;           /* in cm->ctrls */
-    char           policy[POLICY_NAME_MAX];   /* "controllers/replicaset.lua" */
+    char           policy[POLICY_NAME_MAX];   /* "controllers/replicaset.lua", "cronjob/plugin.lua" */
+    policy_set_t  *set;             /* cm->policies, or cm->plugins for a plugin's controllers */
+    char           sub[64];         /* "" (the file is the controller), a name in the plugin's
+                                     * controllers table, or "@load_balancer" (its hook) */
     int            declared;        /* a good version declared parent etc. */
     int            parent;          /* index in cm->res */
     int            children[CM_MAX_DECL], nchildren;
     int            watches[CM_MAX_DECL], nwatches;
     int            adopt;
+    int            all;             /* parent "*": every object of every resource (the GC) */
+    int            uses_all;        /* uses "*": reads every resource (the namespace controller) */
     workqueue_t   *queue;
     /* Expectations: parent key -> {"inflight": n, "rv": highest rv answered, "since": ms}. */
     json_t        *expect;
@@ -64,6 +71,7 @@ struct controllers_s {
     apiclient_t       *client;
     luacluster_t      *lua;
     policy_set_t      *policies;
+    policy_set_t      *plugins;        /* plugins/<name>/plugin.lua, NULL without --plugins */
     leader_t          *leader;
     cm_res_t           res[CM_MAX_RES];
     int                nres;
@@ -72,6 +80,10 @@ struct controllers_s {
     struct event      *resync_ev;
     int                resync_s;
     char               dir[PATH_MAX];
+    char               plugin_dir[PATH_MAX];
+    json_t            *settings;       /* ctx.settings, from the flags */
+    json_t            *resources;      /* ctx.resources(): [{resource, namespaced, apiVersion, kind}] */
+    int                all_resources;  /* informers on every kind were made */
 };
 
 static long long now_ms(void)
@@ -152,11 +164,35 @@ static int enqueue_in_ns(const char *key, json_t *obj, void *priv)
     return 0;
 }
 
+static void enqueue_any(ctrl_t *c, const cm_res_t *r, const json_t *obj);
+
+typedef struct any_walk_s {
+    ctrl_t   *c;
+    cm_res_t *r;
+} any_walk_t;
+
+static int enqueue_any_cb(const char *key, json_t *obj, void *priv)
+{
+    any_walk_t *w = priv;
+    if (json_array_size(json_path(obj, "metadata.ownerReferences")) > 0 ||
+        (md_str(obj, "deletionTimestamp") && json_array_size(json_path(obj, "metadata.finalizers")) > 0))
+        enqueue_any(w->c, w->r, obj);
+    return 0;
+}
+
 static void enqueue_all(ctrl_t *c, const char *ns)
 {
     ns_walk_t w = { c, ns };
-    if (c->declared)
-        informer_foreach(c->cm->res[c->parent].inf, enqueue_in_ns, &w);
+    if (!c->declared)
+        return;
+    if (c->all) {
+        for (int i = 0; i < c->cm->nres; i++) {
+            any_walk_t aw = { c, &c->cm->res[i] };
+            informer_foreach(c->cm->res[i].inf, enqueue_any_cb, &aw);
+        }
+        return;
+    }
+    informer_foreach(c->cm->res[c->parent].inf, enqueue_in_ns, &w);
 }
 
 static int has_index(const int *list, int n, int r)
@@ -189,6 +225,45 @@ static void child_changed(ctrl_t *c, const json_t *obj)
         enqueue_all(c, md_str(obj, "namespace"));
 }
 
+/* Queue "<resource>|<key>" for a controller of every object ("*"). */
+static void enqueue_any(ctrl_t *c, const cm_res_t *r, const json_t *obj)
+{
+    char key[800];
+    int n = snprintf(key, sizeof(key), "%s|", r->name);
+    obj_key(obj, key + n, sizeof(key) - (size_t)n);
+    workqueue_add(c->queue, key);
+}
+
+/* For the garbage collector: the object itself when it has owners or is being deleted with
+ * a finalizer to act on, its dependents (an owner that changed or went away) and its owners
+ * (a dependent that went away may unblock a foreground deletion). */
+static void changed_any(ctrl_t *c, cm_res_t *r, const json_t *obj)
+{
+    controllers_t *cm = c->cm;
+    const char *uid = md_str(obj, "uid");
+    size_t i;
+    json_t *x, *ref;
+    if (json_array_size(json_path(obj, "metadata.ownerReferences")) > 0 ||
+        (md_str(obj, "deletionTimestamp") && json_array_size(json_path(obj, "metadata.finalizers")) > 0))
+        enqueue_any(c, r, obj);
+    for (int j = 0; j < cm->nres; j++) {
+        if (uid) {
+            json_t *deps = informer_by_index(cm->res[j].inf, "owner", uid);
+            json_array_foreach(deps, i, x)
+                enqueue_any(c, &cm->res[j], x);
+            json_decref(deps);
+        }
+        json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref) {
+            const char *ouid = json_str(ref, "uid");
+            json_t *owners = ouid ? informer_by_index(cm->res[j].inf, "uid", ouid) : NULL;
+            size_t k;
+            json_array_foreach(owners, k, x)
+                enqueue_any(c, &cm->res[j], x);
+            json_decref(owners);
+        }
+    }
+}
+
 static void changed(cm_res_t *r, const json_t *obj)
 {
     controllers_t *cm = r->cm;
@@ -197,6 +272,10 @@ static void changed(cm_res_t *r, const json_t *obj)
         ctrl_t *c = cm->ctrls[i];
         if (!c->declared)
             continue;
+        if (c->all) {
+            changed_any(c, r, obj);
+            continue;
+        }
         if (c->parent == ri)
             enqueue(c, obj);
         if (has_index(c->children, c->nchildren, ri))
@@ -234,6 +313,24 @@ static void index_uid(json_t *obj, json_t *keys, void *priv)
     const char *uid = md_str(obj, "uid");
     if (uid)
         json_array_append_new(keys, json_string(uid));
+}
+
+/* Every owner's uid (ownerReferences), for the garbage collector's dependents. */
+static void index_owner(json_t *obj, json_t *keys, void *priv)
+{
+    size_t i;
+    json_t *ref;
+    json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref)
+        if (json_str(ref, "uid"))
+            json_array_append_new(keys, json_string(json_str(ref, "uid")));
+}
+
+/* Pods by spec.nodeName (the node lifecycle controller's evictions). */
+static void index_node(json_t *obj, json_t *keys, void *priv)
+{
+    const char *node = json_str(json_object_get(obj, "spec"), "nodeName");
+    if (node && *node)
+        json_array_append_new(keys, json_string(node));
 }
 
 static void index_controller(json_t *obj, json_t *keys, void *priv)
@@ -281,6 +378,8 @@ static int resource(controllers_t *cm, const char *name)
     r->inf = informer_create(cm->base, cm->client, &cfg, &h);
     if (!r->inf || informer_add_index(r->inf, "uid", index_uid, NULL) != 0 ||
         informer_add_index(r->inf, "controller", index_controller, NULL) != 0 ||
+        informer_add_index(r->inf, "owner", index_owner, NULL) != 0 ||
+        informer_add_index(r->inf, "node", index_node, NULL) != 0 ||
         luacluster_add_informer(cm->lua, name, r->inf) != 0) {
         if (r->inf)
             informer_free(r->inf);
@@ -288,7 +387,44 @@ static int resource(controllers_t *cm, const char *name)
         return -1;
     }
     informer_start(r->inf);
+    /* ctx.resources(): what a policy may list, with what its objects are called. */
+    char group[160], version[64], plural[128], api[200];
+    const kind_t *k = NULL;
+    if (slashes == 1 && sscanf(name, "%63[^/]/%127s", version, plural) == 2)
+        k = kinds_find("", version, plural);
+    else if (slashes == 2 && sscanf(name, "%159[^/]/%63[^/]/%127s", group, version, plural) == 3)
+        k = kinds_find(group, version, plural);
+    snprintf(api, sizeof(api), "%.*s", (int)(strrchr(name, '/') - name), name);
+    json_array_append_new(cm->resources, json_pack("{s:s,s:b,s:s,s:s?}", "resource", name,
+                                                   "namespaced", k ? k->namespaced : 1,
+                                                   "apiVersion", api, "kind", k ? k->kind : NULL));
     return cm->nres++;
+}
+
+/* Informers on every kind the API serves (the registry: built-ins and plugins' kinds). */
+static void make_all_resources(controllers_t *cm)
+{
+    const kind_t *k;
+    char name[200];
+    if (cm->all_resources)
+        return;
+    cm->all_resources = 1;
+    for (size_t i = 0; (k = kinds_at(i)) != NULL; i++) {
+        if (*k->group)
+            snprintf(name, sizeof(name), "%s/%s/%s", k->group, k->version, k->plural);
+        else
+            snprintf(name, sizeof(name), "%s/%s", k->version, k->plural);
+        if (resource(cm, name) < 0)
+            log_warn("controllers: cannot watch %s", name);
+    }
+}
+
+static int all_synced(controllers_t *cm)
+{
+    for (int i = 0; i < cm->nres; i++)
+        if (!informer_has_synced(cm->res[i].inf))
+            return 0;
+    return 1;
 }
 
 /* ---- declarations ------------------------------------------------------------------ */
@@ -334,11 +470,70 @@ static int read_list(controllers_t *cm, lua_State *L, const char *field, int *ou
     return 0;
 }
 
+/* "uses": resources a policy reads through ctx.list/ctx.get; informers made for them. */
+static int read_uses(controllers_t *cm, lua_State *L, char *err, size_t errlen)
+{
+    int uses[CM_MAX_DECL], n;
+    return read_list(cm, L, "uses", uses, &n, err, errlen);
+}
+
+/* Push the controller table of c: the policy's table, a plugin's controllers[sub], or the
+ * runtime's wrapper around a plugin's load_balancer hook. 0, or -1 with nothing pushed. */
+static int push_controller(ctrl_t *c, policy_t *p, lua_State *L)
+{
+    if (!policy_push_table(p))
+        return -1;
+    if (!c->sub[0])
+        return 0;
+    if (!strcmp(c->sub, "@load_balancer")) {
+        lua_getfield(L, -1, "hooks");
+        if (!lua_istable(L, -1)) {
+            lua_pop(L, 2);
+            return -1;
+        }
+        lua_getfield(L, -1, "load_balancer");
+        lua_remove(L, -2);
+        lua_remove(L, -2);
+        if (!lua_isfunction(L, -1)) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        /* runtime.load_balancer_controller(hook): built in the policy's VM, protected */
+        if (policy_require(p, CM_RUNTIME) != LUAVM_OK) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        lua_getfield(L, -1, "load_balancer_controller");
+        lua_remove(L, -2);
+        lua_insert(L, -2);
+        if (policy_call_function(p, "load_balancer", 1, 1) != LUAVM_OK)
+            return -1;
+        if (!lua_istable(L, -1)) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        return 0;
+    }
+    lua_getfield(L, -1, "controllers");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 2);
+        return -1;
+    }
+    lua_getfield(L, -1, c->sub);
+    lua_remove(L, -2);
+    lua_remove(L, -2);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
 /* Read what the controller's current version declares. 0, or -1 with err set. */
 static int declare(ctrl_t *c, char *err, size_t errlen)
 {
     controllers_t *cm = c->cm;
-    policy_t *p = policy_get(cm->policies, c->policy);
+    policy_t *p = policy_get(c->set, c->policy);
     lua_State *L;
     int parent, children[CM_MAX_DECL], nchildren, watches[CM_MAX_DECL], nwatches, rc = -1;
     if (!p) {
@@ -346,12 +541,23 @@ static int declare(ctrl_t *c, char *err, size_t errlen)
         return -1;
     }
     L = policy_state(p);
-    if (!policy_push_table(p)) {
-        snprintf(err, errlen, "not loaded");
+    if (push_controller(c, p, L) != 0) {
+        snprintf(err, errlen, c->sub[0] ? "no controller '%s' in the plugin" : "not loaded", c->sub);
         return -1;
     }
     lua_getfield(L, -1, "parent");
-    parent = lua_type(L, -1) == LUA_TSTRING ? resource(cm, lua_tostring(L, -1)) : -1;
+    c->all = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "*");
+    if (c->all) {
+        make_all_resources(cm);
+        parent = 0;
+    } else {
+        parent = lua_type(L, -1) == LUA_TSTRING ? resource(cm, lua_tostring(L, -1)) : -1;
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "uses");
+    c->uses_all = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "*");
+    if (c->uses_all)
+        make_all_resources(cm);
     lua_pop(L, 1);
     lua_getfield(L, -1, "sync");
     int has_sync = lua_isfunction(L, -1);
@@ -361,7 +567,8 @@ static int declare(ctrl_t *c, char *err, size_t errlen)
     else if (!has_sync)
         snprintf(err, errlen, "a controller needs a sync(parent, children, ctx) function");
     else if (read_list(cm, L, "children", children, &nchildren, err, errlen) == 0 &&
-             read_list(cm, L, "watches", watches, &nwatches, err, errlen) == 0) {
+             read_list(cm, L, "watches", watches, &nwatches, err, errlen) == 0 &&
+             (c->uses_all || read_uses(cm, L, err, errlen) == 0)) {
         lua_getfield(L, -1, "adopt");
         c->adopt = lua_toboolean(L, -1);
         lua_pop(L, 1);
@@ -415,34 +622,115 @@ static void lease_event(controllers_t *cm, const char *reason, const char *messa
     json_decref(ev);
 }
 
-static ctrl_t *find_ctrl(controllers_t *cm, const char *policy)
+static ctrl_t *find_ctrl(controllers_t *cm, policy_set_t *set, const char *policy,
+                         const char *sub)
 {
     for (int i = 0; i < cm->nctrls; i++)
-        if (!strcmp(cm->ctrls[i]->policy, policy))
+        if (cm->ctrls[i]->set == set && !strcmp(cm->ctrls[i]->policy, policy) &&
+            !strcmp(cm->ctrls[i]->sub, sub))
             return cm->ctrls[i];
     return NULL;
+}
+
+static void process(workqueue_t *q, const char *key, void *priv);
+
+/* The controller for (set, policy, sub), made on first sight. */
+static ctrl_t *add_ctrl(controllers_t *cm, policy_set_t *set, const char *policy, const char *sub)
+{
+    ctrl_t *c = find_ctrl(cm, set, policy, sub);
+    if (c)
+        return c;
+    if (cm->nctrls >= CM_MAX_CTRL) {
+        log_error("controllers: more than %d controllers; %s %s skipped", CM_MAX_CTRL, policy, sub);
+        return NULL;
+    }
+    if (!(c = calloc(1, sizeof(*c))))
+        return NULL;
+    c->cm = cm;
+    c->set = set;
+    c->index = cm->nctrls;
+    snprintf(c->policy, sizeof(c->policy), "%s", policy);
+    snprintf(c->sub, sizeof(c->sub), "%s", sub);
+    c->expect = json_object();
+    c->queue = workqueue_create(cm->base, 1, process, c);
+    cm->ctrls[cm->nctrls++] = c;
+    return c;
+}
+
+/* A plugin (re)loaded: one controller per entry of its controllers table, and one for its
+ * load_balancer hook. */
+static void plugin_controllers(controllers_t *cm, const char *policy)
+{
+    policy_t *p = policy_get(cm->plugins, policy);
+    if (!p || !policy_push_table(p))
+        return;
+    lua_State *L = policy_state(p);
+    char names[CM_MAX_CTRL][64];
+    int n = 0, lb = 0;
+    lua_getfield(L, -1, "controllers");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2) && n < CM_MAX_CTRL) {
+            if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1) &&
+                strlen(lua_tostring(L, -2)) < sizeof(names[0]) && lua_tostring(L, -2)[0] != '@')
+                snprintf(names[n++], sizeof(names[0]), "%s", lua_tostring(L, -2));
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "hooks");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "load_balancer");
+        lb = lua_isfunction(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+    for (int i = 0; i < n; i++)
+        add_ctrl(cm, cm->plugins, policy, names[i]);
+    if (lb)
+        add_ctrl(cm, cm->plugins, policy, "@load_balancer");
+}
+
+static void report(controllers_t *cm, policy_set_t *set, const char *what, const char *policy,
+                   int ok, const char *message)
+{
+    char err[512];
+    if (!ok) {
+        log_error("controllers: %s %s: %s", what, policy, message);
+        if (cm->client)
+            lease_event(cm, set == cm->plugins ? "PluginLoadFailed" : "PolicyLoadFailed", message);
+        return;
+    }
+    log_info("controllers: %s %s loaded", what, policy);
+    if (set == cm->plugins)
+        plugin_controllers(cm, policy);
+    for (int i = 0; i < cm->nctrls; i++) {
+        ctrl_t *c = cm->ctrls[i];
+        if (c->set != set || strcmp(c->policy, policy))
+            continue;
+        if (declare(c, err, sizeof(err)) != 0) {
+            char msg[700];
+            snprintf(msg, sizeof(msg), "%s/%s%s%s: %s", set == cm->plugins ? "plugins" : "policies",
+                     policy, c->sub[0] ? " " : "", c->sub, err);
+            log_error("controllers: %s", msg);
+            lease_event(cm, set == cm->plugins ? "PluginLoadFailed" : "PolicyLoadFailed", msg);
+            c->declared = 0;
+        } else {
+            enqueue_all(c, NULL);
+        }
+    }
 }
 
 static void policy_report(void *priv, const char *policy, int ok, const char *message)
 {
     controllers_t *cm = priv;
-    ctrl_t *c = find_ctrl(cm, policy);
-    char err[512];
-    if (!ok) {
-        log_error("controllers: policy %s: %s", policy, message);
-        if (cm->client)
-            lease_event(cm, "PolicyLoadFailed", message);
-        return;
-    }
-    log_info("controllers: policy %s loaded", policy);
-    if (c && declare(c, err, sizeof(err)) != 0) {
-        char msg[700];
-        snprintf(msg, sizeof(msg), "policies/%s: %s", policy, err);
-        log_error("controllers: %s", msg);
-        lease_event(cm, "PolicyLoadFailed", msg);
-    } else if (c) {
-        enqueue_all(c, NULL);
-    }
+    report(cm, cm->policies, "policy", policy, ok, message);
+}
+
+static void plugin_report(void *priv, const char *policy, int ok, const char *message)
+{
+    controllers_t *cm = priv;
+    report(cm, cm->plugins, "plugin", policy, ok, message);
 }
 
 /* ---- one sync ---------------------------------------------------------------------- */
@@ -493,21 +781,35 @@ static void process(workqueue_t *q, const char *key, void *priv)
         workqueue_done(q, key);
         return;
     }
-    p = policy_get(cm->policies, c->policy);
+    p = policy_get(c->set, c->policy);
     if (!p) {
         workqueue_add_after(q, key, 5000);
+        workqueue_done(q, key);
+        return;
+    }
+    if ((c->all || c->uses_all) && !all_synced(cm)) {
+        /* Deciding that an owner is gone, or a namespace empty, needs complete caches. */
+        workqueue_add_after(q, key, 500);
         workqueue_done(q, key);
         return;
     }
     L = policy_state(p);
     rc = policy_require(p, CM_RUNTIME);
     if (rc == LUAVM_OK) {
-        lua_getfield(L, -1, "reconcile");
+        lua_getfield(L, -1, c->all ? "reconcile_any" : "reconcile");
         lua_remove(L, -2);
-        policy_push_table(p);
+        if (push_controller(c, p, L) != 0) {
+            lua_pop(L, 1);
+            log_warn("controllers: %s %s: its controller table is gone", c->policy, c->sub);
+            workqueue_add_after(q, key, 5000);
+            workqueue_done(q, key);
+            return;
+        }
         lua_pushstring(L, key);
+        luajson_push(L, cm->settings);
+        luajson_push(L, cm->resources);
         luacluster_begin(cm->lua, L);
-        rc = policy_call_function(p, "sync", 2, 1);
+        rc = policy_call_function(p, "sync", 4, 1);
     }
     snprintf(labels, sizeof(labels), "controller=\"%s\",result=\"%s\"", c->policy,
              rc == LUAVM_OK ? "success" : "error");
@@ -610,6 +912,8 @@ static void child_event(ctrl_t *c, const char *key, const char *verb, const char
 static int path_resource(ctrl_t *c, const char *path)
 {
     int cand[1 + CM_MAX_DECL], n = 0;
+    if (c->all)
+        return -1;
     cand[n++] = c->parent;
     for (int i = 0; i < c->nchildren; i++)
         cand[n++] = c->children[i];
@@ -683,6 +987,30 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Load every plugins/<name>/plugin.lua not loaded yet; their controllers are made when
+ * the load reports (plugin_report). */
+static void scan_plugins(controllers_t *cm)
+{
+    char names[CM_MAX_CTRL][256], path[PATH_MAX + 300];
+    int n = 0;
+    struct dirent *d;
+    if (!cm->plugins)
+        return;
+    DIR *dh = opendir(cm->plugin_dir);
+    if (!dh)
+        return;
+    while ((d = readdir(dh)) != NULL && n < CM_MAX_CTRL) {
+        if (d->d_name[0] == '.' || strlen(d->d_name) > 200)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s/plugin.lua", cm->plugin_dir, d->d_name);
+        if (access(path, R_OK) == 0)
+            snprintf(names[n++], sizeof(names[0]), "%s/plugin.lua", d->d_name);
+    }
+    closedir(dh);
+    for (int i = 0; i < n; i++)
+        policy_get(cm->plugins, names[i]);
+}
+
 /* Add a controller for every policies/controllers/<name>.lua not known yet. */
 static void scan(controllers_t *cm)
 {
@@ -706,24 +1034,13 @@ static void scan(controllers_t *cm)
         char pname[POLICY_NAME_MAX];
         snprintf(pname, sizeof(pname), "controllers/%s", names[i]);
         free(names[i]);
-        if (find_ctrl(cm, pname))
+        if (find_ctrl(cm, cm->policies, pname, ""))
             continue;
-        if (cm->nctrls >= CM_MAX_CTRL) {
-            log_error("controllers: more than %d controllers; %s skipped", CM_MAX_CTRL, pname);
-            continue;
-        }
-        ctrl_t *c = calloc(1, sizeof(*c));
-        if (!c)
-            continue;
-        c->cm = cm;
-        c->index = cm->nctrls;
-        snprintf(c->policy, sizeof(c->policy), "%s", pname);
-        c->expect = json_object();
-        c->queue = workqueue_create(cm->base, 1, process, c);
-        cm->ctrls[cm->nctrls++] = c;
+        add_ctrl(cm, cm->policies, pname, "");
         /* Loading reports through policy_report, which declares the controller. */
         policy_get(cm->policies, pname);
     }
+    scan_plugins(cm);
 }
 
 controllers_t *controllers_create(struct event_base *base, const controllers_opts_t *opts,
@@ -737,6 +1054,13 @@ controllers_t *controllers_create(struct event_base *base, const controllers_opt
     }
     cm->base = base;
     cm->resync_s = opts->resync_seconds > 0 ? opts->resync_seconds : 60;
+    cm->resources = json_array();
+    cm->settings = json_pack("{s:i,s:i,s:i}", "node_monitor_grace_period",
+                             opts->node_monitor_grace_period > 0 ? opts->node_monitor_grace_period : 40,
+                             "default_toleration_seconds",
+                             opts->default_toleration_seconds > 0 ? opts->default_toleration_seconds : 300,
+                             "pod_eviction_timeout",
+                             opts->default_toleration_seconds > 0 ? opts->default_toleration_seconds : 300);
     snprintf(cm->dir, sizeof(cm->dir), "%s", opts->policy_dir);
     cm->client = apiclient_create(base, opts->server_url);
     if (!cm->client) {
@@ -757,6 +1081,13 @@ controllers_t *controllers_create(struct event_base *base, const controllers_opt
     cm->policies = policy_set_create(base, opts->policy_dir, opts->lib_dir, &popts, err, errlen);
     if (!cm->policies)
         goto failed;
+    if (opts->plugin_dir && access(opts->plugin_dir, R_OK) == 0) {
+        snprintf(cm->plugin_dir, sizeof(cm->plugin_dir), "%s", opts->plugin_dir);
+        popts.report = plugin_report;
+        cm->plugins = policy_set_create(base, opts->plugin_dir, opts->lib_dir, &popts, err, errlen);
+        if (!cm->plugins)
+            goto failed;
+    }
     metrics_describe("berth_controller_syncs_total", "counter",
                      "Controller syncs by controller policy and result (success, error).");
     char host[128], identity[200];
@@ -790,6 +1121,8 @@ void controllers_reload(controllers_t *cm)
         return;
     scan(cm);
     policy_set_reload_all(cm->policies);
+    if (cm->plugins)
+        policy_set_reload_all(cm->plugins);
 }
 
 void controllers_free(controllers_t *cm)
@@ -808,11 +1141,15 @@ void controllers_free(controllers_t *cm)
     /* The VMs hold per-VM state of the cluster module: free them before it. */
     if (cm->policies)
         policy_set_free(cm->policies);
+    if (cm->plugins)
+        policy_set_free(cm->plugins);
     luacluster_free(cm->lua);
     for (int i = 0; i < cm->nres; i++)
         informer_free(cm->res[i].inf);
     if (cm->client)
         apiclient_free(cm->client);
+    json_decref(cm->settings);
+    json_decref(cm->resources);
     free(cm);
 }
 
@@ -834,37 +1171,50 @@ int controllers_main(int argc, char **argv)
         { "server", required_argument, NULL, 's' },
         { "policies", required_argument, NULL, 'p' },
         { "lua", required_argument, NULL, 'l' },
+        { "plugins", required_argument, NULL, 'P' },
         { "lease-seconds", required_argument, NULL, 'e' },
         { "resync-seconds", required_argument, NULL, 'r' },
+        { "node-monitor-grace-period", required_argument, NULL, 'g' },
+        { "default-toleration-seconds", required_argument, NULL, 't' },
         { "log-level", required_argument, NULL, 'L' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     char pdir[PATH_MAX], ldir[PATH_MAX], err[512];
-    controllers_opts_t co = { "http://127.0.0.1:6443", NULL, NULL, 0, 0 };
+    char gdir[PATH_MAX];
+    controllers_opts_t co = { .server_url = "http://127.0.0.1:6443" };
     int c;
 
     scheduler_default_dir("policies", pdir, sizeof(pdir));
     scheduler_default_dir("lua", ldir, sizeof(ldir));
+    scheduler_default_dir("plugins", gdir, sizeof(gdir));
     co.policy_dir = pdir;
     co.lib_dir = ldir;
+    co.plugin_dir = gdir;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 's': co.server_url = optarg; break;
         case 'p': co.policy_dir = optarg; break;
         case 'l': co.lib_dir = optarg; break;
+        case 'P': co.plugin_dir = optarg; break;
         case 'e': co.lease_seconds = atoi(optarg); break;
         case 'r': co.resync_seconds = atoi(optarg); break;
+        case 'g': co.node_monitor_grace_period = atoi(optarg); break;
+        case 't': co.default_toleration_seconds = atoi(optarg); break;
         case 'L': log_set_level_name(optarg); break;
         case 'h':
-            printf("usage: berth controllers [--server URL] [--policies DIR] [--lua DIR]\n"
-                   "                         [--lease-seconds N] [--resync-seconds N] [--log-level LEVEL]\n");
+            printf("usage: berth controllers [--server URL] [--policies DIR] [--lua DIR] [--plugins DIR]\n"
+                   "                         [--lease-seconds N] [--resync-seconds N] [--log-level LEVEL]\n"
+                   "                         [--node-monitor-grace-period S] [--default-toleration-seconds S]\n");
             return 0;
         default: return 2;
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    if (kinds_init() != 0)
+        return 1;
+    plugins_register_kinds(co.plugin_dir, co.lib_dir);
     struct event_base *base = event_base_new();
     controllers_t *cm = controllers_create(base, &co, err, sizeof(err));
     if (!cm) {

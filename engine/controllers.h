@@ -39,8 +39,11 @@ typedef struct controllers_opts_s {
     const char *server_url;        /* "http://127.0.0.1:6443" */
     const char *policy_dir;        /* policies/ (controllers are in its controllers/) */
     const char *lib_dir;           /* lua/ */
+    const char *plugin_dir;        /* plugins/ (NULL or missing: no plugins) */
     int lease_seconds;             /* leader election Lease duration; 0: 15 s */
     int resync_seconds;            /* every parent synced at least this often; 0: 60 s */
+    int node_monitor_grace_period; /* seconds without heartbeat before a node is Unknown; 0: 40 */
+    int default_toleration_seconds;/* not-ready/unreachable NoExecute tolerated this long; 0: 300 */
 } controllers_opts_t;
 
 /* Start the controllers on base. NULL with err set on bad options or an unreadable

@@ -14,6 +14,7 @@
 #include "scheduler.h"
 #include "store.h"
 #include "controllers.h"
+#include "plugins.h"
 #include "svcalloc.h"
 #include "watch.h"
 
@@ -22,7 +23,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: berth server [--redis URL] [--listen HOST:PORT] [--watch-window N] [--log-level LEVEL]\n"
             "                    [--no-scheduler] [--no-controllers] [--policies DIR] [--lua DIR]\n"
-            "                    [--controller-resync-seconds N]\n"
+            "                    [--plugins DIR]\n"
+            "                    [--controller-resync-seconds N] [--node-monitor-grace-period S]\n"
+            "                    [--default-toleration-seconds S]\n"
             "                    [--service-cluster-ip-range CIDR] [--service-node-port-range A-B]\n"
             "\n"
             "Serve the Kubernetes API from a Redis store.\n"
@@ -34,8 +37,11 @@ static void usage(FILE *out)
             "  --no-scheduler      do not run the scheduler in this process\n"
             "  --no-controllers    do not run the controllers (policies/controllers/) in this process\n"
             "  --controller-resync-seconds N  sync every controller's objects this often (default 60)\n"
+            "  --node-monitor-grace-period S  a node silent this long is NotReady/Unknown (default 40)\n"
+            "  --default-toleration-seconds S pods stay this long on a not-ready node (default 300)\n"
             "  --policies DIR      scheduling policies (default: policies/ beside bin/)\n"
             "  --lua DIR           the Lua library policies use (default: lua/ beside bin/)\n"
+            "  --plugins DIR       plugins: plugins/<name>/plugin.lua (default: plugins/ beside bin/)\n"
             "  --service-cluster-ip-range CIDR  Service cluster IPs (default 10.96.0.0/16)\n"
             "  --service-node-port-range A-B    Service node ports (default 30000-32767)\n");
 }
@@ -87,8 +93,11 @@ int server_main(int argc, char **argv)
         { "no-scheduler", no_argument, NULL, 'S' },
         { "no-controllers", no_argument, NULL, 'K' },
         { "controller-resync-seconds", required_argument, NULL, 'R' },
+        { "node-monitor-grace-period", required_argument, NULL, 'G' },
+        { "default-toleration-seconds", required_argument, NULL, 'T' },
         { "policies", required_argument, NULL, 'p' },
         { "lua", required_argument, NULL, 'u' },
+        { "plugins", required_argument, NULL, 'g' },
         { "service-cluster-ip-range", required_argument, NULL, 'C' },
         { "service-node-port-range", required_argument, NULL, 'N' },
         { "help", no_argument, NULL, 'h' },
@@ -96,9 +105,12 @@ int server_main(int argc, char **argv)
     };
     const char *redis_url = "redis://127.0.0.1:6379/0", *listen_addr = "127.0.0.1:6443";
     long window = 100000;
-    int run_scheduler = 1, run_controllers = 1, resync_seconds = 0;
+    int run_scheduler = 1, run_controllers = 1, resync_seconds = 0, grace_seconds = 0;
+    int toleration_seconds = 0;
     char pdir[4096], ldir[4096], self_url[512];
     const char *policy_dir = NULL, *lib_dir = NULL, *svc_cidr = NULL, *svc_ports = NULL;
+    const char *plugin_dir = NULL;
+    char gdir[4096];
     server_ctx_t ctx;
     char err[256];
     int c, rc = 1;
@@ -121,8 +133,11 @@ int server_main(int argc, char **argv)
         case 'S': run_scheduler = 0; break;
         case 'K': run_controllers = 0; break;
         case 'R': resync_seconds = atoi(optarg); break;
+        case 'G': grace_seconds = atoi(optarg); break;
+        case 'T': toleration_seconds = atoi(optarg); break;
         case 'p': policy_dir = optarg; break;
         case 'u': lib_dir = optarg; break;
+        case 'g': plugin_dir = optarg; break;
         case 'C': svc_cidr = optarg; break;
         case 'N': svc_ports = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -139,8 +154,16 @@ int server_main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (!policy_dir)
+        scheduler_default_dir("policies", pdir, sizeof(pdir)), policy_dir = pdir;
+    if (!lib_dir)
+        scheduler_default_dir("lua", ldir, sizeof(ldir)), lib_dir = ldir;
+    if (!plugin_dir)
+        scheduler_default_dir("plugins", gdir, sizeof(gdir)), plugin_dir = gdir;
     if (kinds_init() != 0)
         return 1;
+    /* Kinds plugins add are served like built-in ones (a plugin that fails is skipped). */
+    plugins_register_kinds(plugin_dir, lib_dir);
     ctx.base = event_base_new();
     if (!ctx.base)
         goto out;
@@ -167,13 +190,13 @@ int server_main(int argc, char **argv)
                        listen_addr[0] == ':';
         snprintf(self_url, sizeof(self_url), "http://%s%s",
                  wildcard ? "127.0.0.1" : "", wildcard && colon ? colon : listen_addr);
-        if (!policy_dir)
-            scheduler_default_dir("policies", pdir, sizeof(pdir)), policy_dir = pdir;
-        if (!lib_dir)
-            scheduler_default_dir("lua", ldir, sizeof(ldir)), lib_dir = ldir;
     }
     if (run_controllers) {
-        controllers_opts_t co = { self_url, policy_dir, lib_dir, 0, resync_seconds };
+        controllers_opts_t co = { .server_url = self_url, .policy_dir = policy_dir,
+                                  .lib_dir = lib_dir, .plugin_dir = plugin_dir,
+                                  .resync_seconds = resync_seconds,
+                                  .node_monitor_grace_period = grace_seconds,
+                                  .default_toleration_seconds = toleration_seconds };
         ctx.controllers = controllers_create(ctx.base, &co, err, sizeof(err));
         if (!ctx.controllers) {
             fprintf(stderr, "berth server: controllers: %s\n", err);

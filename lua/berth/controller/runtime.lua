@@ -275,13 +275,130 @@ local function apply_children(policy, parent, spec, desired, existing, failed_ad
     end
 end
 
--- One sync of the parent under key ("<ns>/<name>" or "<name>"). Returns
--- { requeue_after = seconds or nil }. Raises on a malformed result: nothing is then written.
-function M.reconcile(policy, key)
+-- result.delete and result.patch: imperative writes, after the declarative ones, in order.
+local function apply_imperative(result)
+    for i, d in ipairs(type(result.delete) == "table" and result.delete or {}) do
+        if type(d) ~= "table" or type(d.resource) ~= "string" or type(d.name) ~= "string" then
+            error("result.delete[" .. i .. "] needs resource and name", 0)
+        end
+        local opts = { uid = d.uid, propagation = d.propagation, grace = d.grace }
+        cluster.delete(d.resource, d.namespace, d.name, opts)
+    end
+    for i, p in ipairs(type(result.patch) == "table" and result.patch or {}) do
+        if type(p) ~= "table" or type(p.resource) ~= "string" or type(p.name) ~= "string" or
+           type(p.patch) ~= "table" then
+            error("result.patch[" .. i .. "] needs resource, name and a patch table", 0)
+        end
+        if p.type == "put" then
+            -- A whole object PUT (the namespace finalize subresource).
+            local obj = strip_nulls(p.patch)
+            obj.metadata = obj.metadata or {}
+            obj.metadata.name = obj.metadata.name or p.name
+            obj.metadata.namespace = obj.metadata.namespace or p.namespace
+            cluster.update(obj, p.resource)
+        else
+            cluster.patch(p.resource, p.namespace, p.name, p.patch, p.type)
+        end
+    end
+end
+
+-- The ctx fields every controller gets.
+local function base_ctx(settings, resources)
+    return {
+        now = os.time(), null = null, settings = settings or {},
+        resources = function() return resources or {} end,
+        list = function(res, opts) return cluster.list(res, opts) end,
+        get = function(res, gns, gname) return cluster.get(res, gns, gname) end,
+    }
+end
+
+local function split_key(key)
     local ns, name = key:match("^([^/]*)/(.*)$")
     if not ns then
-        ns, name = nil, key
+        return nil, key
     end
+    return ns, name
+end
+
+-- The garbage collector's shape (parent = "*"): one object of any resource, key
+-- "<resource>|<ns>/<name>". ctx.owner(ref) finds a live owner by uid; ctx.dependents() lists
+-- {resource, object} whose ownerReferences name this object.
+function M.reconcile_any(policy, key, settings, resources)
+    local res, okey = key:match("^([^|]+)|(.*)$")
+    if not res then
+        error("bad key " .. tostring(key), 0)
+    end
+    local ns, name = split_key(okey)
+    local obj = cluster.get(res, ns, name)
+    if obj == nil then
+        return {}
+    end
+    local by_kind = {}
+    for _, r in ipairs(resources or {}) do
+        if r.kind then
+            by_kind[r.apiVersion .. "/" .. r.kind] = r.resource
+        end
+    end
+    local ctx = base_ctx(settings, resources)
+    ctx.resource = res
+    ctx.owner = function(ref)
+        if type(ref) ~= "table" or type(ref.uid) ~= "string" then
+            return nil
+        end
+        local r = by_kind[tostring(ref.apiVersion) .. "/" .. tostring(ref.kind)]
+        local cands = r and { r } or {}
+        if r == nil then
+            -- An owner of a kind this process does not know: look everywhere.
+            for _, x in ipairs(resources or {}) do
+                cands[#cands + 1] = x.resource
+            end
+        end
+        for _, cr in ipairs(cands) do
+            local found = cluster.index(cr, "uid", ref.uid)
+            if found[1] then
+                return found[1]
+            end
+        end
+        return nil
+    end
+    ctx.dependents = function()
+        local out = {}
+        local uid = obj.metadata.uid
+        if type(uid) ~= "string" then
+            return out
+        end
+        for _, x in ipairs(resources or {}) do
+            for _, d in ipairs(cluster.index(x.resource, "owner", uid)) do
+                out[#out + 1] = { resource = x.resource, object = d }
+            end
+        end
+        return out
+    end
+    local result = policy.sync(obj, {}, ctx)
+    if result == nil then
+        return {}
+    end
+    if type(result) ~= "table" then
+        error("sync must return a table (or nil)", 0)
+    end
+    apply_imperative(result)
+    for i, ev in ipairs(type(result.events) == "table" and result.events or {}) do
+        if type(ev) == "table" and type(ev.reason) == "string" then
+            cluster.event(obj, ev.type == "Warning" and "Warning" or "Normal", ev.reason,
+                          tostring(ev.message or ""))
+        else
+            error("result.events[" .. i .. "] needs a reason", 0)
+        end
+    end
+    local rq = result.requeue_after
+    return { requeue_after = type(rq) == "number" and rq > 0 and rq or nil }
+end
+
+-- One sync of the parent under key ("<ns>/<name>" or "<name>"). settings: the server's
+-- flags (ctx.settings); resources: every cached resource (ctx.resources()). Returns
+-- { requeue_after = seconds or nil }. Raises on a malformed result: nothing is then written.
+function M.reconcile(policy, key, settings, resources)
+    local ns, name = split_key(key)
     local parent = cluster.get(policy.parent, ns, name)
     local specs = {}
     for i, decl in ipairs(policy.children or {}) do
@@ -320,11 +437,8 @@ function M.reconcile(policy, key)
             orphans[res] = common.is_deleting(parent) and {} or orphans_of(res, parent, policy.selector)
         end
     end
-    local ctx = {
-        now = os.time(), null = null, orphans = orphans,
-        list = function(res, opts) return cluster.list(res, opts) end,
-        get = function(res, gns, gname) return cluster.get(res, gns, gname) end,
-    }
+    local ctx = base_ctx(settings, resources)
+    ctx.orphans = orphans
     local result = policy.sync(parent, children, ctx)
     if result == nil then
         return {}
@@ -405,6 +519,7 @@ function M.reconcile(policy, key)
             cluster.patch(policy.parent, ns, name, result.parent_patch)
         end
     end
+    apply_imperative(result)
     for i, ev in ipairs(type(result.events) == "table" and result.events or {}) do
         if type(ev) ~= "table" or type(ev.reason) ~= "string" then
             error("result.events[" .. i .. "] needs a reason", 0)
@@ -414,6 +529,47 @@ function M.reconcile(policy, key)
     end
     local rq = result.requeue_after
     return { requeue_after = type(rq) == "number" and rq > 0 and rq or nil }
+end
+
+-- The controller the core runs for a plugin's hooks.load_balancer (docs/plugins.md): for
+-- each Service of type LoadBalancer, hook(service, ctx) returns the status.loadBalancer to
+-- write ({ ingress = { { ip = ... } } }), or nil and why (logged; status left alone). A
+-- Service that stops being a LoadBalancer gets its addresses cleared, as kube's service
+-- controller does.
+function M.load_balancer_controller(hook)
+    return {
+        parent = "v1/services",
+        sync = function(svc, _, ctx)
+            local spec = type(svc.spec) == "table" and svc.spec or {}
+            local status = type(svc.status) == "table" and svc.status or {}
+            local lb = type(status.loadBalancer) == "table" and status.loadBalancer or {}
+            if spec.type ~= "LoadBalancer" then
+                if type(lb.ingress) == "table" and #lb.ingress > 0 then
+                    local st = common.copy(status)
+                    st.loadBalancer = {}
+                    return { status = st }
+                end
+                return {}
+            end
+            if common.is_deleting(svc) then
+                return {}
+            end
+            local want, why = hook(svc, ctx)
+            if want == nil then
+                if why then
+                    cluster.log("warn", "load balancer for " .. tostring(common.namespace(svc)) .. "/" ..
+                        tostring(common.name(svc)) .. ": " .. tostring(why))
+                end
+                return {}
+            end
+            if type(want) ~= "table" then
+                error("hooks.load_balancer must return a table (status.loadBalancer) or nil", 0)
+            end
+            local st = common.copy(status)
+            st.loadBalancer = want
+            return { status = st }
+        end,
+    }
 end
 
 return M
