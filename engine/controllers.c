@@ -171,11 +171,12 @@ typedef struct any_walk_s {
     cm_res_t *r;
 } any_walk_t;
 
+static int gc_interesting(controllers_t *cm, const json_t *obj);
+
 static int enqueue_any_cb(const char *key, json_t *obj, void *priv)
 {
     any_walk_t *w = priv;
-    if (json_array_size(json_path(obj, "metadata.ownerReferences")) > 0 ||
-        (md_str(obj, "deletionTimestamp") && json_array_size(json_path(obj, "metadata.finalizers")) > 0))
+    if (gc_interesting(w->c->cm, obj))
         enqueue_any(w->c, w->r, obj);
     return 0;
 }
@@ -234,31 +235,81 @@ static void enqueue_any(ctrl_t *c, const cm_res_t *r, const json_t *obj)
     workqueue_add(c->queue, key);
 }
 
-/* For the garbage collector: the object itself when it has owners or is being deleted with
- * a finalizer to act on, its dependents (an owner that changed or went away) and its owners
- * (a dependent that went away may unblock a foreground deletion). */
+/* Whether an object with this uid is in some cache; its object through *found. */
+static int uid_cached(controllers_t *cm, const char *uid, json_t **found)
+{
+    for (int j = 0; j < cm->nres; j++) {
+        json_t *hits = informer_by_index(cm->res[j].inf, "uid", uid);
+        json_t *first = json_array_get(hits, 0);
+        if (first) {
+            if (found)
+                *found = first;   /* still referenced by the cache */
+            json_decref(hits);
+            return 1;
+        }
+        json_decref(hits);
+    }
+    return 0;
+}
+
+/* Being deleted with a finalizer the garbage collector acts on. */
+static int gc_finalizing(const json_t *obj)
+{
+    size_t i;
+    json_t *f;
+    if (!md_str(obj, "deletionTimestamp"))
+        return 0;
+    json_array_foreach(json_path(obj, "metadata.finalizers"), i, f) {
+        const char *s = json_string_value(f);
+        if (s && (!strcmp(s, "orphan") || !strcmp(s, "foregroundDeletion")))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether the garbage collector has anything to decide about obj: an owner missing from
+ * the caches, or a deletion finalizer. Objects whose owners are all there (nearly all of
+ * them, nearly always) are not synced at all. */
+static int gc_interesting(controllers_t *cm, const json_t *obj)
+{
+    size_t i;
+    json_t *ref;
+    if (gc_finalizing(obj))
+        return 1;
+    json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref) {
+        const char *uid = json_str(ref, "uid");
+        if (uid && !uid_cached(cm, uid, NULL))
+            return 1;
+    }
+    return 0;
+}
+
+/* For the garbage collector: the object itself when interesting (above), its dependents
+ * when it changed or went away (they may have lost an owner), and its owners when they are
+ * waiting for their dependents to go (foreground deletion). */
 static void changed_any(ctrl_t *c, cm_res_t *r, const json_t *obj)
 {
     controllers_t *cm = c->cm;
     const char *uid = md_str(obj, "uid");
     size_t i;
     json_t *x, *ref;
-    if (json_array_size(json_path(obj, "metadata.ownerReferences")) > 0 ||
-        (md_str(obj, "deletionTimestamp") && json_array_size(json_path(obj, "metadata.finalizers")) > 0))
+    if (gc_interesting(cm, obj))
         enqueue_any(c, r, obj);
-    for (int j = 0; j < cm->nres; j++) {
-        if (uid) {
-            json_t *deps = informer_by_index(cm->res[j].inf, "owner", uid);
-            json_array_foreach(deps, i, x)
+    for (int j = 0; uid && j < cm->nres; j++) {
+        json_t *deps = informer_by_index(cm->res[j].inf, "owner", uid);
+        json_array_foreach(deps, i, x)
+            if (gc_interesting(cm, x))
                 enqueue_any(c, &cm->res[j], x);
-            json_decref(deps);
-        }
-        json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref) {
-            const char *ouid = json_str(ref, "uid");
-            json_t *owners = ouid ? informer_by_index(cm->res[j].inf, "uid", ouid) : NULL;
+        json_decref(deps);
+    }
+    json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref) {
+        const char *ouid = json_str(ref, "uid");
+        for (int j = 0; ouid && j < cm->nres; j++) {
+            json_t *owners = informer_by_index(cm->res[j].inf, "uid", ouid);
             size_t k;
             json_array_foreach(owners, k, x)
-                enqueue_any(c, &cm->res[j], x);
+                if (gc_finalizing(x))
+                    enqueue_any(c, &cm->res[j], x);
             json_decref(owners);
         }
     }
@@ -763,6 +814,19 @@ static int expectations_met(ctrl_t *c, const char *key)
     return 1;
 }
 
+/* Every parent's expectations met: a load balancer hook hands out addresses from one pool,
+ * so it must see the status it wrote for one Service before it picks for the next. */
+static int all_expectations_met(ctrl_t *c)
+{
+    const char *k;
+    json_t *v, *tmp;
+    int met = 1;
+    json_object_foreach_safe(c->expect, tmp, k, v)
+        if (!expectations_met(c, k))
+            met = 0;
+    return met;
+}
+
 static void process(workqueue_t *q, const char *key, void *priv)
 {
     ctrl_t *c = priv;
@@ -776,7 +840,7 @@ static void process(workqueue_t *q, const char *key, void *priv)
         workqueue_done(q, key);   /* queued again on leadership or a good reload */
         return;
     }
-    if (!expectations_met(c, key)) {
+    if (!expectations_met(c, key) || (!strcmp(c->sub, "@load_balancer") && !all_expectations_met(c))) {
         workqueue_add_after(q, key, CM_EXPECT_POLL_MS);
         workqueue_done(q, key);
         return;

@@ -51,7 +51,7 @@
 #include "luavm.h"
 
 #define LUACLUSTER_MODULE        "berth.cluster"
-#define LUACLUSTER_MAX_INFLIGHT  16      /* committed requests in flight per luacluster_t */
+#define LUACLUSTER_MAX_INFLIGHT  64      /* committed requests in flight per luacluster_t */
 #define LUACLUSTER_MAX_QUEUE     10000   /* actions one hook call may queue */
 #define LUACLUSTER_MAX_INFORMERS 64
 

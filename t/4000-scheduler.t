@@ -6,7 +6,7 @@ test_require redis kubectl berth
 # Policies from a private copy, so the test can add and change them.
 mkdir -p "$TRASH/policies/schedulers"
 cp "$TOP/policies/scheduler.lua" "$TRASH/policies/"
-BERTH_SERVER_ARGS=
+BERTH_SERVER_ARGS=--no-controllers
 start_redis && start_berth --policies "$TRASH/policies" --lua "$TOP/lua" ||
 	test_bail_out 'cannot start berth'
 

@@ -20,7 +20,7 @@ for n in node-a node-b; do
 	  \"status\":{\"allocatable\":{\"cpu\":\"32\",\"memory\":\"64Gi\",\"pods\":\"110\"},
 	  \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null
 done
-"$FAKELET" --server "$BERTH_URL" </dev/null >>"$TRASH/fakelet.log" 2>&1 &
+"$FAKELET" --server "$BERTH_URL" --heartbeat 10 </dev/null >>"$TRASH/fakelet.log" 2>&1 &
 test_bg_pid $!
 
 # count_pods SELECTOR: pods matching that are not terminating

@@ -8,6 +8,9 @@
 local deployment = require("berth.controller.deployment")
 
 local policy = {
+    -- One sync walks every child (10,000 pods for a big ReplicaSet): more than the 50 ms
+    -- default, so a larger budget and memory cap (docs/policies.md).
+    budget_ms = 1000, memory_mb = 512,
     parent = "apps/v1/deployments",
     children = { "apps/v1/replicasets" },
     adopt = true,

@@ -7,6 +7,9 @@
 local endpoints = require("berth.controller.endpoints")
 
 local policy = {
+    -- One sync walks every child (10,000 pods for a big ReplicaSet): more than the 50 ms
+    -- default, so a larger budget and memory cap (docs/policies.md).
+    budget_ms = 1000, memory_mb = 512,
     parent = "v1/services",
     -- Found by name, not ownerReference; deleted when the Service is deleted.
     children = { { resource = "v1/endpoints", by_name = true, delete_with_parent = true } },

@@ -6,6 +6,9 @@
 local replicas = require("berth.controller.replicas")
 
 local policy = {
+    -- One sync walks every child (10,000 pods for a big ReplicaSet): more than the 50 ms
+    -- default, so a larger budget and memory cap (docs/policies.md).
+    budget_ms = 1000, memory_mb = 512,
     parent = "v1/replicationcontrollers",
     children = { "v1/pods" },
     adopt = true,

@@ -1,9 +1,10 @@
 -- t/lua/ctrl_fixture.lua: fixtures for the controller policy tests (t/lua/test_ctrl_*.lua):
 -- builders for Pods, ReplicaSets, ReplicationControllers, Deployments and Services shaped like
 -- the Kubernetes JSON, the ctx a controller runtime passes (docs/controllers.md), a mimic of
--- the runtime applying a result to an in-memory store (F.apply), and a small cluster
+-- the runtime applying a result to an in-memory store (F.apply), a small cluster
 -- simulation for Deployments (F.sim: ReplicaSet controller and kubelet as pod counts with
--- ages). Pure Lua, so it also loads in the sandbox mimic (t/lua/sandbox.lua).
+-- ages), Nodes, Leases and Namespaces, and a whole-cluster store that applies the
+-- imperative result.delete / result.patch for the garbage collector (F.store). Pure Lua, so it also loads in the sandbox mimic (t/lua/sandbox.lua).
 -- Used by: t/lua/test_ctrl_*.lua, run by t/0195-controller-policies.t.
 
 local C = require("berth.controller.common")
@@ -165,18 +166,33 @@ end
 
 -- The ctx a runtime passes. o: now, orphans ({[resource] = {...}}), objects ({[resource] =
 -- {...}}: what ctx.list and ctx.get read), list_ignores_selector (a runtime that does not
--- pre-filter).
+-- pre-filter), settings (ctx.settings), resources (ctx.resources(): every key of objects,
+-- or this list of {resource=, namespaced=}). ctx.list honours opts.index = {"node", name}
+-- (pods whose spec.nodeName is name) as the runtime's "node" index.
 function F.ctx(o)
     o = o or {}
     local objects = o.objects or {}
-    local ctx = { now = o.now or F.T0, orphans = o.orphans or {}, null = F.NULL }
+    local ctx = { now = o.now or F.T0, orphans = o.orphans or {}, null = F.NULL, settings = o.settings }
     ctx.list = function(resource, opts)
         local out = {}
+        local index = opts and opts.index
         for _, obj in ipairs(objects[resource] or {}) do
-            if opts.namespace == nil or C.namespace(obj) == opts.namespace then
+            if (opts.namespace == nil or C.namespace(obj) == opts.namespace) and
+               (index == nil or (index[1] == "node" and util.get(obj, "spec.nodeName") == index[2])) then
                 out[#out + 1] = obj
             end
         end
+        return out
+    end
+    ctx.resources = function()
+        if o.resources then
+            return o.resources
+        end
+        local out = {}
+        for res in pairs(objects) do
+            out[#out + 1] = { resource = res, namespaced = res ~= "v1/nodes" and res ~= "v1/namespaces" }
+        end
+        table.sort(out, function(a, b) return a.resource < b.resource end)
         return out
     end
     ctx.get = function(resource, ns, name)
@@ -299,6 +315,213 @@ function F.merge_patch(obj, patch)
         end
     end
     return obj
+end
+
+---------------------------------------------------------------------------------------------
+-- Nodes, Leases, Namespaces (node lifecycle and namespace policies)
+---------------------------------------------------------------------------------------------
+
+-- A node. o: ready ("True" | "False" | "Unknown"; nil: no Ready condition), heartbeat (unix
+-- time of the Ready condition's lastHeartbeatTime, default F.T0 - 10), conditions (more
+-- {type=, status=}), taints, unschedulable, created (unix).
+function F.node(name, o)
+    o = o or {}
+    local conds = {}
+    local hb = F.iso(o.heartbeat or (F.T0 - 10))
+    if o.ready then
+        conds[1] = { type = "Ready", status = o.ready, reason = o.ready == "True" and "KubeletReady" or "KubeletNotReady",
+                     message = "kubelet is posting ready status", lastHeartbeatTime = hb,
+                     lastTransitionTime = F.iso(F.T0 - 3000) }
+        for _, t in ipairs({ "MemoryPressure", "DiskPressure", "PIDPressure" }) do
+            conds[#conds + 1] = { type = t, status = "False", reason = "KubeletHasSufficient" .. t,
+                                  lastHeartbeatTime = hb, lastTransitionTime = F.iso(F.T0 - 3000) }
+        end
+    end
+    for _, c in ipairs(o.conditions or {}) do
+        local cur = C.get_condition(conds, c.type)
+        if cur then
+            cur.status = c.status
+        else
+            conds[#conds + 1] = { type = c.type, status = c.status, lastHeartbeatTime = hb,
+                                  lastTransitionTime = F.iso(F.T0 - 3000) }
+        end
+    end
+    return {
+        apiVersion = "v1", kind = "Node",
+        metadata = { name = name, uid = uid("node"), creationTimestamp = F.iso(o.created or (F.T0 - 7200)),
+                     resourceVersion = "1" },
+        spec = { taints = o.taints, unschedulable = o.unschedulable },
+        status = { conditions = conds, nodeInfo = { kubeletVersion = "v1.31.0" } },
+    }
+end
+
+-- The node's Lease in kube-node-lease, renewed at unix time renew (micro time format).
+function F.lease(node, renew)
+    return {
+        apiVersion = "coordination.k8s.io/v1", kind = "Lease",
+        metadata = { name = node, namespace = "kube-node-lease", uid = uid("lease") },
+        spec = { holderIdentity = node, leaseDurationSeconds = 40,
+                 renewTime = os.date("!%Y-%m-%dT%H:%M:%S", renew) .. ".123456Z" },
+    }
+end
+
+-- A Namespace. o: deleting, finalizers (spec.finalizers, default {"kubernetes"}), phase.
+function F.namespace(name, o)
+    o = o or {}
+    return {
+        apiVersion = "v1", kind = "Namespace",
+        metadata = { name = name, uid = uid("ns"), resourceVersion = "1",
+                     deletionTimestamp = o.deleting and F.iso(F.T0 - 5) or nil },
+        spec = { finalizers = o.finalizers or { "kubernetes" } },
+        status = { phase = o.phase or (o.deleting and "Terminating" or "Active") },
+    }
+end
+
+---------------------------------------------------------------------------------------------
+-- A whole-cluster store for the garbage collector (parent "*")
+---------------------------------------------------------------------------------------------
+
+local Store = {}
+Store.__index = Store
+
+-- An in-memory cluster: entries {resource=, object=}. Objects get uid and resourceVersion.
+function F.store()
+    return setmetatable({ entries = {}, log = {} }, Store)
+end
+
+-- Adds obj (a table with at least metadata.name) under resource; returns obj.
+-- o: owners (a list of {obj, block = bool, controller = bool}), ns, finalizers, deleting.
+function Store:add(resource, name, o)
+    o = o or {}
+    local refs
+    for _, ow in ipairs(o.owners or {}) do
+        refs = refs or {}
+        refs[#refs + 1] = { apiVersion = ow[1].apiVersion or "v1", kind = ow[1].kind or "Thing",
+            name = ow[1].metadata.name, uid = ow[1].metadata.uid, controller = ow.controller,
+            blockOwnerDeletion = ow.block }
+    end
+    local obj = {
+        apiVersion = o.apiVersion or "v1", kind = o.kind or "Thing",
+        metadata = { name = name, namespace = o.ns == nil and "default" or (o.ns or nil), uid = o.uid or uid(name),
+                     resourceVersion = "1", ownerReferences = refs, finalizers = o.finalizers,
+                     deletionTimestamp = o.deleting and F.iso(F.T0) or nil },
+    }
+    self.entries[#self.entries + 1] = { resource = resource, object = obj }
+    return obj
+end
+
+function Store:find(uid_)
+    for i, e in ipairs(self.entries) do
+        if e.object.metadata.uid == uid_ then
+            return e, i
+        end
+    end
+end
+
+function Store:by_name(name)
+    for _, e in ipairs(self.entries) do
+        if e.object.metadata.name == name then
+            return e.object
+        end
+    end
+end
+
+-- The GC ctx for entry e.
+function Store:ctx(e, o)
+    o = o or {}
+    local store = self
+    local ctx = F.ctx({ now = o.now })
+    ctx.resource = e.resource
+    ctx.owner = function(ref)
+        if o.unknown and o.unknown[ref.uid] then
+            return false
+        end
+        local oe = store:find(ref.uid)
+        return oe and oe.object or nil
+    end
+    ctx.dependents = function()
+        local out = {}
+        for _, d in ipairs(store.entries) do
+            for _, r in ipairs(d.object.metadata.ownerReferences or {}) do
+                if r.uid == e.object.metadata.uid then
+                    out[#out + 1] = d
+                    break
+                end
+            end
+        end
+        return out
+    end
+    return ctx
+end
+
+-- Removes an object being deleted once it has no finalizers left (the API server's rule).
+function Store:settle(e)
+    local md = e.object.metadata
+    if md.deletionTimestamp and (md.finalizers == nil or #md.finalizers == 0) then
+        local _, i = self:find(md.uid)
+        if i then table.remove(self.entries, i) end
+        self.log[#self.log + 1] = "gone " .. md.name
+    end
+end
+
+-- Applies result.delete and result.patch as the runtime and API server would: a delete
+-- sets deletionTimestamp and the finalizer its propagation asks for (Foreground:
+-- foregroundDeletion, Orphan: orphan), a merge patch honours uid and resourceVersion
+-- preconditions; objects with no finalizers left go away.
+function Store:apply(result)
+    for _, d in ipairs(result.delete or {}) do
+        local e
+        for _, x in ipairs(self.entries) do
+            if x.resource == d.resource and x.object.metadata.name == d.name and
+               x.object.metadata.namespace == d.namespace then e = x end
+        end
+        if e and (d.uid == nil or d.uid == e.object.metadata.uid) and not e.object.metadata.deletionTimestamp then
+            local md = e.object.metadata
+            md.deletionTimestamp = F.iso(F.T0)
+            md.finalizers = md.finalizers or {}
+            if d.propagation == "Foreground" then md.finalizers[#md.finalizers + 1] = "foregroundDeletion" end
+            if d.propagation == "Orphan" then md.finalizers[#md.finalizers + 1] = "orphan" end
+            md.resourceVersion = tostring(tonumber(md.resourceVersion) + 1)
+            self.log[#self.log + 1] = "delete " .. d.name .. " " .. (d.propagation or "")
+            self:settle(e)
+        end
+    end
+    for _, p in ipairs(result.patch or {}) do
+        local e
+        for _, x in ipairs(self.entries) do
+            if x.resource == p.resource and x.object.metadata.name == p.name then e = x end
+        end
+        local pm = p.patch.metadata or {}
+        if e and (pm.uid == nil or pm.uid == e.object.metadata.uid) and
+           (pm.resourceVersion == nil or pm.resourceVersion == e.object.metadata.resourceVersion) then
+            local rv = tonumber(e.object.metadata.resourceVersion) + 1
+            F.merge_patch(e.object, p.patch)
+            e.object.metadata.resourceVersion = tostring(rv)
+            self.log[#self.log + 1] = "patch " .. p.name
+            self:settle(e)
+        elseif e then
+            self.log[#self.log + 1] = "conflict " .. p.name
+        end
+    end
+end
+
+-- Runs policy.sync over every object, applying each result, until a round changes nothing
+-- (at most n rounds). Returns the number of rounds.
+function Store:run(policy, n, o)
+    for round = 1, n or 20 do
+        local before = #self.log
+        local snapshot = {}
+        for i, e in ipairs(self.entries) do snapshot[i] = e end
+        for _, e in ipairs(snapshot) do
+            if self:find(e.object.metadata.uid) then
+                self:apply(policy.sync(e.object, {}, self:ctx(e, o)))
+            end
+        end
+        if #self.log == before then
+            return round
+        end
+    end
+    return nil
 end
 
 ---------------------------------------------------------------------------------------------

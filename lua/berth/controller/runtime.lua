@@ -348,7 +348,9 @@ function M.reconcile_any(policy, key, settings, resources)
         local r = by_kind[tostring(ref.apiVersion) .. "/" .. tostring(ref.kind)]
         local cands = r and { r } or {}
         if r == nil then
-            -- An owner of a kind this process does not know: look everywhere.
+            -- An owner of a kind this process does not cache: look everywhere by uid, and
+            -- when it is not found say "cannot tell" (false), so nothing is deleted on a
+            -- guess (kube's GC also refuses to act on kinds it cannot resolve).
             for _, x in ipairs(resources or {}) do
                 cands[#cands + 1] = x.resource
             end
@@ -358,6 +360,9 @@ function M.reconcile_any(policy, key, settings, resources)
             if found[1] then
                 return found[1]
             end
+        end
+        if r == nil then
+            return false
         end
         return nil
     end
