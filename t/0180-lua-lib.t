@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t/0180-lua-lib.t: runs the pure-Lua library tests (t/lua/test_*.lua) with luajit, twice each:
+# t/0180-lua-lib.t: runs the pure-Lua library tests (t/lua/test_*.lua but the scheduler, controller and plugin ones, which t/0190, t/0195 and t/0196 run with their fixtures) with luajit, twice each:
 # plainly with LUA_PATH on lua/, and inside t/lua/sandbox.lua, a mimic of the policy sandbox
 # (allow-listed globals only, frozen), which proves the modules need nothing else.
 # Each run is one TAP test point; the run's own TAP output is shown indented (a subtest) and,
@@ -21,7 +21,7 @@ shopt -s nullglob
 # The scheduler policy tests need policies/ on the path: t/0190 runs them.
 tests=()
 for f in "$TOP"/t/lua/test_*.lua; do
-	case "$f" in */test_scheduler_*) ;; *) tests+=("$f") ;; esac
+	case "$f" in */test_scheduler_*|*/test_ctrl_*|*/test_plugin_*) ;; *) tests+=("$f") ;; esac
 done
 if [ ${#tests[@]} -eq 0 ]; then
 	echo "Bail out! no t/lua/test_*.lua files found"
