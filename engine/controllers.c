@@ -64,6 +64,11 @@ typedef struct ctrl_s {
     /* The policy's child_events: plural -> {create|create_failed|delete|delete_failed ->
      * {type, reason, message}}, recorded from the answers to its creates and deletes. */
     json_t        *child_events;
+    /* Pacing: parent key -> the monotonic ms before which it is not synced again. A sync
+     * that costs T ms is followed by at most one more within 4 T (capped at 1 s): a big
+     * parent whose children change all the time (10,000 pods turning Ready) is synced a few
+     * times a second, not after every event, and the loop it shares with the API serves. */
+    json_t        *not_before;
 } ctrl_t;
 
 struct controllers_s {
@@ -703,6 +708,7 @@ static ctrl_t *add_ctrl(controllers_t *cm, policy_set_t *set, const char *policy
     snprintf(c->policy, sizeof(c->policy), "%s", policy);
     snprintf(c->sub, sizeof(c->sub), "%s", sub);
     c->expect = json_object();
+    c->not_before = json_object();
     c->queue = workqueue_create(cm->base, 1, process, c);
     cm->ctrls[cm->nctrls++] = c;
     return c;
@@ -851,6 +857,14 @@ static void process(workqueue_t *q, const char *key, void *priv)
         workqueue_done(q, key);
         return;
     }
+    long long t_start = now_ms();
+    json_int_t nb = json_integer_value(json_object_get(c->not_before, key));
+    if (nb > t_start) {
+        workqueue_add_after(q, key, (long)(nb - t_start));
+        workqueue_done(q, key);
+        return;
+    }
+    json_object_del(c->not_before, key);
     if ((c->all || c->uses_all) && !all_synced(cm)) {
         /* Deciding that an owner is gone, or a namespace empty, needs complete caches. */
         workqueue_add_after(q, key, 500);
@@ -875,6 +889,10 @@ static void process(workqueue_t *q, const char *key, void *priv)
         luacluster_begin(cm->lua, L);
         rc = policy_call_function(p, "sync", 4, 1);
     }
+    long long cost = now_ms() - t_start;
+    if (cost >= 5)
+        json_object_set_new(c->not_before, key,
+                            json_integer(now_ms() + (cost * 4 > 1000 ? 1000 : cost * 4)));
     snprintf(labels, sizeof(labels), "controller=\"%s\",result=\"%s\"", c->policy,
              rc == LUAVM_OK ? "success" : "error");
     metrics_add("berth_controller_syncs_total", labels, 1);
@@ -1200,6 +1218,7 @@ void controllers_free(controllers_t *cm)
         workqueue_free(cm->ctrls[i]->queue);
         json_decref(cm->ctrls[i]->expect);
         json_decref(cm->ctrls[i]->child_events);
+        json_decref(cm->ctrls[i]->not_before);
         free(cm->ctrls[i]);
     }
     /* The VMs hold per-VM state of the cluster module: free them before it. */
