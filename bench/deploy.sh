@@ -142,6 +142,8 @@ t1=$(now)
 roll_s=$(echo "$t1 - $t0" | bc -l)
 c2_berth=$(cpu $berth_pid $sched_pid); c2_redis=$(cpu "$redis_pid"); c2_fake=$(cpu "$fake_pid")
 echo "deploy: rolling update: $(printf %.1f "$roll_s") s (ok=$ok2)"
+# Where the controller manager's time went, over both steps.
+sync_ms=$(curl -s "$URL/metrics" | sed -n 's/^berth_controller_sync_milliseconds_total{controller="\([^"]*\)"} \(.*\)/| \1 | \2 |/p')
 stop
 
 f() { printf '%.1f' "$1"; }
@@ -165,5 +167,11 @@ f() { printf '%.1f' "$1"; }
     echo
     echo "The scale-up includes every pod's creation by the ReplicaSet controller, its scheduling"
     echo "and binding, its status write by the fakelet, and the controllers' status updates."
+    echo
+    echo "Time in controller syncs over both steps (berth_controller_sync_milliseconds_total):"
+    echo
+    echo "| Controller | ms |"
+    echo "|---|---|"
+    printf '%s\n' "$sync_ms"
 } >"$top/docs/benchmarks-controllers.md"
 cat "$top/docs/benchmarks-controllers.md"

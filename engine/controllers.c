@@ -893,9 +893,11 @@ static void process(workqueue_t *q, const char *key, void *priv)
     if (cost >= 5)
         json_object_set_new(c->not_before, key,
                             json_integer(now_ms() + (cost * 4 > 1000 ? 1000 : cost * 4)));
-    snprintf(labels, sizeof(labels), "controller=\"%s\",result=\"%s\"", c->policy,
-             rc == LUAVM_OK ? "success" : "error");
+    snprintf(labels, sizeof(labels), "controller=\"%s%s%s\",result=\"%s\"", c->policy,
+             c->sub[0] ? "#" : "", c->sub, rc == LUAVM_OK ? "success" : "error");
     metrics_add("berth_controller_syncs_total", labels, 1);
+    snprintf(labels, sizeof(labels), "controller=\"%s%s%s\"", c->policy, c->sub[0] ? "#" : "", c->sub);
+    metrics_add("berth_controller_sync_milliseconds_total", labels, (double)cost);
     if (rc != LUAVM_OK) {
         luacluster_discard(cm->lua, L);
         log_warn("controllers: %s %s: sync failed (%s): %s", c->policy, key,
@@ -1172,6 +1174,8 @@ controllers_t *controllers_create(struct event_base *base, const controllers_opt
     }
     metrics_describe("berth_controller_syncs_total", "counter",
                      "Controller syncs by controller policy and result (success, error).");
+    metrics_describe("berth_controller_sync_milliseconds_total", "counter",
+                     "Wall time spent in controller syncs, by controller policy.");
     char host[128], identity[200];
     if (gethostname(host, sizeof(host)) != 0)
         snprintf(host, sizeof(host), "berth");

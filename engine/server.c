@@ -42,7 +42,7 @@ static void usage(FILE *out)
             "  --policies DIR      scheduling policies (default: policies/ beside bin/)\n"
             "  --lua DIR           the Lua library policies use (default: lua/ beside bin/)\n"
             "  --plugins DIR       plugins: plugins/<name>/plugin.lua (default: plugins/ beside bin/)\n"
-            "  --service-cluster-ip-range CIDR  Service cluster IPs (default 10.96.0.0/16)\n"
+            "  --service-cluster-ip-range CIDR  Service cluster IPs (default 127.77.0.0/16)\n"
             "  --service-node-port-range A-B    Service node ports (default 30000-32767)\n");
 }
 

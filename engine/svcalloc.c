@@ -104,7 +104,7 @@ int svcalloc_configure(const char *cidr, const char *node_ports, char *err, size
     char *end;
 
     if (!cidr)
-        cidr = "10.96.0.0/16";
+        cidr = "127.77.0.0/16";
     if (!node_ports)
         node_ports = "30000-32767";
     snprintf(buf, sizeof(buf), "%s", cidr);

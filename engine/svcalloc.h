@@ -1,7 +1,7 @@
 /* svcalloc.h: Service cluster IPs and node ports, allocated as kube-apiserver's Service
  * REST storage allocates them (pkg/registry/core/service/storage/alloc.go).
  *
- * Ranges: --service-cluster-ip-range (default 10.96.0.0/16; IPv4 only, no dual stack) and
+ * Ranges: --service-cluster-ip-range (default 127.77.0.0/16, a loopback range the proxy binds without any setup; IPv4 only, no dual stack) and
  * --service-node-port-range (default 30000-32767). A Service that needs a cluster IP and
  * names none gets a free one; one that names one gets it if it is in the range and free;
  * NodePort and LoadBalancer services get a node port for each port that names none.
@@ -38,7 +38,7 @@
 
 typedef struct svcalloc_plan_s svcalloc_plan_t;
 
-/* Set the ranges ("10.96.0.0/16", "30000-32767"; NULL keeps the default). -1 with err if
+/* Set the ranges ("127.77.0.0/16", "30000-32767"; NULL keeps the default). -1 with err if
  * malformed. Without a call the defaults apply. */
 int svcalloc_configure(const char *cidr, const char *node_ports, char *err, size_t errlen);
 /* Rebuild the allocation tables from the stored Services and reload the hints. Queued on

@@ -411,6 +411,14 @@ Needs redis-server, redis-benchmark and redis-cli (Debian redis-server, redis-to
 and cc. The script starts its own redis-server (\`--save ''\`, loopback, a free port) and
 \`bin/berth server\` on another free port, sends traffic only to 127.0.0.1 and stops both
 when it ends. The tools alone: \`build/bench/loadgen -h\`, \`build/bench/watchlat -h\`.
+
+## The other benchmarks
+
+- The scheduler (issue 3): \`bench/sched.sh\`, results in [benchmarks-scheduler.md](benchmarks-scheduler.md):
+  scheduling throughput end to end, and the Lua policy against a C baseline.
+- The controllers (issue 4): \`bench/deploy.sh\`, results in [benchmarks-controllers.md](benchmarks-controllers.md):
+  a 10,000-replica Deployment on 1,000 simulated nodes, scale-up and rolling update.
+- The proxy (issue 5): \`bench/proxy.sh\`, results in [benchmarks-proxy.md](benchmarks-proxy.md).
 EOF
 say "results written to $out"
 cat "$out"

@@ -48,7 +48,7 @@ merge() {
 
 test_expect_success 'a ClusterIP service gets a free IP from the range, and family fields' '
 	create_svc a "{\"selector\":{\"app\":\"a\"},\"ports\":[{\"port\":80}]}" >a.json &&
-	jcheck a.json "/^10\\.96\\.\\d+\\.\\d+$/.test(o.spec.clusterIP)" \
+	jcheck a.json "/^127\\.77\\.\\d+\\.\\d+$/.test(o.spec.clusterIP)" \
 		"o.spec.clusterIPs.length === 1 && o.spec.clusterIPs[0] === o.spec.clusterIP" \
 		"+o.spec.clusterIP.split(\".\")[2] >= 1" &&
 	jeq a.json "o.spec.ipFamilies" "[\"IPv4\"]" &&
@@ -60,15 +60,15 @@ test_expect_success 'a ClusterIP service gets a free IP from the range, and fami
 '
 
 test_expect_success 'a chosen clusterIP is honoured; taken or outside the range is 422 as kube words it' '
-	create_svc fixed "{\"clusterIP\":\"10.96.0.10\",\"ports\":[{\"port\":80}]}" >fixed.json &&
-	jeq fixed.json o.spec.clusterIP 10.96.0.10 &&
-	jeq fixed.json o.spec.clusterIPs "[\"10.96.0.10\"]" &&
-	test "$(holder $IPS 10.96.0.10)" = default/fixed &&
-	expect_status 422 Invalid POST $NS/services "$(svc_json dup "{\"clusterIP\":\"10.96.0.10\",\"ports\":[{\"port\":80}]}")" &&
-	jeq status.json o.message "Service \"dup\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated" &&
+	create_svc fixed "{\"clusterIP\":\"127.77.0.10\",\"ports\":[{\"port\":80}]}" >fixed.json &&
+	jeq fixed.json o.spec.clusterIP 127.77.0.10 &&
+	jeq fixed.json o.spec.clusterIPs "[\"127.77.0.10\"]" &&
+	test "$(holder $IPS 127.77.0.10)" = default/fixed &&
+	expect_status 422 Invalid POST $NS/services "$(svc_json dup "{\"clusterIP\":\"127.77.0.10\",\"ports\":[{\"port\":80}]}")" &&
+	jeq status.json o.message "Service \"dup\" is invalid: spec.clusterIPs: Invalid value: []string{\"127.77.0.10\"}: failed to allocate IP 127.77.0.10: provided IP is already allocated" &&
 	jeq status.json "o.details.causes[0].field" spec.clusterIPs &&
 	expect_status 422 Invalid POST $NS/services "$(svc_json out "{\"clusterIP\":\"10.0.0.10\",\"ports\":[{\"port\":80}]}")" &&
-	jeq status.json o.message "Service \"out\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.0.0.10\"}: failed to allocate IP 10.0.0.10: provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/16" &&
+	jeq status.json o.message "Service \"out\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.0.0.10\"}: failed to allocate IP 10.0.0.10: provided IP is not in the valid range. The range of valid IPs is 127.77.0.0/16" &&
 	expect_code 404 GET $NS/services/dup >/dev/null &&
 	expect_code 404 GET $NS/services/out >/dev/null
 '
@@ -91,7 +91,7 @@ test_expect_success 'NodePort: every port gets a node port; TCP and UDP of one p
 	jcheck np.json "o.spec.ports.every(p => p.nodePort >= 30000 && p.nodePort <= 32767)" \
 		"o.spec.ports[0].nodePort === o.spec.ports[1].nodePort" \
 		"o.spec.ports[0].nodePort !== o.spec.ports[2].nodePort" \
-		"/^10\\.96\\./.test(o.spec.clusterIP)" &&
+		"/^127\\.77\\./.test(o.spec.clusterIP)" &&
 	np0=$(json_get np.json "o.spec.ports[0].nodePort") &&
 	np2=$(json_get np.json "o.spec.ports[2].nodePort") &&
 	test "$(holder $PORTS $np0)" = default/np &&
@@ -117,18 +117,18 @@ test_expect_success 'LoadBalancer gets node ports unless allocateLoadBalancerNod
 	create_svc lb "{\"type\":\"LoadBalancer\",\"ports\":[{\"port\":443}]}" >lb.json &&
 	jcheck lb.json "o.spec.ports[0].nodePort >= 30000" &&
 	create_svc lbn "{\"type\":\"LoadBalancer\",\"allocateLoadBalancerNodePorts\":false,\"ports\":[{\"port\":443}]}" >lbn.json &&
-	jcheck lbn.json "o.spec.ports[0].nodePort === undefined" "/^10\\.96\\./.test(o.spec.clusterIP)"
+	jcheck lbn.json "o.spec.ports[0].nodePort === undefined" "/^127\\.77\\./.test(o.spec.clusterIP)"
 '
 
 test_expect_success 'dryRun=All shows allocated values but keeps nothing' '
 	expect_code 201 POST "$NS/services?dryRun=All" "$(svc_json dry "{\"type\":\"NodePort\",\"ports\":[{\"port\":80}]}")" >dry.json &&
 	dry_ip=$(json_get dry.json o.spec.clusterIP) &&
 	dry_np=$(json_get dry.json "o.spec.ports[0].nodePort") &&
-	jcheck dry.json "/^10\\.96\\./.test(o.spec.clusterIP)" "o.spec.ports[0].nodePort >= 30000" &&
+	jcheck dry.json "/^127\\.77\\./.test(o.spec.clusterIP)" "o.spec.ports[0].nodePort >= 30000" &&
 	test -z "$(holder $IPS "$dry_ip")" &&
 	test -z "$(holder $PORTS "$dry_np")" &&
 	expect_code 404 GET $NS/services/dry >/dev/null &&
-	expect_status 422 Invalid POST "$NS/services?dryRun=All" "$(svc_json dry2 "{\"clusterIP\":\"10.96.0.10\",\"ports\":[{\"port\":80}]}")" &&
+	expect_status 422 Invalid POST "$NS/services?dryRun=All" "$(svc_json dry2 "{\"clusterIP\":\"127.77.0.10\",\"ports\":[{\"port\":80}]}")" &&
 	test_grep "provided IP is already allocated" status.json &&
 	create_svc dry "{\"type\":\"NodePort\",\"clusterIP\":\"$dry_ip\",\"ports\":[{\"port\":80,\"nodePort\":$dry_np}]}" >real.json &&
 	jeq real.json o.spec.clusterIP "$dry_ip" &&
@@ -147,9 +147,9 @@ test_expect_success 'an update that leaves clusterIP and nodePorts out keeps the
 '
 
 test_expect_success 'clusterIP is immutable' '
-	expect_status 422 Invalid PATCH $NS/services/a "{\"spec\":{\"clusterIP\":\"10.96.0.77\",\"clusterIPs\":[\"10.96.0.77\"]}}" application/merge-patch+json &&
+	expect_status 422 Invalid PATCH $NS/services/a "{\"spec\":{\"clusterIP\":\"127.77.0.77\",\"clusterIPs\":[\"127.77.0.77\"]}}" application/merge-patch+json &&
 	test_grep "may not change once set" status.json &&
-	test -z "$(holder $IPS 10.96.0.77)" &&
+	test -z "$(holder $IPS 127.77.0.77)" &&
 	test "$(holder $IPS "$a_ip")" = default/a
 '
 
@@ -183,7 +183,7 @@ test_expect_success 'ClusterIP -> ExternalName releases the IP; back to ClusterI
 	expect_code 200 GET $NS/services/fixed >cur.json &&
 	merge fixed "{\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"x.example.com\"}}" >en.json &&
 	jcheck en.json "o.spec.clusterIP === undefined" "o.spec.ipFamilies === undefined" &&
-	test -z "$(holder $IPS 10.96.0.10)" &&
+	test -z "$(holder $IPS 127.77.0.10)" &&
 	merge fixed "{\"spec\":{\"type\":\"ClusterIP\",\"externalName\":null}}" >back.json &&
 	back_ip=$(json_get back.json o.spec.clusterIP) &&
 	test "$(holder $IPS "$back_ip")" = default/fixed &&
@@ -306,7 +306,7 @@ test_expect_success KUBECTL 'kubectl create service and expose show CLUSTER-IP a
 	k create service nodeport x --tcp=80:8080 &&
 	x_ip=$(k get svc x -o jsonpath="{.spec.clusterIP}") &&
 	x_np=$(k get svc x -o jsonpath="{.spec.ports[0].nodePort}") &&
-	case "$x_ip" in 10.96.*) ;; *) false ;; esac &&
+	case "$x_ip" in 127.77.*) ;; *) false ;; esac &&
 	k get svc x >table &&
 	test_grep "^x *NodePort *$x_ip *<none> *80:$x_np/TCP" table &&
 	k create deployment web --image=img:1 &&

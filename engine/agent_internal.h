@@ -1,0 +1,70 @@
+/* agent_internal.h: what agent.c and agent_pod.c share. Not for other units. */
+#ifndef BERTH_AGENT_INTERNAL_H
+#define BERTH_AGENT_INTERNAL_H
+
+#include <time.h>
+#include <jansson.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "agent.h"
+#include "apiclient.h"
+#include "docker.h"
+#include "informer.h"
+
+#define AGENT_PAUSE_IMAGE "berth/pause:latest"
+#define AGENT_INFRA_NAME  "POD"       /* berth.container.name of the infra container */
+
+#define LBL_NODE    "berth.node"
+#define LBL_UID     "berth.pod.uid"
+#define LBL_NS      "berth.pod.namespace"
+#define LBL_POD     "berth.pod.name"
+#define LBL_NAME    "berth.container.name"
+#define LBL_ATTEMPT "berth.container.attempt"
+
+typedef struct podstate_s podstate_t;
+
+struct agent_s {
+    struct event_base *base;
+    apiclient_t *api;
+    docker_t *docker;
+    informer_t *pods;
+    char *server_url, *node, *root_dir, *token;
+    char host_ip[64], hostname[256];
+    int log_port;
+    struct evhttp *http;
+
+    /* The runtime cache: docker id -> inspect object of every container labelled
+     * berth.node=<node>; id -> State seen in the last list (re-inspected when it changes). */
+    json_t *containers, *seen_state;
+    int listing, pending_inspects, refresh_again, docker_ok, docker_synced;
+    char docker_version[64], docker_root[512];
+    docker_call_t *events_call;
+    struct event *events_retry, *refresh_debounce, *tick, *sync_ev;
+
+    /* Node and lease. */
+    json_t *last_node_status;
+    time_t node_status_at;
+    int node_registered, node_busy;
+    apiclient_call_t *node_call, *lease_call;
+
+    podstate_t *podstates;
+    json_t *removing;          /* container ids with a removal in flight */
+};
+
+/* agent.c */
+void agent_refresh(agent_t *a);            /* re-list Docker's containers (soon) */
+void agent_kick(agent_t *a);               /* sync every pod on the next loop turn */
+void agent_remove_container(agent_t *a, const char *id);
+const char *agent_label(json_t *ctr, const char *name);   /* a container's label, borrowed */
+
+/* agent_pod.c */
+/* Sync every pod of this node with the runtime cache; remove orphans. */
+void agent_pods_sync(agent_t *a);
+void agent_pods_free(agent_t *a);
+/* The docker id of container `name` of pod ns/pod (previous: the one before the newest);
+ * NULL if none. Borrowed from the cache. */
+const char *agent_find_container(agent_t *a, const char *ns, const char *pod, const char *name,
+                                 int previous);
+
+#endif
