@@ -1,6 +1,8 @@
 #!/bin/bash
-# scripts/run.sh: `make run`: a Redis store and the berth API server on this machine, in the
-# foreground, with a kubeconfig for kubectl. Ctrl-C stops both; running it again resumes the
+# scripts/run.sh: `make run`: a one-machine cluster in the foreground: a Redis store, the
+# berth API server (scheduler and controllers inside), and, when a Docker engine answers, a
+# node agent for this host (`berth agent`, pods as containers) and the service proxy (`berth
+# proxy`), with a kubeconfig for kubectl. Ctrl-C stops them all; running it again resumes the
 # same data (Redis keeps an append-only file under the data directory).
 #
 #   BERTH_DATA   data directory (default .run/ in the repository)
@@ -19,6 +21,9 @@ redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$data/red
 redis_pid=$!
 cleanup() {
     trap - EXIT INT TERM
+    for p in ${proxy_pid:-} ${agent_pid:-}; do
+        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
     [ -n "${berth_pid:-}" ] && kill "$berth_pid" 2>/dev/null && wait "$berth_pid" 2>/dev/null
     kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
     echo "run: stopped (data kept in $data)"
@@ -52,15 +57,33 @@ for _ in $(seq 1 50); do
     curl -sf "http://$listen/readyz" >/dev/null 2>&1 && break
     sleep 0.1
 done
+node=$(hostname -s 2>/dev/null || echo node)
+node=$(echo "$node" | tr 'A-Z_' 'a-z-')
+if timeout 10 docker info >/dev/null 2>&1; then
+    # The images the examples use (no registry needed): berth/pause and berth/busybox.
+    "$top/scripts/test-images.sh" >"$data/images.log" 2>&1 ||
+        echo "run: building the local images failed; see $data/images.log" >&2
+    "$top/bin/berth" agent --server "http://$listen" --node-name "$node" \
+        --root-dir "$data/agent" >"$data/agent.log" 2>&1 &
+    agent_pid=$!
+    "$top/bin/berth" proxy --server "http://$listen" --node-name "$node" \
+        >"$data/proxy.log" 2>&1 &
+    proxy_pid=$!
+    nodes="node $node (berth agent, Docker; log in $data/agent.log) and the service proxy"
+else
+    nodes="no node: Docker does not answer here, so pods stay Pending (start dockerd, then 'make run' again)"
+fi
 kubectl=$top/.tools/bin/kubectl
 [ -x "$kubectl" ] || kubectl=kubectl
 cat <<EOF2
 
-berth is serving the Kubernetes API on http://$listen (store: Redis, data in $data).
+berth is serving the Kubernetes API on http://$listen (store: Redis, data in $data),
+with the scheduler and controllers, and $nodes.
 
   export KUBECONFIG=$data/kubeconfig
   $kubectl get namespaces
   $kubectl apply -f examples/hello/
+  $kubectl apply -f examples/web/web.yaml && $kubectl rollout status deployment/web
   $kubectl get all
 
 (kubectl 1.31 is fetched into .tools/bin by 'make tools'.)
