@@ -238,6 +238,21 @@ static void node_create_done(int status, json_t *body, const char *errstr, void 
     log_warn("agent: cannot register node %s: %d %s", a->node, status, errstr ? errstr : "");
 }
 
+/* Where the API server reaches the log endpoint, as an annotation on the Node: the address
+ * --listen binds, or the InternalIP when it binds every address. kube puts only the port in
+ * status.daemonEndpoints (the host is the InternalIP); an agent on loopback needs more. */
+#define AGENT_ENDPOINT_ANNOTATION "berth.dev/agent-endpoint"
+
+static json_t *node_annotations(agent_t *a)
+{
+    char url[400];
+    const char *h = a->log_host;
+    if (!*h || !strcmp(h, "0.0.0.0") || !strcmp(h, "::") || !strcmp(h, "[::]"))
+        h = a->host_ip;
+    snprintf(url, sizeof(url), "http://%s:%d", h, a->log_port);
+    return json_pack("{s:s}", AGENT_ENDPOINT_ANNOTATION, url);
+}
+
 static void node_get_done(int status, json_t *body, const char *errstr, void *priv)
 {
     agent_t *a = priv;
@@ -245,9 +260,10 @@ static void node_get_done(int status, json_t *body, const char *errstr, void *pr
     a->node_call = NULL;
     a->node_busy = 0;
     if (status == 404) {
-        json_t *node = json_pack("{s:s,s:s,s:{s:s,s:o},s:{},s:o}", "apiVersion", "v1", "kind",
+        json_t *node = json_pack("{s:s,s:s,s:{s:s,s:o,s:o},s:{},s:o}", "apiVersion", "v1", "kind",
                                  "Node", "metadata", "name", a->node, "labels", node_labels(a),
-                                 "spec", "status", node_status(a));
+                                 "annotations", node_annotations(a), "spec", "status",
+                                 node_status(a));
         a->node_busy = 1;
         a->node_call = apiclient_request(a->api, "POST", "/api/v1/nodes", NULL, node,
                                          node_create_done, a);
@@ -261,7 +277,8 @@ static void node_get_done(int status, json_t *body, const char *errstr, void *pr
         return;
     }
     /* It exists (registered earlier): make sure our labels are on it. */
-    json_t *patch = json_pack("{s:{s:o}}", "metadata", "labels", node_labels(a));
+    json_t *patch = json_pack("{s:{s:o,s:o}}", "metadata", "labels", node_labels(a),
+                              "annotations", node_annotations(a));
     snprintf(path, sizeof(path), "/api/v1/nodes/%s", a->node);
     a->node_busy = 1;
     a->node_call = apiclient_request(a->api, "PATCH", path, "application/merge-patch+json", patch,
@@ -784,6 +801,7 @@ agent_t *agent_create(struct event_base *base, const agent_opts_t *o, char *err,
     }
     snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
     a->log_port = atoi(colon + 1);
+    snprintf(a->log_host, sizeof(a->log_host), "%s", host);
     a->http = evhttp_new(base);
     if (!a->http || evhttp_bind_socket(a->http, host, (ev_uint16_t)a->log_port)) {
         snprintf(err, errlen, "cannot listen on %s: %s", listen, strerror(errno));

@@ -32,6 +32,7 @@ struct agent_s {
     char *server_url, *node, *root_dir, *token;
     char host_ip[64], hostname[256];
     int log_port;
+    char log_host[256];     /* the address --listen binds ("" or 0.0.0.0: every address) */
     struct evhttp *http;
 
     /* The runtime cache: docker id -> inspect object of every container labelled

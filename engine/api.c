@@ -537,6 +537,8 @@ static void route_resource(api_req_t *r, const char *group, const char *version,
     if (code)
         return api_reply_status(r, code, NULL, NULL, "%s", msg);
 
+    if (r->sub && !strcmp(r->sub, "log") && r->verb == VERB_GET)
+        return api_handle_log(r);
     if (r->sub && (!strcmp(r->sub, "log") || !strcmp(r->sub, "exec"))) {
         if (r->verb != VERB_GET && r->verb != VERB_CREATE)
             return method_not_allowed(r);

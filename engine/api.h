@@ -97,6 +97,8 @@ void api_list_params_free(list_op_t *op);
 /* Reply and free r. body is borrowed. */
 void api_reply(api_req_t *r, int code, const char *content_type, const char *body, size_t len);
 void api_reply_json(api_req_t *r, int code, json_t *obj);   /* steals obj */
+/* GET pods/<name>/log, proxied to the pod's node agent (api_log.c). */
+void api_handle_log(api_req_t *r);
 /* Reply with the contents of body (taken over and freed). */
 void api_reply_buffer(api_req_t *r, int code, const char *content_type, struct evbuffer *body);
 /* A metav1.Status object (new reference); details is stolen. */

@@ -217,6 +217,16 @@ test_expect_success 'the log endpoint: tailLines, limitBytes, follow, 404' '
 	test "$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$AGENT_PORT/containerLogs/default/nope/c")" = 404
 '
 
+test_expect_success 'kubectl logs goes through the API server to the agent (tail, follow, container)' '
+	k logs envy >klogs && grep -q "^WD=/tmp$" klogs &&
+	k logs envy --tail=1 >ktail && test "$(cat ktail)" = "WD=/tmp" &&
+	k logs envy -c c --limit-bytes=5 >klimit && test "$(cat klimit)" = PLAIN &&
+	{ K_TIMEOUT=3 k logs -f envy >kfollow; true; } &&
+	grep -q WD= kfollow &&
+	test_must_fail k logs envy -c nosuch 2>kerr &&
+	grep -q "container nosuch is not valid for pod envy" kerr
+'
+
 test_expect_success 'a missing configMap leaves the container waiting with CreateContainerConfigError' '
 	pod nocfg "  - name: c
 	    image: berth/busybox:latest
