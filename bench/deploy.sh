@@ -13,8 +13,9 @@
 # Results: docs/benchmarks-controllers.md. Traffic only to 127.0.0.1; every wait bounded.
 #
 #   DEPLOY_NODES=1000 DEPLOY_REPLICAS=10000
-#   DEPLOY_SCHEDULER=separate   run the scheduler as its own process (berth scheduler), as a
-#                               cluster would, so it has a core of its own; default: inside
+#   DEPLOY_SCHEDULER=separate   (default) the scheduler as its own process (berth scheduler),
+#                               as a cluster runs it, with a core of its own; =inside: in
+#                               berth server with the API and the controllers
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +26,7 @@ kubectl=$top/.tools/bin/kubectl
 nodes=${DEPLOY_NODES:-1000}
 replicas=${DEPLOY_REPLICAS:-10000}
 work=$(mktemp -d /tmp/berth-deploy.XXXXXX)
-split=${DEPLOY_SCHEDULER:-inside}
+split=${DEPLOY_SCHEDULER:-separate}
 redis_pid= berth_pid= fake_pid= sched_pid=
 cleanup() {
     for p in $fake_pid $sched_pid $berth_pid $redis_pid; do
