@@ -411,9 +411,12 @@ static void list_done(int status, json_t *body, const char *errstr, void *priv)
     void *tmp;
     json_object_foreach_safe(a->containers, tmp, k, v) {
         if (!json_object_get(present, k)) {
-            json_object_del(a->containers, k);
-            json_object_del(a->seen_state, k);
-            json_object_del(a->removing, k);
+            /* k belongs to the entry deleted first: keep a copy for the other tables. */
+            char id[256];
+            snprintf(id, sizeof(id), "%s", k);
+            json_object_del(a->containers, id);
+            json_object_del(a->seen_state, id);
+            json_object_del(a->removing, id);
         }
     }
     json_object_foreach_safe(a->seen_state, tmp, k, v) {

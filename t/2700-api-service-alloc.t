@@ -250,9 +250,11 @@ test_expect_success 'the repair at start rebuilds the tables from the stored ser
 	test_grep "service allocations repaired" "$TRASH/berth.log"
 '
 
+# The node port ranges of these two tests lie outside the default 30000-32767, where the
+# services of the earlier tests (still in the store) hold randomly picked ports.
 test_expect_success 'a full range answers 500 InternalError as kube does; a release frees a slot' '
 	stop_berth &&
-	start_berth --service-cluster-ip-range 10.100.0.0/29 --service-node-port-range 32000-32001 &&
+	start_berth --service-cluster-ip-range 10.100.0.0/29 --service-node-port-range 41000-41001 &&
 	create_svc f1 "{\"type\":\"NodePort\",\"ports\":[{\"port\":80}]}" >f1.json &&
 	create_svc f2 "{\"type\":\"NodePort\",\"ports\":[{\"port\":80}]}" >f2.json &&
 	jcheck f1.json "/^10\\.100\\.0\\.[1-6]$/.test(o.spec.clusterIP)" &&
@@ -271,9 +273,9 @@ test_expect_success 'a full range answers 500 InternalError as kube does; a rele
 
 test_expect_success 'two API servers on one store never hand out the same IP or port' '
 	stop_berth &&
-	start_berth --service-cluster-ip-range 10.101.0.0/27 --service-node-port-range 32100-32139 &&
+	start_berth --service-cluster-ip-range 10.101.0.0/27 --service-node-port-range 41100-41139 &&
 	url1=$BERTH_URL pid1=$BERTH_PID port1=$BERTH_PORT &&
-	start_berth --service-cluster-ip-range 10.101.0.0/27 --service-node-port-range 32100-32139 &&
+	start_berth --service-cluster-ip-range 10.101.0.0/27 --service-node-port-range 41100-41139 &&
 	url2=$BERTH_URL berth2=$BERTH_PID &&
 	BERTH_URL=$url1 BERTH_PID=$pid1 BERTH_PORT=$port1 &&
 	test_when_finished "test_kill_pid $berth2 5" &&
