@@ -7,6 +7,7 @@ int scheduler_main(int argc, char **argv);
 int controllers_main(int argc, char **argv);
 int agent_main(int argc, char **argv);
 int proxy_main(int argc, char **argv);
+int policy_main(int argc, char **argv);
 
 #define BERTH_VERSION "0.1.0"
 
@@ -21,6 +22,7 @@ static void usage(FILE *out)
             "  controllers  run the controller policies (policies/controllers/), against a server\n"
             "  agent      the node agent (kubelet): run this node's pods through Docker, against a server\n"
             "  proxy      serve Services on their cluster IPs and node ports (kube-proxy), against a server\n"
+            "  policy     policy check FILE...: load policies in the sandbox, run their self_test\n"
             "  version    print the version\n"
             "\n"
             "'berth <command> --help' describes a command's options.\n");
@@ -38,6 +40,8 @@ int main(int argc, char **argv)
         return scheduler_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "controllers"))
         return controllers_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "policy"))
+        return policy_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "agent"))
         return agent_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "proxy"))
