@@ -419,6 +419,17 @@ when it ends. The tools alone: \`build/bench/loadgen -h\`, \`build/bench/watchla
 - The controllers (issue 4): \`bench/deploy.sh\`, results in [benchmarks-controllers.md](benchmarks-controllers.md):
   a 10,000-replica Deployment on 1,000 simulated nodes, scale-up and rolling update.
 - The proxy (issue 5): \`bench/proxy.sh\`, results in [benchmarks-proxy.md](benchmarks-proxy.md).
+
+Headline figures of those runs (2026-11-27, this 2-CPU machine; the linked files have the
+references each ratio was taken against):
+
+| Measure | Result | Target | |
+|---|---|---|---|
+| Scheduler, end to end, 10,000 pods (bench/sched.sh) | 646 / 614 / 613 pods/s on 100 / 1,000 / 5,000 nodes | 3,000 pods/s at 5,000 nodes | missed |
+| Scheduler decision, Lua time / C baseline time (bench/sched_decide.c) | 12.5x / 11.0x / 9.5x | <= 1.5x | missed |
+| Deployment of 10,000 replicas on 1,000 simulated nodes, to all Ready (bench/deploy.sh) | 28.7 s (next run 34.8 s) | < 30 s | borderline |
+| Rolling update of it | 49.9 s | - | - |
+| Proxy keep-alive / new connections / bulk vs haproxy (bench/proxy.sh) | 0.99x / 0.75x / 1.28x | >= 1x | keep-alive and bulk met, new connections missed |
 EOF
 say "results written to $out"
 cat "$out"
