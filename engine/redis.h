@@ -6,7 +6,12 @@
  * doubling to 5 s). A command in flight when the connection drops gets its callback with a
  * NULL reply. Callers learn of up/down transitions through the state callback.
  *
- * URLs: redis://[:password@]host[:port][/db] and unix:///path/to/redis.sock[?db=N].
+ * URLs: redis://[:password@]host[:port][/db], unix:///path/to/redis.sock[?db=N], and
+ * redis-sentinel://[:password@]host[:port][,host[:port]...]/master-name[/db] for a replicated
+ * Redis under Sentinel: each (re)connection asks the sentinels (in turn) for the master's
+ * address and checks with ROLE that it is the master; a READONLY or MASTERDOWN reply (a
+ * demoted master) drops the connection, so the next one finds the new master. The password
+ * is the data nodes'; the sentinels are asked without one.
  *
  * Depends on hiredis, libevent. Used by store.c (commands) and watch.c (blocking reads). */
 #ifndef BERTH_REDIS_H

@@ -328,7 +328,8 @@ static store_status_t reply_failure(redisReply *r, const char **errstr)
     if (r->type == REDIS_REPLY_ERROR) {
         *errstr = r->str;
         if (!strncmp(r->str, "NOSCRIPT", 8) || !strncmp(r->str, "LOADING", 7) ||
-            !strncmp(r->str, "BUSY", 4))
+            !strncmp(r->str, "BUSY", 4) || !strncmp(r->str, "READONLY", 8) ||
+            !strncmp(r->str, "MASTERDOWN", 10))
             return STORE_UNAVAILABLE;
         return STORE_ERROR;
     }
