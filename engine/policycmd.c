@@ -5,8 +5,10 @@
  * the memory cap, require() from --lua), with the chunk name of the path as given, so
  * messages read "policies/scheduler.lua:12: ...". A file passes when it loads, returns a
  * table, and its self_test (if it has one) returns without raising. Exit status: 0 when every
- * file passes, 1 otherwise, 2 for bad usage. (`berth policy test`, the dry run of a scheduler
- * policy against the live cluster, is issue 6's.) */
+ * file passes, 1 otherwise, 2 for bad usage.
+ *
+ * `berth policy test FILE ...`, the dry run of a candidate scheduler policy against the live
+ * cluster, is engine/policytest.c; this file only hands it the arguments. */
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "luavm.h"
+#include "policytest.h"
 #include "scheduler.h"
 
 static int check_one(const char *path, const char *lib_dir, unsigned budget_ms)
@@ -61,8 +64,11 @@ int policy_main(int argc, char **argv)
     int c, failed = 0;
     scheduler_default_dir("lua", ldir, sizeof(ldir));
     lib_dir = ldir;
+    if (argc >= 2 && !strcmp(argv[1], "test"))
+        return policytest_main(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "check")) {
-        fprintf(stderr, "usage: berth policy check [--lua DIR] [--budget-ms N] FILE...\n");
+        fprintf(stderr, "usage: berth policy check [--lua DIR] [--budget-ms N] FILE...\n"
+                        "       berth policy test FILE [options] (berth policy test --help)\n");
         return 2;
     }
     argc--, argv++;

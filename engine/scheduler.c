@@ -25,7 +25,7 @@
 #include "util.h"
 #include "workqueue.h"
 
-#define DEFAULT_SCHEDULER "default-scheduler"
+#define DEFAULT_SCHEDULER SCHEDULER_DEFAULT_NAME
 
 struct scheduler_s {
     struct event_base *base;
@@ -112,11 +112,8 @@ static int pod_finished(const json_t *pod)
     return phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
 }
 
-/* The policy file for a pod's schedulerName, or NULL for a name that is not valid as a
- * file name (then it is not ours). */
-static int policy_name_for(const json_t *pod, char *out, size_t outlen)
+int scheduler_policy_name(const char *name, char *out, size_t outlen)
 {
-    const char *name = json_str(json_object_get(pod, "spec"), "schedulerName");
     if (!name || !*name || !strcmp(name, DEFAULT_SCHEDULER)) {
         snprintf(out, outlen, "scheduler.lua");
         return 0;
@@ -128,6 +125,14 @@ static int policy_name_for(const json_t *pod, char *out, size_t outlen)
         return -1;
     snprintf(out, outlen, "schedulers/%s.lua", name);
     return 0;
+}
+
+/* The policy file for a pod's schedulerName, or -1 for a name that is not valid as a
+ * file name (then it is not ours). */
+static int policy_name_for(const json_t *pod, char *out, size_t outlen)
+{
+    return scheduler_policy_name(json_str(json_object_get(pod, "spec"), "schedulerName"), out,
+                                 outlen);
 }
 
 static void record_event(scheduler_t *s, const json_t *pod, const char *type, const char *reason,
@@ -273,10 +278,9 @@ static int same_unschedulable(const json_t *pod, const char *msg)
 static void decide(scheduler_t *s, const char *key)
 {
     json_t *pod = informer_get_key(s->pods, key);
-    char pname[300], msg[2048];
+    char pname[300], msg[2400];
     policy_t *p;
-    lua_State *L;
-    int rc;
+    scheduler_decision_t d;
 
     if (!leader_is_leading(s->leader)) {
         finish(s, key);   /* requeued when this scheduler becomes the leader */
@@ -297,63 +301,93 @@ static void decide(scheduler_t *s, const char *key)
         finish(s, key);
         return;
     }
-    L = policy_state(p);
-    if (schedcache_push_args(s->cache, L, key, pod, s->percentage, msg, sizeof(msg)) != 0) {
-        log_warn("scheduler: %s: %s", key, msg);
+    scheduler_decide_pod(p, s->cache, s->lua, 1, key, pod, s->percentage, &d);
+    switch (d.outcome) {
+    case SCHEDULER_NO_ARGS:
+        log_warn("scheduler: %s: %s", key, d.message);
         metrics_add("berth_scheduler_schedule_attempts_total", "result=\"error\"", 1);
-        retry_later(s, key);
-        finish(s, key);
-        return;
-    }
-    luacluster_begin(s->lua, L);
-    rc = policy_call(p, "schedule", 2, 3);
-    if (rc != LUAVM_OK) {
-        luacluster_discard(s->lua, L);
+        break;
+    case SCHEDULER_POLICY_FAILED:
         snprintf(msg, sizeof(msg), "scheduling policy %s failed (%s): %s", pname,
-                 luavm_status_name(rc), policy_errmsg(p) ? policy_errmsg(p) : "");
+                 luavm_status_name(d.status), d.message);
         log_warn("scheduler: %s: %s", key, msg);
         metrics_add("berth_scheduler_schedule_attempts_total", "result=\"error\"", 1);
         record_event(s, pod, "Warning", "FailedScheduling", msg);
-        retry_later(s, key);
-        finish(s, key);
-        return;
-    }
-    /* Actions the policy took through berth.cluster (a bind hook that binds the pod
-     * itself, Events) are sent now that the call succeeded. */
-    luacluster_commit(s->lua, L);
-    if (lua_type(L, -3) == LUA_TSTRING) {
-        char node[256];
-        int bound_by_policy = lua_toboolean(L, -1);
-        snprintf(node, sizeof(node), "%s", lua_tostring(L, -3));
-        lua_pop(L, 3);
-        if (bound_by_policy) {
+        break;
+    case SCHEDULER_PLACED:
+        if (d.bound_by_policy) {
             /* The policy's bind hook bound it: count it on the node until the informer
              * shows the binding (or, if the binding never comes, the pod is retried). */
             metrics_add("berth_scheduler_schedule_attempts_total", "result=\"scheduled\"", 1);
-            schedcache_assume(s->cache, key, pod, node);
+            schedcache_assume(s->cache, key, pod, d.node);
             workqueue_add_after(s->queue, key, BACKOFF_MAX_MS);
             finish(s, key);
             return;
         }
-        bind_pod(s, key, pod, node);
+        bind_pod(s, key, pod, d.node);
         return;
-    }
-    if (lua_isnil(L, -3) && lua_type(L, -2) == LUA_TSTRING) {
-        snprintf(msg, sizeof(msg), "%s", lua_tostring(L, -2));
-        lua_pop(L, 3);
+    case SCHEDULER_UNSCHEDULABLE:
         metrics_add("berth_scheduler_schedule_attempts_total", "result=\"unschedulable\"", 1);
         /* Write the condition and the Event when the reason changes, not on every retry. */
-        if (!same_unschedulable(pod, msg)) {
-            mark_unschedulable(s, pod, msg);
-            record_event(s, pod, "Warning", "FailedScheduling", msg);
+        if (!same_unschedulable(pod, d.message)) {
+            mark_unschedulable(s, pod, d.message);
+            record_event(s, pod, "Warning", "FailedScheduling", d.message);
         }
-    } else {
-        lua_pop(L, 3);
-        policy_note_malformed(p, "schedule must return a node name, or nil and a message");
+        break;
+    default:   /* SCHEDULER_MALFORMED, counted by scheduler_decide_pod */
         metrics_add("berth_scheduler_schedule_attempts_total", "result=\"error\"", 1);
+        break;
     }
     retry_later(s, key);
     finish(s, key);
+}
+
+void scheduler_decide_pod(policy_t *p, schedcache_t *cache, luacluster_t *lua, int commit,
+                          const char *key, const json_t *pod, int percentage,
+                          scheduler_decision_t *d)
+{
+    lua_State *L = policy_state(p);
+    int rc;
+
+    d->outcome = SCHEDULER_MALFORMED;
+    d->status = LUAVM_OK;
+    d->bound_by_policy = 0;
+    d->node[0] = d->message[0] = '\0';
+    if (schedcache_push_args(cache, L, key, pod, percentage, d->message, sizeof(d->message)) != 0) {
+        d->outcome = SCHEDULER_NO_ARGS;
+        return;
+    }
+    if (lua)
+        luacluster_begin(lua, L);
+    rc = policy_call(p, "schedule", 2, 3);
+    if (rc != LUAVM_OK) {
+        if (lua)
+            luacluster_discard(lua, L);
+        d->outcome = SCHEDULER_POLICY_FAILED;
+        d->status = rc;
+        snprintf(d->message, sizeof(d->message), "%s", policy_errmsg(p) ? policy_errmsg(p) : "");
+        return;
+    }
+    /* Actions the policy took through berth.cluster (a bind hook that binds the pod
+     * itself, Events) are sent now that the call succeeded. */
+    if (lua) {
+        if (commit)
+            luacluster_commit(lua, L);
+        else
+            luacluster_discard(lua, L);
+    }
+    if (lua_type(L, -3) == LUA_TSTRING) {
+        d->outcome = SCHEDULER_PLACED;
+        d->bound_by_policy = lua_toboolean(L, -1);
+        snprintf(d->node, sizeof(d->node), "%s", lua_tostring(L, -3));
+    } else if (lua_isnil(L, -3) && lua_type(L, -2) == LUA_TSTRING) {
+        d->outcome = SCHEDULER_UNSCHEDULABLE;
+        snprintf(d->message, sizeof(d->message), "%s", lua_tostring(L, -2));
+    } else {
+        policy_note_malformed(p, "schedule must return a node name, or nil and a message");
+        snprintf(d->message, sizeof(d->message), "%s", policy_errmsg(p) ? policy_errmsg(p) : "");
+    }
+    lua_pop(L, 3);
 }
 
 /* ---- the scheduling queue ---------------------------------------------------------- */
@@ -370,11 +404,10 @@ static void order_batch(scheduler_t *s)
     const char **keys = calloc(n, sizeof(*keys));
     json_t **pods = calloc(n, sizeof(*pods));
     size_t *perm = calloc(n, sizeof(*perm));
-    unsigned char *seen = calloc(n, 1);
     size_t m = 0;
     char err[512];
-    lua_State *L = policy_state(p);
-    if (!keys || !pods || !perm || !seen)
+    int st;
+    if (!keys || !pods || !perm)
         goto out;
     /* Keys whose pod is gone stay first; they are dropped at once by decide(). */
     json_t *gone = json_array(), *present = json_array();
@@ -389,33 +422,15 @@ static void order_batch(scheduler_t *s)
         keys[m] = json_string_value(k);
         pods[m++] = pod;
     }
-    if (m >= 2 && schedcache_push_pods(s->cache, L, keys, pods, m, err, sizeof(err)) == 0) {
-        int rc = policy_call(p, "order", 1, 1);
-        int ok = rc == LUAVM_OK && lua_istable(L, -1) && lua_objlen(L, -1) == m;
-        for (i = 0; ok && i < m; i++) {
-            lua_rawgeti(L, -1, (int)i + 1);
-            lua_Number v = lua_tonumber(L, -1);
-            lua_pop(L, 1);
-            if (v < 1 || v > (lua_Number)m || v != (lua_Number)(size_t)v || seen[(size_t)v - 1])
-                ok = 0;
-            else {
-                seen[(size_t)v - 1] = 1;
-                perm[i] = (size_t)v - 1;
-            }
-        }
-        if (rc == LUAVM_OK) {
-            lua_pop(L, 1);
-            if (!ok)
-                policy_note_malformed(p, "order must return a permutation of 1..#pods");
-        } else {
-            log_warn("scheduler: ordering the queue failed: %s", policy_errmsg(p) ? policy_errmsg(p) : "");
-        }
-        if (ok) {
+    if (m >= 2) {
+        if (scheduler_order_pods(p, s->cache, keys, pods, m, perm, &st, err, sizeof(err)) == 0) {
             for (i = 0; i < m; i++)
                 json_array_append(gone, json_array_get(present, perm[i]));
             json_decref(s->batch);
             s->batch = gone;
             gone = NULL;
+        } else if (st != LUAVM_OK) {
+            log_warn("scheduler: ordering the queue failed: %s", err);
         }
     }
     json_decref(gone);
@@ -424,7 +439,56 @@ out:
     free(keys);
     free(pods);
     free(perm);
+}
+
+int scheduler_order_pods(policy_t *p, schedcache_t *cache, const char *const *keys,
+                         json_t *const *pods, size_t m, size_t *perm, int *status, char *err,
+                         size_t errlen)
+{
+    lua_State *L = policy_state(p);
+    unsigned char *seen;
+    size_t i;
+    int rc, ok;
+
+    *status = LUAVM_OK;
+    if (!policy_has_hook(p, "order")) {
+        snprintf(err, errlen, "%s has no order hook", policy_name(p));
+        return -1;
+    }
+    if (!(seen = calloc(m ? m : 1, 1))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (schedcache_push_pods(cache, L, keys, pods, m, err, errlen) != 0) {
+        free(seen);
+        return -1;
+    }
+    rc = policy_call(p, "order", 1, 1);
+    ok = rc == LUAVM_OK && lua_istable(L, -1) && lua_objlen(L, -1) == m;
+    for (i = 0; ok && i < m; i++) {
+        lua_rawgeti(L, -1, (int)i + 1);
+        lua_Number v = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        if (v < 1 || v > (lua_Number)m || v != (lua_Number)(size_t)v || seen[(size_t)v - 1])
+            ok = 0;
+        else {
+            seen[(size_t)v - 1] = 1;
+            perm[i] = (size_t)v - 1;
+        }
+    }
     free(seen);
+    if (rc != LUAVM_OK) {
+        *status = rc;
+        snprintf(err, errlen, "%s", policy_errmsg(p) ? policy_errmsg(p) : "");
+        return -1;
+    }
+    lua_pop(L, 1);
+    if (!ok) {
+        policy_note_malformed(p, "order must return a permutation of 1..#pods");
+        snprintf(err, errlen, "%s", policy_errmsg(p) ? policy_errmsg(p) : "");
+        return -1;
+    }
+    return 0;
 }
 
 static void drain(evutil_socket_t fd, short what, void *arg)
