@@ -14,6 +14,7 @@
 
 #include "apiclient.h"
 #include "controllers.h"
+#include "eventcorr.h"
 #include "informer.h"
 #include "kinds.h"
 #include "leader.h"
@@ -75,6 +76,7 @@ struct controllers_s {
     struct event_base *base;
     apiclient_t       *client;
     luacluster_t      *lua;
+    eventcorr_t       *events;         /* repeated events become count increases */
     policy_set_t      *policies;
     policy_set_t      *plugins;        /* plugins/<name>/plugin.lua, NULL without --plugins */
     leader_t          *leader;
@@ -929,25 +931,16 @@ static void record_event(controllers_t *cm, const json_t *obj, const char *api_v
                          const char *kind, const char *type, const char *reason,
                          const char *message)
 {
-    char stamp[32], gen[300], path[600];
-    const char *ns = md_str(obj, "namespace"), *name = md_str(obj, "name");
-    if (!ns || !*ns)
-        ns = "default";
+    char path[900];
+    const char *name = md_str(obj, "name"), *method, *ctype;
     if (!name)
         return;
-    util_rfc3339(time(NULL), stamp);
-    snprintf(gen, sizeof(gen), "%s.", name);
-    json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s?,s:s,s:s?,s:s?},s:s,s:s,s:s,"
-                           "s:{s:s},s:s,s:s,s:i,s:s}",
-                           "apiVersion", "v1", "kind", "Event", "metadata", "generateName", gen,
-                           "namespace", ns, "involvedObject", "kind", kind, "namespace",
-                           md_str(obj, "namespace"), "name", name, "uid", md_str(obj, "uid"),
-                           "apiVersion", api_version, "type", type, "reason", reason,
-                           "message", message, "source", "component", CM_COMPONENT,
-                           "firstTimestamp", stamp, "lastTimestamp", stamp, "count", 1,
-                           "reportingComponent", CM_COMPONENT);
-    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
-    apiclient_request(cm->client, "POST", path, NULL, ev, ignore_done, NULL);
+    eventcorr_event_t e = { CM_COMPONENT, kind, api_version, md_str(obj, "namespace"), name,
+                            md_str(obj, "uid"), type, reason, message };
+    json_t *ev = eventcorr_request(cm->events, time(NULL), &e, &method, &ctype, path,
+                                   sizeof(path));
+    if (ev)
+        apiclient_request(cm->client, method, path, ctype, ev, ignore_done, NULL);
     json_decref(ev);
 }
 
@@ -1152,7 +1145,8 @@ controllers_t *controllers_create(struct event_base *base, const controllers_opt
         goto failed;
     }
     cm->lua = luacluster_create(cm->client, CM_COMPONENT);
-    if (!cm->lua) {
+    cm->events = eventcorr_create();
+    if (!cm->lua || !cm->events) {
         snprintf(err, errlen, "out of memory");
         goto failed;
     }
@@ -1231,6 +1225,7 @@ void controllers_free(controllers_t *cm)
     if (cm->plugins)
         policy_set_free(cm->plugins);
     luacluster_free(cm->lua);
+    eventcorr_free(cm->events);
     for (int i = 0; i < cm->nres; i++)
         informer_free(cm->res[i].inf);
     if (cm->client)

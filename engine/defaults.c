@@ -29,6 +29,22 @@ static const char *pull_policy_for(const char *image)
     return "IfNotPresent";
 }
 
+/* A probe's defaults (SetDefaults_Probe, SetDefaults_HTTPGetAction). */
+static void default_probe(json_t *probe)
+{
+    json_t *http;
+    if (!json_is_object(probe))
+        return;
+    set_default_int(probe, "timeoutSeconds", 1);
+    set_default_int(probe, "periodSeconds", 10);
+    set_default_int(probe, "successThreshold", 1);
+    set_default_int(probe, "failureThreshold", 3);
+    if (json_is_object(http = json_object_get(probe, "httpGet"))) {
+        set_default_str(http, "path", "/");
+        set_default_str(http, "scheme", "HTTP");
+    }
+}
+
 static void default_containers(json_t *list)
 {
     size_t i, j;
@@ -43,6 +59,9 @@ static void default_containers(json_t *list)
         set_default_str(c, "terminationMessagePolicy", "File");
         json_array_foreach(json_object_get(c, "ports"), j, p)
             set_default_str(p, "protocol", "TCP");
+        default_probe(json_object_get(c, "livenessProbe"));
+        default_probe(json_object_get(c, "readinessProbe"));
+        default_probe(json_object_get(c, "startupProbe"));
     }
 }
 

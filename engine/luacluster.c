@@ -12,6 +12,7 @@
 
 #include "kinds.h"
 #include "log.h"
+#include "eventcorr.h"
 #include "luacluster.h"
 #include "luajson.h"
 #include "metrics.h"
@@ -80,6 +81,7 @@ struct luacluster_s {
     void              *done_priv;
     const char        *done_tag;        /* the tag of the action being reported */
     luacluster_stats_t stats;
+    eventcorr_t       *events;          /* repeated events become count increases */
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -1001,8 +1003,8 @@ static int lc_lua_event(lua_State *L)
 {
     lcvm_t *v = lc_check(L);
     const char *type, *reason, *message, *kind, *av, *ns, *name, *uid;
-    char path[LC_PATH_MAX], stamp[32], gen[LC_NAME_MAX + 2];
-    json_t *md, *ev;
+    char path[LC_PATH_MAX];
+    json_t *ev;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     type = luaL_checkstring(L, 2);
@@ -1031,27 +1033,13 @@ static int lc_lua_event(lua_State *L)
         return luaL_error(L, "cluster.event: obj.metadata.name is missing or invalid");
     if (ns && *ns && !lc_name_ok(ns))
         return luaL_error(L, "cluster.event: obj.metadata.namespace is invalid");
-    util_rfc3339(time(NULL), stamp);
-    snprintf(gen, sizeof(gen), "%.*s.", LC_NAME_MAX - 10, name);
     /* Events about cluster-scoped objects go to "default", as kube's recorders do. */
-    const char *evns = ns && *ns ? ns : "default";
-    ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:i,"
-                   "s:s,s:s}",
-                   "apiVersion", "v1", "kind", "Event", "metadata", "generateName", gen,
-                   "namespace", evns, "involvedObject", "kind", kind, "name", name,
-                   "apiVersion", av, "type", type, "reason", reason, "message", message,
-                   "source", "component", v->lc->component, "firstTimestamp", stamp,
-                   "lastTimestamp", stamp, "count", 1, "reportingComponent", v->lc->component,
-                   "reportingInstance", v->lc->component);
+    eventcorr_event_t e = { v->lc->component, kind, av, ns, name, uid, type, reason, message };
+    const char *method, *ctype;
+    ev = eventcorr_request(v->lc->events, time(NULL), &e, &method, &ctype, path, sizeof(path));
     if (ev == NULL)
         return luaL_error(L, "cluster.event: strings must be UTF-8");
-    md = json_object_get(ev, "involvedObject");
-    if (ns && *ns)
-        json_object_set_new(md, "namespace", json_string(ns));
-    if (uid)
-        json_object_set_new(md, "uid", json_string(uid));
-    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", evns);
-    return lc_queue(L, v, "event", "POST", NULL, path, NULL, ev);
+    return lc_queue(L, v, "event", method, ctype, path, NULL, ev);
 }
 
 /* cluster.bind(pod, node) -> true; pod is a Pod table, node a name or a Node table. */
@@ -1180,7 +1168,10 @@ luacluster_t *luacluster_create(apiclient_t *client, const char *component)
         return NULL;
     lc->client = client;
     lc->component = strdup(component && *component ? component : "berth");
-    if (lc->component == NULL) {
+    lc->events = eventcorr_create();
+    if (lc->component == NULL || lc->events == NULL) {
+        free(lc->component);
+        eventcorr_free(lc->events);
         free(lc);
         return NULL;
     }
@@ -1215,6 +1206,7 @@ void luacluster_free(luacluster_t *lc)
         lc_vm_unlink(v);     /* v itself belongs to its VM's userdata */
     }
     free(lc->component);
+    eventcorr_free(lc->events);
     free(lc);
 }
 

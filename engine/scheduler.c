@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "schedcache.h"
+#include "eventcorr.h"
 #include "scheduler.h"
 #include "util.h"
 #include "workqueue.h"
@@ -30,6 +31,7 @@
 struct scheduler_s {
     struct event_base *base;
     apiclient_t *client;
+    eventcorr_t *events;        /* repeated events become count increases */
     informer_t *pods, *nodes;
     workqueue_t *queue;
     policy_set_t *policies;
@@ -161,23 +163,21 @@ static void record_event_for(scheduler_t *s, const char *kind, const char *api_v
                              const json_t *pod, const char *type, const char *reason,
                              const char *message)
 {
-    char path[600], stamp[32], gen[300];
+    char path[900];
     const char *ns = md_str(pod, "namespace"), *name = md_str(pod, "name");
+    /* The reporter is the profile that handled the pod, as kube-scheduler reports it. */
+    const char *source = json_str(json_object_get(pod, "spec"), "schedulerName");
+    if (!source || !*source || strcmp(kind, "Pod"))
+        source = DEFAULT_SCHEDULER;
     if (!ns || !name)
         return;
-    util_rfc3339(time(NULL), stamp);
-    snprintf(gen, sizeof(gen), "%s.", name);
-    json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s?,s:s},s:s,s:s,s:s,"
-                           "s:{s:s},s:s,s:s,s:i,s:s,s:s}",
-                           "apiVersion", "v1", "kind", "Event", "metadata", "generateName", gen,
-                           "namespace", ns, "involvedObject", "kind", kind, "namespace", ns,
-                           "name", name, "uid", md_str(pod, "uid"), "apiVersion", api_version, "type",
-                           type, "reason", reason, "message", message, "source", "component",
-                           DEFAULT_SCHEDULER, "firstTimestamp", stamp, "lastTimestamp", stamp,
-                           "count", 1, "reportingComponent", DEFAULT_SCHEDULER,
-                           "reportingInstance", DEFAULT_SCHEDULER);
-    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
-    apiclient_request(s->client, "POST", path, NULL, ev, ignore_done, NULL);
+    eventcorr_event_t e = { source, kind, api_version, ns, name, md_str(pod, "uid"), type,
+                            reason, message };
+    const char *method, *ctype;
+    json_t *ev = eventcorr_request(s->events, time(NULL), &e, &method, &ctype, path,
+                                   sizeof(path));
+    if (ev)
+        apiclient_request(s->client, method, path, ctype, ev, ignore_done, NULL);
     json_decref(ev);
 }
 
@@ -328,11 +328,12 @@ static void decide(scheduler_t *s, const char *key)
         return;
     case SCHEDULER_UNSCHEDULABLE:
         metrics_add("berth_scheduler_schedule_attempts_total", "result=\"unschedulable\"", 1);
-        /* Write the condition and the Event when the reason changes, not on every retry. */
-        if (!same_unschedulable(pod, d.message)) {
+        /* The condition changes only when the reason does; the Event is recorded on every
+         * attempt, as kube-scheduler does, and the correlator makes a repeat a count
+         * increase of the same Event. */
+        if (!same_unschedulable(pod, d.message))
             mark_unschedulable(s, pod, d.message);
-            record_event(s, pod, "Warning", "FailedScheduling", d.message);
-        }
+        record_event(s, pod, "Warning", "FailedScheduling", d.message);
         break;
     default:   /* SCHEDULER_MALFORMED, counted by scheduler_decide_pod */
         metrics_add("berth_scheduler_schedule_attempts_total", "result=\"error\"", 1);
@@ -713,6 +714,11 @@ scheduler_t *scheduler_create(struct event_base *base, const scheduler_opts_t *o
         goto failed;
     }
     s->lua = luacluster_create(s->client, DEFAULT_SCHEDULER);
+    s->events = eventcorr_create();
+    if (!s->events) {
+        snprintf(err, errlen, "out of memory");
+        goto failed;
+    }
     memset(&popts, 0, sizeof(popts));
     popts.report = policy_report;
     popts.priv = s;
@@ -796,6 +802,7 @@ void scheduler_free(scheduler_t *s)
     if (s->policies)
         policy_set_free(s->policies);
     luacluster_free(s->lua);
+    eventcorr_free(s->events);
     if (s->client)
         apiclient_free(s->client);
     schedcache_free(s->cache);

@@ -471,6 +471,20 @@ test_expect_success 'a pending graceful deletion still completes after berth res
 	test "$stopped" = 0
 '
 
+test_expect_success 'a pod gets the defaults kube-apiserver sets (containers, probes, spec)' '
+	expect_code 201 POST $NS/pods "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"defaults\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"img\",\"ports\":[{\"containerPort\":80}],\"livenessProbe\":{\"httpGet\":{\"port\":80}},\"readinessProbe\":{\"exec\":{\"command\":[\"true\"]},\"periodSeconds\":2}}]}}" >defaults.json &&
+	jcheck defaults.json \
+		"o.spec.containers[0].imagePullPolicy === \"Always\"" \
+		"o.spec.containers[0].terminationMessagePath === \"/dev/termination-log\"" \
+		"o.spec.containers[0].ports[0].protocol === \"TCP\"" \
+		"JSON.stringify(o.spec.containers[0].livenessProbe) === JSON.stringify({httpGet:{port:80,path:\"/\",scheme:\"HTTP\"},timeoutSeconds:1,periodSeconds:10,successThreshold:1,failureThreshold:3})" \
+		"o.spec.containers[0].readinessProbe.periodSeconds === 2" \
+		"o.spec.containers[0].readinessProbe.failureThreshold === 3" \
+		"o.spec.restartPolicy === \"Always\"" \
+		"o.spec.terminationGracePeriodSeconds === 30" \
+		"o.spec.schedulerName === \"default-scheduler\""
+'
+
 test_expect_success 'the server is still healthy' '
 	expect_code 200 GET /healthz >/dev/null
 '

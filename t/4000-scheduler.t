@@ -104,6 +104,21 @@ test_expect_success 'a pod that fits nowhere gets PodScheduled=False with the re
 	test -z "$(node_of huge)"
 '
 
+# failed_events POD: "<number of FailedScheduling Events> <count of the first>"
+failed_events() {
+	k get events --field-selector involvedObject.name=$1,reason=FailedScheduling \
+		-o jsonpath="{range .items[*]}{.count}{\"\\n\"}{end}" >fe.out &&
+	echo "$(wc -l <fe.out) $(head -n 1 fe.out)"
+}
+failed_count_above_1() { set -- $(failed_events huge); test "$1" = 1 && test "$2" -gt 1; }
+
+test_expect_success 'retries of the same failure raise the count of one Event, not more Events' '
+	test_wait_until 20 failed_count_above_1 &&
+	k get events --field-selector involvedObject.name=huge,reason=FailedScheduling -o jsonpath="{.items[0].source.component}" >actual &&
+	printf default-scheduler >expect &&
+	test_cmp expect actual
+'
+
 test_expect_success 'when a big enough node appears, the waiting pod is placed on it' '
 	node giant 128 &&
 	wait_node huge giant
@@ -125,7 +140,10 @@ test_expect_success 'a custom scheduler chosen by schedulerName places by its ow
 	})
 	EOF
 	pod pinned 100m "\"schedulerName\":\"pin-small\"" &&
-	wait_node pinned small
+	wait_node pinned small &&
+	k get events --field-selector involvedObject.name=pinned,reason=Scheduled -o jsonpath="{.items[0].source.component}" >actual &&
+	printf pin-small >expect &&
+	test_cmp expect actual
 '
 
 test_expect_success 'a changed policy takes effect without a restart; a broken one keeps the last good' '
