@@ -1388,6 +1388,79 @@ static json_t *cell_secret_data(row_ctx_t *c)
     return json_integer((json_int_t)obj_size(json_object_get(c->obj, "data")));
 }
 
+/* ---- batch/v1 (served by plugins/cronjob): printJob and printCronJob of kubectl 1.31 */
+
+static json_t *cell_job_status(row_ctx_t *c)
+{
+    const json_t *conds = jget(c->obj, "status", "conditions", NULL);
+    if (any_condition(conds, "Complete", "True"))
+        return str_cell("Complete");
+    if (any_condition(conds, "Failed", "True"))
+        return str_cell("Failed");
+    if (jget(c->obj, "metadata", "deletionTimestamp", NULL))
+        return str_cell("Terminating");
+    if (any_condition(conds, "Suspended", "True"))
+        return str_cell("Suspended");
+    if (any_condition(conds, "FailureTarget", "True"))
+        return str_cell("FailureTarget");
+    if (any_condition(conds, "SuccessCriteriaMet", "True"))
+        return str_cell("SuccessCriteriaMet");
+    return str_cell("Running");
+}
+
+static json_t *cell_job_completions(row_ctx_t *c)
+{
+    char buf[96];
+    long long done = jint(jget(c->obj, "status", "succeeded", NULL), 0);
+    const json_t *completions = jget(c->obj, "spec", "completions", NULL);
+    long long parallelism = jint(jget(c->obj, "spec", "parallelism", NULL), 0);
+    if (json_is_integer(completions))
+        snprintf(buf, sizeof buf, "%lld/%lld", done, jint(completions, 0));
+    else if (parallelism > 1)
+        snprintf(buf, sizeof buf, "%lld/1 of %lld", done, parallelism);
+    else
+        snprintf(buf, sizeof buf, "%lld/1", done);
+    return str_cell(buf);
+}
+
+static json_t *cell_job_duration(row_ctx_t *c)
+{
+    char buf[32] = "";
+    ttime_t start = ttime_of(jget(c->obj, "status", "startTime", NULL));
+    ttime_t end = ttime_of(jget(c->obj, "status", "completionTime", NULL));
+    if (start.set && !end.set)
+        human_duration(ttime_since(&start, c->now), buf, sizeof buf);
+    else if (start.set) {
+        __int128 d = ((__int128)end.sec - start.sec) * NS_PER_SEC + end.nsec - start.nsec;
+        human_duration(d > INT64_MAX ? INT64_MAX : d < INT64_MIN ? INT64_MIN : (int64_t)d, buf,
+                       sizeof buf);
+    }
+    return str_cell(buf);
+}
+
+/* spec.suspend is defaulted to false by kube's API server; berth's plugin kinds get no
+ * defaults, so absent prints as the default would. */
+static json_t *cell_cronjob_suspend(row_ctx_t *c)
+{
+    return str_cell(json_is_true(jget(c->obj, "spec", "suspend", NULL)) ? "True" : "False");
+}
+
+static json_t *cell_cronjob_active(row_ctx_t *c)
+{
+    return json_integer((json_int_t)json_array_size(jget(c->obj, "status", "active", NULL)));
+}
+
+static json_t *cell_cronjob_last_schedule(row_ctx_t *c)
+{
+    const json_t *t = jget(c->obj, "status", "lastScheduleTime", NULL);
+    return t ? age_cell(t, c->now) : str_cell("<none>");
+}
+
+static json_t *cell_cronjob_timezone(row_ctx_t *c)
+{
+    return str_cell(jstr(jget(c->obj, "spec", "timeZone", NULL), "<none>"));
+}
+
 static const struct {
     const char *name;
     cell_fn     fn;
@@ -1441,6 +1514,13 @@ static const struct {
     {"configmap.data", cell_configmap_data},
     {"secret.type", cell_secret_type},
     {"secret.data", cell_secret_data},
+    {"job.status", cell_job_status},
+    {"job.completions", cell_job_completions},
+    {"job.duration", cell_job_duration},
+    {"cronjob.suspend", cell_cronjob_suspend},
+    {"cronjob.active", cell_cronjob_active},
+    {"cronjob.lastSchedule", cell_cronjob_last_schedule},
+    {"cronjob.timezone", cell_cronjob_timezone},
 };
 
 static cell_fn cell_lookup(const char *name)

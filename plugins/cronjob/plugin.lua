@@ -22,18 +22,23 @@ local function col(name, ctype, path, description, priority)
              description = description, jsonPath = path }
 end
 
+-- A column computed by a built-in cell of engine/table.c (kubectl's printJob/printCronJob).
+local function cell(name, ctype, fn, description)
+    return { name = name, type = ctype, format = "", priority = 0, description = description,
+             cell = fn }
+end
+
 local kinds = {
     {
         group = "batch", version = "v1", kind = "Job", plural = "jobs", singular = "job",
         namespaced = true, categories = { "all" }, subresources = { "status" }, generation = true,
-        -- kubectl 1.31 prints Status (Complete/Failed/Running/...), Completions "1/1" and a
-        -- Duration; jsonPath columns cannot compute them, so: the last condition's type,
-        -- the succeeded count, and the start time as an age (see docs/plugins.md).
+        -- kubectl 1.31's columns; Status, Completions and Duration are computed as
+        -- printJob computes them, by cells of engine/table.c.
         columns = {
             NAME_COL,
-            col("Status", "string", ".status.conditions[-1].type", "The last condition of the job (Complete, Failed, SuccessCriteriaMet, FailureTarget, Suspended)."),
-            col("Completions", "integer", ".status.succeeded", "The number of pods which reached phase Succeeded."),
-            col("Duration", "date", ".status.startTime", "Time since the job started."),
+            cell("Status", "string", "job.status", "Status of the job."),
+            cell("Completions", "string", "job.completions", "The desired number of successfully finished pods the job should be run with."),
+            cell("Duration", "string", "job.duration", "Time required to complete the job."),
             AGE_COL,
             col("Containers", "string", ".spec.template.spec.containers[*].name", "Names of each container in the template.", 1),
             col("Images", "string", ".spec.template.spec.containers[*].image", "Images referenced by each container in the template.", 1),
@@ -47,10 +52,10 @@ local kinds = {
         columns = {
             NAME_COL,
             col("Schedule", "string", ".spec.schedule", "The schedule in Cron format."),
-            col("Timezone", "string", ".spec.timeZone", "The time zone name for the given schedule."),
-            col("Suspend", "boolean", ".spec.suspend", "This flag tells the controller to suspend subsequent executions."),
-            col("Active", "string", ".status.active[*].name", "The active jobs (kubectl prints their number)."),
-            col("Last Schedule", "date", ".status.lastScheduleTime", "Information when was the last time the job was successfully scheduled."),
+            cell("Timezone", "string", "cronjob.timezone", "The time zone name for the given schedule."),
+            cell("Suspend", "boolean", "cronjob.suspend", "This flag tells the controller to suspend subsequent executions."),
+            cell("Active", "integer", "cronjob.active", "A list of pointers to currently running jobs."),
+            cell("Last Schedule", "string", "cronjob.lastSchedule", "Information when was the last time the job was successfully scheduled."),
             AGE_COL,
             col("Containers", "string", ".spec.jobTemplate.spec.template.spec.containers[*].name", "Names of each container in the template.", 1),
             col("Images", "string", ".spec.jobTemplate.spec.template.spec.containers[*].image", "Images referenced by each container in the template.", 1),
