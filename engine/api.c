@@ -27,6 +27,16 @@ const char *api_query(api_req_t *r, const char *key)
     return r->query_parsed ? evhttp_find_header(&r->query, key) : NULL;
 }
 
+table_include_t api_table_include(api_req_t *r)
+{
+    const char *v = api_query(r, "includeObject");
+    if (v && !strcmp(v, "Object"))
+        return TABLE_INCLUDE_OBJECT;
+    if (v && !strcmp(v, "None"))
+        return TABLE_INCLUDE_NONE;
+    return TABLE_INCLUDE_METADATA;
+}
+
 int api_wants_table(api_req_t *r)
 {
     const char *accept;
@@ -353,6 +363,9 @@ static json_t *openapi_gv(const char *gvpath)
 
 #define MAX_SEGMENTS 12
 
+/* pods/<name>/exec, relayed to the node agent (api_exec.c). */
+void api_handle_exec(api_req_t *r);
+
 static int split_path(const char *path, char **seg, int max)
 {
     int n = 0;
@@ -539,13 +552,11 @@ static void route_resource(api_req_t *r, const char *group, const char *version,
 
     if (r->sub && !strcmp(r->sub, "log") && r->verb == VERB_GET)
         return api_handle_log(r);
-    if (r->sub && (!strcmp(r->sub, "log") || !strcmp(r->sub, "exec"))) {
-        if (r->verb != VERB_GET && r->verb != VERB_CREATE)
-            return method_not_allowed(r);
-        return api_reply_status(r, 503, "ServiceUnavailable", NULL,
-                                "pods/%s is not available: no node agent serves pod \"%s\" yet",
-                                r->sub, r->name);
-    }
+    /* exec: GET with a websocket upgrade (kubectl 1.30+, client-node), POST for SPDY. */
+    if (r->sub && !strcmp(r->sub, "exec") && (r->verb == VERB_GET || r->verb == VERB_CREATE))
+        return api_handle_exec(r);
+    if (r->sub && (!strcmp(r->sub, "log") || !strcmp(r->sub, "exec")))
+        return method_not_allowed(r);
     if (r->verb == VERB_CREATE && r->name) {
         if (r->sub && !strcmp(r->sub, "binding")) {
             if (read_body(r) != 0)

@@ -21,6 +21,7 @@
 #include "kinds.h"
 #include "selector.h"
 #include "store.h"
+#include "table.h"
 #include "watch.h"
 
 #define API_MAX_BODY (3 * 1024 * 1024)   /* as kube-apiserver: 3 MiB */
@@ -79,6 +80,8 @@ void api_ensure_namespaces(api_server_t *srv);
 /* ---- shared by api_*.c ---- */
 const char *api_query(api_req_t *r, const char *key);
 int  api_wants_table(api_req_t *r);
+/* The includeObject query parameter of a Table request (Metadata when absent or unknown). */
+table_include_t api_table_include(api_req_t *r);
 void api_req_free(api_req_t *r);
 /* Count the request in /metrics (api_reply does it; streams call it themselves). */
 void api_record(api_req_t *r, int code);

@@ -27,7 +27,8 @@ static void get_done(const store_result_t *res, void *priv)
     if (!obj)
         return api_reply_status(r, 500, "InternalError", NULL, "stored object is not valid JSON");
     json_t *rows = json_array();
-    json_array_append_new(rows, table_row(r->kind->columns, obj, time(NULL)));
+    json_array_append_new(rows,
+                          table_row(r->kind->columns, obj, time(NULL), api_table_include(r)));
     api_reply_json(r, 200, api_table_wrap(r->kind, rows, json_str(json_object_get(obj, "metadata"),
                                                                  "resourceVersion"), 1));
     json_decref(obj);
@@ -172,8 +173,9 @@ static void list_done(const store_list_t *list, void *priv)
     if (table) {
         json_t *rows = json_array();
         time_t now = time(NULL);
+        table_include_t include = api_table_include(r);
         for (size_t j = 0; j < count; j++)
-            json_array_append_new(rows, table_row(r->kind->columns, parsed[chosen[j]], now));
+            json_array_append_new(rows, table_row(r->kind->columns, parsed[chosen[j]], now, include));
         json_t *t = api_table_wrap(r->kind, rows, rvs, 1);
         if (cont)
             json_object_set_new(json_object_get(t, "metadata"), "continue", json_string(cont));

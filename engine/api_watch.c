@@ -95,7 +95,7 @@ static void send_object(stream_t *s, const char *type, const char *raw, size_t l
     if (!parsed)
         return;
     json_t *rows = json_array();
-    json_array_append_new(rows, table_row(s->r->kind->columns, parsed, time(NULL)));
+    json_array_append_new(rows, table_row(s->r->kind->columns, parsed, time(NULL), api_table_include(s->r)));
     json_t *t = api_table_wrap(s->r->kind, rows,
                                json_str(json_object_get(parsed, "metadata"), "resourceVersion"),
                                !s->columns_sent);

@@ -2006,7 +2006,7 @@ static json_t *pod_row_conditions(const json_t *obj)
     return NULL;
 }
 
-json_t *table_row(const json_t *spec, const json_t *obj, time_t now)
+json_t *table_row(const json_t *spec, const json_t *obj, time_t now, table_include_t include)
 {
     row_ctx_t ctx = {.obj = obj, .now = now};
     json_t *row = json_object(), *cellv = json_array(), *conds = NULL;
@@ -2040,7 +2040,13 @@ json_t *table_row(const json_t *spec, const json_t *obj, time_t now)
     json_object_set_new(row, "cells", cellv);
     if (is_pod && (conds = pod_row_conditions(obj)) != NULL)
         json_object_set_new(row, "conditions", conds);
-    json_t *o = row_object(obj);
-    json_object_set_new(row, "object", o ? o : json_object());
+    if (include == TABLE_INCLUDE_OBJECT) {
+        json_object_set(row, "object", (json_t *)obj);
+    } else if (include == TABLE_INCLUDE_NONE) {
+        json_object_set_new(row, "object", json_null());
+    } else {
+        json_t *o = row_object(obj);
+        json_object_set_new(row, "object", o ? o : json_object());
+    }
     return row;
 }

@@ -21,8 +21,16 @@ const json_t *table_spec_builtin(const char *group, const char *kind);
 int table_spec_check(const json_t *spec, char *err, size_t errlen);
 /* The columnDefinitions array for a spec. New reference. */
 json_t *table_column_definitions(const json_t *spec);
-/* One row {"cells":[...],"object":{PartialObjectMetadata}} for obj (borrowed). now is the
- * clock for ages ("5m", "2d3h", as kubectl prints them). New reference. */
-json_t *table_row(const json_t *spec, const json_t *obj, time_t now);
+/* What a row's "object" holds (the request's includeObject): PartialObjectMetadata by
+ * default, the whole object (kubectl asks for it with --sort-by), or nothing. */
+typedef enum {
+    TABLE_INCLUDE_METADATA = 0,
+    TABLE_INCLUDE_OBJECT,
+    TABLE_INCLUDE_NONE
+} table_include_t;
+
+/* One row {"cells":[...],"object":...} for obj (borrowed). now is the clock for ages ("5m",
+ * "2d3h", as kubectl prints them). New reference. */
+json_t *table_row(const json_t *spec, const json_t *obj, time_t now, table_include_t include);
 
 #endif

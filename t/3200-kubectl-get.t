@@ -281,6 +281,26 @@ test_expect_success 'get -o custom-columns and --sort-by' '
 	test_cmp expect actual
 '
 
+test_expect_success 'get --sort-by in table form (rows carry the whole object: includeObject=Object)' '
+	k get pods --sort-by=.spec.containers[0].image --no-headers >out &&
+	awk "{print \$1}" out >actual &&
+	printf "p1\np2\n" >expect &&
+	test_cmp expect actual &&
+	k get pods --sort-by=.metadata.creationTimestamp >out &&
+	test_grep "^NAME  *READY  *STATUS" out &&
+	api GET "/api/v1/namespaces/default/pods?includeObject=Object" >/dev/null &&
+	API_HEADERS=(-H "Accept: application/json;as=Table;v=v1;g=meta.k8s.io") &&
+	api GET "/api/v1/namespaces/default/pods?includeObject=Object" >obj.json &&
+	api GET "/api/v1/namespaces/default/pods?includeObject=None" >none.json &&
+	api GET "/api/v1/namespaces/default/pods" >meta.json &&
+	API_HEADERS=() &&
+	json_get obj.json "o.rows[0].object.kind" "o.rows[0].object.spec.containers[0].image" >actual &&
+	json_get none.json "o.rows[0].object" >>actual &&
+	json_get meta.json "o.rows[0].object.kind" "typeof o.rows[0].object.spec" >>actual &&
+	printf "Pod\nimg:1\nnull\nPartialObjectMetadata\nundefined\n" >expect &&
+	test_cmp expect actual
+'
+
 test_expect_success 'get all uses the categories from discovery' '
 	k get all -o name >out &&
 	test_grep "^pod/p1$" out &&

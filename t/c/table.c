@@ -87,7 +87,7 @@ static const char *C(const char *group, const char *kind, const json_t *obj, con
     int i = col_index(spec, col);
     if (i < 0)
         return "(no such column)";
-    json_t *row = table_row(spec, obj, NOW);
+    json_t *row = table_row(spec, obj, NOW, TABLE_INCLUDE_METADATA);
     const char *t = cell_text(json_array_get(json_object_get(row, "cells"), (size_t)i));
     json_decref(row);
     return t;
@@ -226,7 +226,7 @@ static void test_pod_running(void)
     is_str(POD(p, "Nominated Node"), "<none>", "running pod: nominated <none>");
     is_str(POD(p, "Readiness Gates"), "<none>", "running pod: gates <none>");
 
-    json_t *row = table_row(table_spec_builtin("", "Pod"), p, NOW);
+    json_t *row = table_row(table_spec_builtin("", "Pod"), p, NOW, TABLE_INCLUDE_METADATA);
     const json_t *o = json_object_get(row, "object");
     is_str(json_string_value(json_object_get(o, "kind")), "PartialObjectMetadata", "row object kind");
     is_str(json_string_value(json_object_get(o, "apiVersion")), "meta.k8s.io/v1", "row object apiVersion");
@@ -393,7 +393,7 @@ static void test_pod_lifecycle(void)
                   "'spec':{'containers':[{'name':'a'}]},'status':{'phase':'Running',"
                   "'containerStatuses':[{'name':'a','ready':true,'state':{'running':{}}}]}}", ago(-30));
     is_str(POD(p, "Status"), "Terminating", "deletionTimestamp: Terminating");
-    json_t *row = table_row(table_spec_builtin("", "Pod"), p, NOW);
+    json_t *row = table_row(table_spec_builtin("", "Pod"), p, NOW, TABLE_INCLUDE_METADATA);
     ok(json_object_get(json_object_get(json_object_get(row, "object"), "metadata"),
                        "deletionTimestamp") != NULL, "deletionTimestamp in row object");
     json_decref(row);
@@ -413,7 +413,7 @@ static void test_pod_lifecycle(void)
           "'state':{'terminated':{'exitCode':0,'reason':'Completed','finishedAt':'%s'}}}]}}", ago(60));
     is_str(POD(p, "Status"), "Completed", "completed pod");
     is_str(POD(p, "Ready"), "0/1", "completed 0/1");
-    row = table_row(table_spec_builtin("", "Pod"), p, NOW);
+    row = table_row(table_spec_builtin("", "Pod"), p, NOW, TABLE_INCLUDE_METADATA);
     const json_t *cond = json_array_get(json_object_get(row, "conditions"), 0);
     is_str(json_string_value(json_object_get(cond, "type")), "Completed", "succeeded: row condition");
     is_str(json_string_value(json_object_get(cond, "reason")), "Succeeded", "succeeded: reason");
@@ -429,7 +429,7 @@ static void test_pod_lifecycle(void)
     json_decref(p);
 
     p = J("{'metadata':{'name':'p'},'spec':{'containers':[{'name':'a'}]},'status':{'phase':'Failed'}}");
-    row = table_row(table_spec_builtin("", "Pod"), p, NOW);
+    row = table_row(table_spec_builtin("", "Pod"), p, NOW, TABLE_INCLUDE_METADATA);
     cond = json_array_get(json_object_get(row, "conditions"), 0);
     is_str(json_string_value(json_object_get(cond, "message")), "The pod failed.", "failed: condition");
     json_decref(row);
@@ -717,7 +717,7 @@ static const char *JP(const char *path, const char *type, const json_t *obj)
         diag("spec rejected: %s", err);
         return "(rejected)";
     }
-    json_t *row = table_row(spec, obj, NOW);
+    json_t *row = table_row(spec, obj, NOW, TABLE_INCLUDE_METADATA);
     const char *t = cell_text(json_array_get(json_object_get(row, "cells"), 0));
     json_decref(row);
     json_decref(spec);
@@ -854,7 +854,7 @@ static void test_robustness(void)
         json_t *o = J(weird[i]);
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
             const json_t *spec = table_spec_builtin(kinds[k][0], kinds[k][1]);
-            json_t *row = table_row(spec, o, NOW);
+            json_t *row = table_row(spec, o, NOW, TABLE_INCLUDE_METADATA);
             if (!row || json_array_size(json_object_get(row, "cells")) != json_array_size(spec))
                 fine = 0;
             json_decref(row);
@@ -870,7 +870,7 @@ static void test_robustness(void)
     o = J("{'metadata':{'creationTimestamp':'0002-01-01T00:00:00Z'}}");
     is_str(POD(o, "Age"), "292y", "ages saturate like Go durations");
     json_decref(o);
-    json_t *row = table_row(NULL, NULL, NOW);
+    json_t *row = table_row(NULL, NULL, NOW, TABLE_INCLUDE_METADATA);
     ok(row && json_array_size(json_object_get(row, "cells")) == 0, "NULL spec and object: empty row");
     json_decref(row);
 }
