@@ -8,6 +8,22 @@ int controllers_main(int argc, char **argv);
 int agent_main(int argc, char **argv);
 int proxy_main(int argc, char **argv);
 int policy_main(int argc, char **argv);
+int up_main(int argc, char **argv);
+int run_main(int argc, char **argv);
+
+#include "cli.h"
+
+/* The CLI verbs (cli_*.c), kubectl's names. */
+static const struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+} verbs[] = {
+    { "get", cli_get_main },         { "describe", cli_describe_main },
+    { "logs", cli_logs_main },       { "version", cli_version_main },
+    { "apply", cli_apply_main },     { "create", cli_create_main },
+    { "delete", cli_delete_main },   { "scale", cli_scale_main },
+    { "rollout", cli_rollout_main }, { "wait", cli_wait_main },
+};
 
 #define BERTH_VERSION "0.1.0"
 
@@ -16,14 +32,22 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: berth <command> [options]\n"
             "\n"
-            "commands:\n"
+            "cluster commands:\n"
+            "  up         an all-in-one cluster: Redis, API server, scheduler, controllers,\n"
+            "             node agents and the proxy, with a kubeconfig under --data-dir\n"
+            "  run        run SCRIPT.lua [ARGS...]: an operations script against the cluster\n"
+            "\n"
+            "like kubectl (--server, --kubeconfig, -n as kubectl has them):\n"
+            "  get, describe, logs, apply, create, delete, scale, rollout status, wait, version\n"
+            "\n"
+            "components:\n"
             "  server     serve the Kubernetes API from a Redis store (and schedule pods)\n"
             "  scheduler  place pending pods with Lua policies, against a server\n"
             "  controllers  run the controller policies (policies/controllers/), against a server\n"
             "  agent      the node agent (kubelet): run this node's pods through Docker, against a server\n"
             "  proxy      serve Services on their cluster IPs and node ports (kube-proxy), against a server\n"
-            "  policy     policy check FILE...: load policies in the sandbox, run their self_test\n"
-            "  version    print the version\n"
+            "  policy     policy check FILE...: load policies in the sandbox, run their self_test;\n"
+            "             policy test FILE: replay the cluster through a candidate scheduler policy\n"
             "\n"
             "'berth <command> --help' describes a command's options.\n");
 }
@@ -46,10 +70,17 @@ int main(int argc, char **argv)
         return agent_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "proxy"))
         return proxy_main(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "up"))
+        return up_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "run"))
+        return run_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "--version")) {
         printf("berth %s (Kubernetes API v1.31)\n", BERTH_VERSION);
         return 0;
     }
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        if (!strcmp(argv[1], verbs[i].name))
+            return verbs[i].main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;
