@@ -3,7 +3,7 @@
  * It holds the pod's network namespace for the app containers that join it
  * (NetworkMode container:<infra>): it does nothing but sleep until SIGTERM or SIGINT, and, as
  * PID 1 of its container, reaps any child that gets reparented to it. Built static
- * (cc -static -Os) so the image is this one file; scripts/test-images.sh and `berth agent`
+ * (cc -static -Os) so the image is this one file; scripts/test-images.sh and `berth up`
  * build and `docker import` it when the image is missing. */
 #include <signal.h>
 #include <string.h>

@@ -6,8 +6,8 @@
 #   berth/busybox:latest  Debian's busybox-static (/bin/busybox) with its applet symlinks
 #                         (sh, httpd, sleep, cat, echo, wget, nc, env, ls, ...) under /bin
 #
-# Each image is built only when missing (FORCE=1 rebuilds). Called by t/6000-agent.t and by
-# hand; `berth agent` builds berth/pause itself when it is missing and it can find
+# Each image is built only when missing (FORCE=1 rebuilds). Called by make run, the Docker tests and by
+# hand; `berth up` builds berth/pause itself when it is missing and it can find
 # scripts/pause.c. Depends on: docker, cc (static libc: libc6-dev), busybox-static.
 set -eu
 
