@@ -1,5 +1,6 @@
 /* agent.c: see agent.h. The node (registration, status, lease), the runtime cache (Docker's
- * view of this node's containers), the log endpoint and `berth agent`. */
+ * view of this node's containers), the log and exec endpoints (exec sessions live in
+ * agent_exec.c) and `berth agent`. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -693,6 +694,10 @@ static void on_http(struct evhttp_request *req, void *arg)
         reply_text(req, 200, "OK", "ok");
         goto done;
     }
+    if (!strncmp(path, "/exec/", 6)) {
+        agent_exec_handle(a, req, path, u ? evhttp_uri_get_query(u) : NULL);
+        goto done;
+    }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET ||
         sscanf(path, "/containerLogs/%255[^/]/%255[^/]/%255[^/?]", ns, pod, name) != 3) {
         reply_text(req, 404, "Not Found", "not found");
@@ -842,6 +847,7 @@ void agent_free(agent_t *a)
 {
     if (!a)
         return;
+    agent_exec_release(a);
     agent_pods_free(a);
     if (a->pods)
         informer_free(a->pods);

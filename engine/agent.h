@@ -10,7 +10,8 @@
  * confirmed gone. The container state is read back from Docker (a list of the containers
  * labelled berth.node=<node>, inspected when they change), refreshed on Docker events and every
  * 10 s, so a restarted agent adopts what runs and removes what belongs to no pod. It serves
- * container logs on --listen (GET /containerLogs/<ns>/<pod>/<container>). See docs/agent.md.
+ * container logs on --listen (GET /containerLogs/<ns>/<pod>/<container>) and runs commands in
+ * containers (GET /exec/<ns>/<pod>/<container>, a websocket). See docs/agent.md.
  *
  * Container labels (all of the agent's containers carry them):
  *   berth.node, berth.pod.uid, berth.pod.namespace, berth.pod.name, berth.container.name
@@ -19,8 +20,8 @@
  *
  * Depends on apiclient, informer, docker (libcurl), libevent (evhttp), jansson.
  * Called by main.c (berth agent). The parts: agent.c (node, lease, runtime cache, log
- * endpoint, main), agent_pod.c (pod sync, status, probes, deletion); agent_internal.h is
- * shared between them only. */
+ * endpoint, main), agent_pod.c (pod sync, status, probes, deletion), agent_exec.c (exec
+ * sessions); agent_internal.h is shared between them only. */
 #ifndef BERTH_AGENT_H
 #define BERTH_AGENT_H
 
@@ -32,7 +33,7 @@ typedef struct agent_opts_s {
     const char *server_url;     /* the API server ("http://127.0.0.1:6443") */
     const char *node_name;      /* required */
     const char *docker_url;     /* "unix:///var/run/docker.sock" when NULL */
-    const char *listen;         /* log endpoint "127.0.0.1:10250" when NULL */
+    const char *listen;         /* log and exec endpoint "127.0.0.1:10250" when NULL */
     const char *root_dir;       /* "/var/lib/berth/<node>" when NULL */
     const char *token_file;     /* bearer token the log endpoint requires; NULL: none */
     const char *node_ip;        /* InternalIP; NULL: the first non-loopback IPv4 */

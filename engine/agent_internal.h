@@ -23,6 +23,7 @@
 #define LBL_ATTEMPT "berth.container.attempt"
 
 typedef struct podstate_s podstate_t;
+typedef struct exec_session_s exec_session_t;
 
 struct agent_s {
     struct event_base *base;
@@ -51,6 +52,7 @@ struct agent_s {
 
     podstate_t *podstates;
     json_t *removing;          /* container ids with a removal in flight */
+    exec_session_t *execs;     /* open exec sessions (agent_exec.c) */
 };
 
 /* agent.c */
@@ -67,5 +69,13 @@ void agent_pods_free(agent_t *a);
  * NULL if none. Borrowed from the cache. */
 const char *agent_find_container(agent_t *a, const char *ns, const char *pod, const char *name,
                                  int previous);
+
+/* agent_exec.c */
+/* Serve GET /exec/<ns>/<pod>/<container>?command=...: a websocket exec session (see
+ * agent_exec.c and docs/agent.md). query is the raw query string (may be NULL). */
+void agent_exec_handle(agent_t *a, struct evhttp_request *req, const char *path,
+                       const char *query);
+/* End every exec session (agent_free). */
+void agent_exec_release(agent_t *a);
 
 #endif

@@ -363,9 +363,6 @@ static json_t *openapi_gv(const char *gvpath)
 
 #define MAX_SEGMENTS 12
 
-/* pods/<name>/exec, relayed to the node agent (api_exec.c). */
-void api_handle_exec(api_req_t *r);
-
 static int split_path(const char *path, char **seg, int max)
 {
     int n = 0;

@@ -82,6 +82,9 @@ const char *api_query(api_req_t *r, const char *key);
 int  api_wants_table(api_req_t *r);
 /* The includeObject query parameter of a Table request (Metadata when absent or unknown). */
 table_include_t api_table_include(api_req_t *r);
+
+/* pods/<name>/exec: the websocket upgrade relayed to the pod's node agent (api_exec.c). */
+void api_handle_exec(api_req_t *r);
 void api_req_free(api_req_t *r);
 /* Count the request in /metrics (api_reply does it; streams call it themselves). */
 void api_record(api_req_t *r, int code);

@@ -6,11 +6,17 @@
  * transfers are collected with curl_multi_info_read. curl forbids removing a handle from
  * inside its own callbacks, so docker_cancel only marks a call: its write callback then
  * aborts the transfer, and a zero-delay "reap" event removes cancelled calls from the loop. */
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <curl/curl.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "docker.h"
@@ -24,6 +30,7 @@ struct docker_s {
     char *socket_path;       /* unix socket, or NULL for tcp */
     char *base_url;          /* "http://localhost" or "http://host:port" */
     docker_call_t *calls;
+    docker_hijack_t *hijacks;  /* pending (before their done callback) */
     int running;
 };
 
@@ -331,6 +338,8 @@ void docker_free(docker_t *d)
         call_unlink(c);
         call_free(c);
     }
+    while (d->hijacks)
+        docker_hijack_cancel(d->hijacks);
     /* Removing the handles above made curl drop their sockets through sock_cb. */
     if (d->multi)
         curl_multi_cleanup(d->multi);
@@ -514,4 +523,214 @@ void docker_demux_feed(docker_demux_t *dm, const char *data, size_t len, docker_
             dm->hdr_len = 0;
         }
     }
+}
+
+/* ---------------------------------------------------------------------------- hijack */
+
+#define HIJACK_MAX_HEAD  (64 * 1024)   /* response head, and an error body */
+
+struct docker_hijack_s {
+    docker_t *d;
+    docker_hijack_t *prev, *next;
+    struct bufferevent *bev;
+    docker_hijack_fn *done;
+    void *priv;
+    int status;                 /* 0 until the response head arrived */
+    long body_left;             /* error responses: body bytes still expected, -1: until EOF */
+    int connecting, connect_failed;
+};
+
+static void hijack_unlink(docker_hijack_t *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else if (h->d->hijacks == h)
+        h->d->hijacks = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    h->prev = h->next = NULL;
+}
+
+void docker_hijack_cancel(docker_hijack_t *h)
+{
+    if (!h)
+        return;
+    hijack_unlink(h);
+    if (h->bev)
+        bufferevent_free(h->bev);
+    free(h);
+}
+
+/* Finish with an error: Docker's {"message": ...} from the body read so far, or why. */
+static void hijack_fail(docker_hijack_t *h, const char *why)
+{
+    char msg[1024];
+    docker_hijack_fn *done = h->done;
+    void *priv = h->priv;
+    int status = h->status;
+    if (status) {
+        struct evbuffer *in = bufferevent_get_input(h->bev);
+        size_t n = evbuffer_get_length(in);
+        const char *body = n ? (const char *)evbuffer_pullup(in, (ev_ssize_t)n) : "";
+        json_t *j = n ? json_loadb(body, n, JSON_DECODE_ANY, NULL) : NULL;
+        const char *m = json_string_value(json_object_get(j, "message"));
+        if (m)
+            snprintf(msg, sizeof(msg), "%s", m);
+        else if (n)
+            snprintf(msg, sizeof(msg), "%.*s", (int)(n < 1000 ? n : 1000), body);
+        else
+            snprintf(msg, sizeof(msg), "docker answered %d", status);
+        json_decref(j);
+        size_t l = strlen(msg);
+        while (l && (msg[l - 1] == '\n' || msg[l - 1] == '\r'))
+            msg[--l] = 0;
+    } else {
+        snprintf(msg, sizeof(msg), "docker: %s", why);
+    }
+    docker_hijack_cancel(h);
+    done(status, NULL, msg, priv);
+}
+
+static void hijack_read(struct bufferevent *bev, void *arg)
+{
+    docker_hijack_t *h = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    if (!h->status) {
+        struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+        if (end.pos < 0) {
+            if (evbuffer_get_length(in) > HIJACK_MAX_HEAD)
+                hijack_fail(h, "response head too long");
+            return;
+        }
+        size_t hl = (size_t)end.pos + 4;
+        char *head = malloc(hl + 1);
+        if (!head) {
+            hijack_fail(h, "out of memory");
+            return;
+        }
+        evbuffer_remove(in, head, hl);
+        head[hl] = 0;
+        if (hl < 12 || strncmp(head, "HTTP/1.", 7) || head[8] != ' ') {
+            free(head);
+            hijack_fail(h, "malformed response");
+            return;
+        }
+        h->status = atoi(head + 9);
+        if (h->status <= 0)
+            h->status = 500;
+        h->body_left = -1;
+        for (char *line = strstr(head, "\r\n"); line; line = strstr(line + 2, "\r\n"))
+            if (!strncasecmp(line + 2, "Content-Length:", 15))
+                h->body_left = atol(line + 17);
+        free(head);
+        if (h->status == 101 || h->status == 200) {
+            docker_hijack_fn *done = h->done;
+            void *priv = h->priv;
+            int status = h->status;
+            h->bev = NULL;
+            hijack_unlink(h);
+            free(h);
+            bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+            bufferevent_disable(bev, EV_READ | EV_WRITE);
+            bufferevent_set_timeouts(bev, NULL, NULL);
+            done(status, bev, NULL, priv);
+            return;
+        }
+    }
+    /* An error status: collect its (bounded) body. */
+    size_t n = evbuffer_get_length(in);
+    if ((h->body_left >= 0 && (long)n >= h->body_left) || n > HIJACK_MAX_HEAD)
+        hijack_fail(h, "");
+}
+
+static void hijack_event(struct bufferevent *bev, short what, void *arg)
+{
+    docker_hijack_t *h = arg;
+    if (what & BEV_EVENT_CONNECTED)
+        return;
+    if (h->connecting) {
+        h->connect_failed = 1;
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        hijack_fail(h, "timed out");
+        return;
+    }
+    int err = EVUTIL_SOCKET_ERROR();
+    hijack_fail(h, (what & BEV_EVENT_EOF) ? "connection closed" : evutil_socket_error_to_string(err));
+}
+
+docker_hijack_t *docker_hijack(docker_t *d, const char *path, json_t *body, long timeout_ms,
+                               docker_hijack_fn *done, void *priv)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    memset(&ss, 0, sizeof(ss));
+    if (!done)
+        return NULL;
+    if (d->socket_path) {
+        struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+        if (strlen(d->socket_path) >= sizeof(sun->sun_path))
+            return NULL;
+        sun->sun_family = AF_UNIX;
+        strcpy(sun->sun_path, d->socket_path);
+        sl = sizeof(*sun);
+    } else {
+        /* base_url is http://host:port; a numeric or resolvable host. */
+        char host[256], port[16] = "80";
+        const char *hp = strstr(d->base_url, "://");
+        hp = hp ? hp + 3 : d->base_url;
+        const char *colon = strrchr(hp, ':');
+        snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - hp) : (int)strlen(hp), hp);
+        if (colon)
+            snprintf(port, sizeof(port), "%s", colon + 1);
+        struct addrinfo hints, *ai = NULL;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai)
+            return NULL;
+        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+        sl = ai->ai_addrlen;
+        freeaddrinfo(ai);
+    }
+    docker_hijack_t *h = calloc(1, sizeof(*h));
+    char *json = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (!h)
+        goto failed;
+    h->d = d;
+    h->done = done;
+    h->priv = priv;
+    h->bev = bufferevent_socket_new(d->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!h->bev)
+        goto failed;
+    struct timeval tv = { (timeout_ms > 0 ? timeout_ms : 30000) / 1000,
+                          ((timeout_ms > 0 ? timeout_ms : 30000) % 1000) * 1000 };
+    bufferevent_set_timeouts(h->bev, &tv, &tv);
+    evbuffer_add_printf(bufferevent_get_output(h->bev),
+                        "POST /%s%s HTTP/1.1\r\nHost: docker\r\nUser-Agent: berth-agent\r\n"
+                        "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                        "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n%s",
+                        DOCKER_API_VERSION, path, json ? strlen(json) : 0, json ? json : "");
+    bufferevent_enable(h->bev, EV_READ | EV_WRITE);
+    /* A connect that fails at once runs the event callback from inside
+     * bufferevent_socket_connect: hijack_event only notes it then (connecting), and this
+     * call reports the failure instead of the callback. */
+    bufferevent_setcb(h->bev, hijack_read, NULL, hijack_event, h);
+    h->connecting = 1;
+    if (bufferevent_socket_connect(h->bev, (struct sockaddr *)&ss, (int)sl) != 0 ||
+        h->connect_failed)
+        goto failed;
+    h->connecting = 0;
+    free(json);
+    h->next = d->hijacks;
+    if (d->hijacks)
+        d->hijacks->prev = h;
+    d->hijacks = h;
+    return h;
+failed:
+    free(json);
+    if (h && h->bev)
+        bufferevent_free(h->bev);
+    free(h);
+    return NULL;
 }

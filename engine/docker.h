@@ -11,7 +11,11 @@
  *     docker_demux_t to split Docker's multiplexed stdout/stderr frames (8-byte headers,
  *     used when the container has no TTY);
  *   - plain HTTP probes to any address (docker_probe: the agent's httpGet and tcpSocket
- *     probes share the curl multi).
+ *     probes share the curl multi);
+ *   - hijacked connections (docker_hijack: POST /exec/<id>/start for `kubectl exec`), where
+ *     Docker switches the HTTP connection to a raw two-way stream. libcurl cannot hand a
+ *     connection over after a 101, so these use a plain bufferevent and a hand-written
+ *     request on their own connection to the socket.
  * A Docker that is down or restarting is reported as status 0 with a reason, never by
  * crashing; callers retry later.
  *
@@ -24,6 +28,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #define DOCKER_API_VERSION "v1.41"
@@ -67,6 +72,23 @@ docker_call_t *docker_stream(docker_t *d, const char *method, const char *path, 
  * the connection failed or timed out; 200 for a successful connect_only) and no body. */
 docker_call_t *docker_probe(docker_t *d, const char *url, int connect_only, long timeout_ms,
                             docker_done_fn *done, void *priv);
+
+/* A hijacked connection, as `docker exec -i` and `docker attach` make them: POST path with
+ * body (borrowed; JSON) on a new connection, with "Connection: Upgrade" and "Upgrade: tcp".
+ * Docker answers "101 UPGRADED" and the connection becomes the process's stdin (what is
+ * written; shutdown(SHUT_WR) closes it) and its output (read; multiplexed with 8-byte frame
+ * headers unless the exec has a TTY, see docker_demux_t). done is called exactly once unless
+ * cancelled: with status 101 (or 200 from an engine that streams without upgrading) and bev,
+ * positioned after the response head, now the caller's (callbacks unset, not enabled, no
+ * timeouts; bufferevent_free closes the socket); or with bev NULL, status 0 (Docker did not
+ * answer within timeout_ms, 0: 30 s) or Docker's status, and errstr. */
+typedef struct docker_hijack_s docker_hijack_t;
+typedef void docker_hijack_fn(int status, struct bufferevent *bev, const char *errstr,
+                              void *priv);
+docker_hijack_t *docker_hijack(docker_t *d, const char *path, json_t *body, long timeout_ms,
+                               docker_hijack_fn *done, void *priv);
+/* Drop a pending hijack; its callback does not run. Not after done was called. */
+void docker_hijack_cancel(docker_hijack_t *h);
 
 /* Stop a call: none of its callbacks runs afterwards. Allowed from inside any callback
  * (including its own). */
