@@ -536,6 +536,17 @@ static void info_done(int status, json_t *body, const char *errstr, void *priv)
         snprintf(a->docker_root, sizeof(a->docker_root), "%s", r);
 }
 
+/* The gateway of Docker's default bridge: the host's address as containers see it, where the
+ * proxy serves node ports to pods (docs/proxy.md, "Pods reaching services"). */
+static void bridge_done(int status, json_t *body, const char *errstr, void *priv)
+{
+    agent_t *a = priv;
+    json_t *cfg = json_array_get(json_path(body, "IPAM.Config"), 0);
+    const char *gw = json_str(cfg, "Gateway");
+    if (status == 200 && gw && strlen(gw) < sizeof(a->bridge_gateway))
+        snprintf(a->bridge_gateway, sizeof(a->bridge_gateway), "%s", gw);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     agent_t *a = arg;
@@ -544,6 +555,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         docker_request(a->docker, "GET", "/version", NULL, 5000, version_done, a);
         docker_request(a->docker, "GET", "/info", NULL, 5000, info_done, a);
     }
+    if (!a->bridge_gateway[0])
+        docker_request(a->docker, "GET", "/networks/bridge", NULL, 5000, bridge_done, a);
     node_sync(a);
     agent_refresh(a);
 }
@@ -822,18 +835,23 @@ agent_t *agent_create(struct event_base *base, const agent_opts_t *o, char *err,
     informer_config_t cfg = { "/api/v1/pods", NULL, NULL, fs, 0, 0 };
     informer_handlers_t h = { pod_added, pod_updated, pod_deleted, a };
     a->pods = informer_create(base, a->api, &cfg, &h);
+    informer_config_t scfg = { "/api/v1/services", NULL, NULL, NULL, 0, 0 };
+    informer_handlers_t sh = { NULL, NULL, NULL, a };
+    a->services = informer_create(base, a->api, &scfg, &sh);
     a->events_retry = evtimer_new(base, on_events_retry, a);
     a->refresh_debounce = evtimer_new(base, on_refresh_debounce, a);
     a->tick = event_new(base, -1, EV_PERSIST, on_tick, a);
     a->sync_ev = event_new(base, -1, 0, on_sync_ev, a);
-    if (!a->pods || !a->events_retry || !a->refresh_debounce || !a->tick || !a->sync_ev) {
+    if (!a->pods || !a->services || !a->events_retry || !a->refresh_debounce || !a->tick || !a->sync_ev) {
         snprintf(err, errlen, "out of memory");
         goto failed;
     }
     struct timeval tv = { AGENT_TICK_S, 0 };
     event_add(a->tick, &tv);
     informer_start(a->pods);
+    informer_start(a->services);
     docker_request(a->docker, "GET", "/version", NULL, 5000, version_done, a);
+    docker_request(a->docker, "GET", "/networks/bridge", NULL, 5000, bridge_done, a);
     docker_request(a->docker, "GET", "/info", NULL, 5000, info_done, a);
     events_start(a);
     lease_renew(a);
@@ -851,6 +869,8 @@ void agent_free(agent_t *a)
     agent_pods_free(a);
     if (a->pods)
         informer_free(a->pods);
+    if (a->services)
+        informer_free(a->services);
     if (a->http)
         evhttp_free(a->http);
     if (a->docker)

@@ -30,6 +30,8 @@ struct agent_s {
     apiclient_t *api;
     docker_t *docker;
     informer_t *pods;
+    informer_t *services;   /* every Service: the service links of new containers */
+    char bridge_gateway[64];   /* the Docker bridge's gateway, "" until known */
     char *server_url, *node, *root_dir, *token;
     char host_ip[64], hostname[256];
     int log_port;

@@ -9,7 +9,9 @@
  * Per pod, in memory only (a restarted agent starts afresh): the CrashLoopBackOff delays, the
  * image pull errors and the probe results. Everything else is read back from Docker's labels,
  * so a restarted agent adopts running containers. */
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -621,6 +623,110 @@ static const char *ref_value(action_t *ac, json_t *sel, int secret, char *buf, s
     return buf;
 }
 
+/* ---- service links: <NAME>_SERVICE_HOST and friends ------------------------------------ */
+
+/* makeEnvVariableName: upper case, '-' -> '_'. */
+static void env_name(const char *in, char *out, size_t len)
+{
+    size_t i = 0;
+    for (; in[i] && i + 1 < len; i++)
+        out[i] = in[i] == '-' ? '_' : (char)toupper((unsigned char)in[i]);
+    out[i] = '\0';
+}
+
+static void env_add(json_t *env, json_t *names, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void env_add(json_t *env, json_t *names, const char *name, const char *fmt, ...)
+{
+    char val[512], line[1024];
+    va_list ap;
+    if (json_object_get(names, name))
+        return;   /* the container's own env wins */
+    va_start(ap, fmt);
+    vsnprintf(val, sizeof(val), fmt, ap);
+    va_end(ap);
+    snprintf(line, sizeof(line), "%s=%s", name, val);
+    json_array_append_new(env, json_string(line));
+    json_object_set_new(names, name, json_true());
+}
+
+/* The variables kubelet gives a container for each Service of its namespace that exists when
+ * it starts (FromServices + makeLinkVariables), unless spec.enableServiceLinks is false.
+ * Cluster IPs in 127.0.0.0/8 are the host's loopback, nobody inside a container: for those the
+ * address is the Docker bridge's gateway and each port's node port, where the proxy serves
+ * them to pods (services without node ports are then left out). Names keep the service port
+ * (WEB_PORT_80_TCP), as applications look them up. See docs/proxy.md. */
+static void service_links(action_t *ac, json_t *env)
+{
+    agent_t *a = ac->ps->a;
+    json_t *names = json_object(), *svcs, *svc, *e;
+    size_t i, j;
+    if (json_is_false(json_path(ac->pod, "spec.enableServiceLinks")) || !a->services || !names) {
+        json_decref(names);
+        return;
+    }
+    json_array_foreach(env, i, e) {
+        const char *line = json_string_value(e), *eq = line ? strchr(line, '=') : NULL;
+        if (eq) {
+            char n[512];
+            snprintf(n, sizeof(n), "%.*s", (int)(eq - line), line);
+            json_object_set_new(names, n, json_true());
+        }
+    }
+    svcs = informer_list(a->services);
+    json_array_foreach(svcs, i, svc) {
+        const char *ns = md(svc, "namespace"), *sname = md(svc, "name");
+        json_t *spec = json_object_get(svc, "spec"), *ports = json_object_get(spec, "ports"), *p;
+        const char *cip = json_str(spec, "clusterIP");
+        char prefix[128], name[300], host[64];
+        int loopback, first = 1;
+        if (!ns || strcmp(ns, ac->ps->ns) || !sname || !cip || !*cip || !strcmp(cip, "None") ||
+            !json_array_size(ports))
+            continue;
+        loopback = !strncmp(cip, "127.", 4);
+        if (loopback && !a->bridge_gateway[0])
+            continue;
+        snprintf(host, sizeof(host), "%s", loopback ? a->bridge_gateway : cip);
+        env_name(sname, prefix, sizeof(prefix));
+        json_array_foreach(ports, j, p) {
+            json_int_t port = json_integer_value(json_object_get(p, "port"));
+            json_int_t target = loopback ? json_integer_value(json_object_get(p, "nodePort"))
+                                         : port;
+            const char *proto = json_str(p, "protocol"), *pname = json_str(p, "name");
+            char up[16], low[16], pn[64];
+            if (target <= 0)
+                continue;
+            env_name(proto ? proto : "TCP", up, sizeof(up));
+            for (size_t k = 0; k <= strlen(up); k++)
+                low[k] = (char)tolower((unsigned char)up[k]);
+            if (first) {
+                snprintf(name, sizeof(name), "%s_SERVICE_HOST", prefix);
+                env_add(env, names, name, "%s", host);
+                snprintf(name, sizeof(name), "%s_SERVICE_PORT", prefix);
+                env_add(env, names, name, "%lld", (long long)target);
+                snprintf(name, sizeof(name), "%s_PORT", prefix);
+                env_add(env, names, name, "%s://%s:%lld", low, host, (long long)target);
+                first = 0;
+            }
+            if (pname && *pname) {
+                env_name(pname, pn, sizeof(pn));
+                snprintf(name, sizeof(name), "%s_SERVICE_PORT_%s", prefix, pn);
+                env_add(env, names, name, "%lld", (long long)target);
+            }
+            snprintf(name, sizeof(name), "%s_PORT_%lld_%s", prefix, (long long)port, up);
+            env_add(env, names, name, "%s://%s:%lld", low, host, (long long)target);
+            snprintf(name, sizeof(name), "%s_PORT_%lld_%s_PROTO", prefix, (long long)port, up);
+            env_add(env, names, name, "%s", low);
+            snprintf(name, sizeof(name), "%s_PORT_%lld_%s_PORT", prefix, (long long)port, up);
+            env_add(env, names, name, "%lld", (long long)target);
+            snprintf(name, sizeof(name), "%s_PORT_%lld_%s_ADDR", prefix, (long long)port, up);
+            env_add(env, names, name, "%s", host);
+        }
+    }
+    json_decref(svcs);
+    json_decref(names);
+}
+
 static json_t *build_env(action_t *ac, char *msg, size_t msglen)
 {
     json_t *env = json_array(), *e, *ef;
@@ -689,6 +795,7 @@ static json_t *build_env(action_t *ac, char *msg, size_t msglen)
         snprintf(line, sizeof(line), "%s=%s", name, val ? val : "");
         json_array_append_new(env, json_string(line));
     }
+    service_links(ac, env);
     return env;
 }
 

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ifaddrs.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,6 +43,8 @@
 #include "proxy.h"
 #include "proxy_relay.h"
 #include "util.h"
+
+#define MAX_NODEPORT_ADDRS 4
 
 #define FLOW_BUCKETS 256
 #define DEFAULT_AFFINITY_TIMEOUT 10800
@@ -87,10 +90,10 @@ struct svc_port_s {
     char *key;                          /* "ns/name:portname/TCP" */
     char *svc_key;                      /* "ns/name" */
     int udp;
-    struct sockaddr_in want_cluster, want_node;
+    struct sockaddr_in want_cluster, want_node[MAX_NODEPORT_ADDRS];
     int has_cluster, has_node;
     int warned;                         /* bind failures logged: 1 cluster, 2 node */
-    listener_t *cl, *nl;
+    listener_t *cl, *nl[MAX_NODEPORT_ADDRS];   /* nl[i] listens on px->nodeport_addr[i] */
     ep_t *eps;
     size_t neps, rr;
     int affinity, affinity_timeout;
@@ -125,7 +128,8 @@ struct proxy_s {
     struct event *tick;
     unsigned ticks;
     char *node_name;
-    struct in_addr nodeport_addr;
+    struct in_addr nodeport_addr[MAX_NODEPORT_ADDRS];
+    int n_nodeport_addrs;
     int bind_all;
     proxy_relay_mode_t relay;
     int connect_timeout_ms;
@@ -602,12 +606,14 @@ static void port_reconcile(svc_port_t *sp)
     }
     if (!sp->cl && sp->has_cluster)
         sp->cl = listener_open(sp, &sp->want_cluster, 1);
-    if (sp->nl && (!sp->has_node || !sa_eq(&sp->nl->sa, &sp->want_node))) {
-        listener_free(sp->nl);
-        sp->nl = NULL;
+    for (int i = 0; i < sp->px->n_nodeport_addrs; i++) {
+        if (sp->nl[i] && (!sp->has_node || !sa_eq(&sp->nl[i]->sa, &sp->want_node[i]))) {
+            listener_free(sp->nl[i]);
+            sp->nl[i] = NULL;
+        }
+        if (!sp->nl[i] && sp->has_node)
+            sp->nl[i] = listener_open(sp, &sp->want_node[i], 2);
     }
-    if (!sp->nl && sp->has_node)
-        sp->nl = listener_open(sp, &sp->want_node, 2);
 }
 
 /* ---- the service port table -------------------------------------------------------- */
@@ -665,8 +671,11 @@ static void port_remove(proxy_t *px, svc_port_t *sp)
     px->nports--;
     log_info("proxy: %s removed", sp->key);
     listener_free(sp->cl);
-    listener_free(sp->nl);
-    sp->cl = sp->nl = NULL;
+    sp->cl = NULL;
+    for (int i = 0; i < MAX_NODEPORT_ADDRS; i++) {
+        listener_free(sp->nl[i]);
+        sp->nl[i] = NULL;
+    }
     sp->live = 0;
     port_unref(sp);
 }
@@ -674,6 +683,56 @@ static void port_remove(proxy_t *px, svc_port_t *sp)
 static int ipv4(const char *s, struct in_addr *out)
 {
     return s && inet_pton(AF_INET, s, out) == 1;
+}
+
+/* The first IPv4 address of interface name; 0 if it has none (or does not exist). */
+static int interface_ipv4(const char *name, struct in_addr *out)
+{
+    struct ifaddrs *all, *i;
+    int found = 0;
+    if (getifaddrs(&all) != 0)
+        return 0;
+    for (i = all; i && !found; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !strcmp(i->ifa_name, name)) {
+            *out = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+            found = 1;
+        }
+    freeifaddrs(all);
+    return found;
+}
+
+/* --nodeport-address: a comma-separated list of IPv4 addresses or interface names (an
+ * interface stands for its first IPv4 address, so "127.0.0.1,docker0" also serves node ports
+ * to containers on the Docker bridge: see docs/proxy.md, "Pods reaching services"). */
+static int nodeport_addresses(proxy_t *px, const char *list, char *err, size_t errlen)
+{
+    char item[64];
+    const char *p = list;
+    px->n_nodeport_addrs = 0;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == 0 || n >= sizeof(item) || px->n_nodeport_addrs == MAX_NODEPORT_ADDRS) {
+            snprintf(err, errlen, "--nodeport-address %s: at most %d addresses or interfaces",
+                     list, MAX_NODEPORT_ADDRS);
+            return -1;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        struct in_addr *a = &px->nodeport_addr[px->n_nodeport_addrs];
+        if (!ipv4(item, a) && !interface_ipv4(item, a)) {
+            snprintf(err, errlen,
+                     "--nodeport-address %s: \"%s\" is neither an IPv4 address nor an "
+                     "interface with one", list, item);
+            return -1;
+        }
+        px->n_nodeport_addrs++;
+        p += n + (p[n] == ',');
+    }
+    if (px->n_nodeport_addrs == 0) {
+        snprintf(err, errlen, "--nodeport-address is empty");
+        return -1;
+    }
+    return 0;
 }
 
 /* The ready endpoints of the port named pname/proto in an Endpoints object. */
@@ -720,7 +779,8 @@ static void port_set_endpoints(svc_port_t *sp, json_t *ep, const char *pname, co
         log_info("proxy: %s: %zu endpoint%s", sp->key, n, n == 1 ? "" : "s");
         if (sp->udp) {
             flows_prune(sp->cl);
-            flows_prune(sp->nl);
+            for (int k = 0; k < sp->px->n_nodeport_addrs; k++)
+                flows_prune(sp->nl[k]);
         }
     }
 }
@@ -764,10 +824,12 @@ static void sync_service(proxy_t *px, const char *key)
             sp->want_cluster.sin_addr = cip;
             sp->want_cluster.sin_port = htons((uint16_t)port);
             sp->has_node = nport > 0 && nport <= 65535;
-            memset(&sp->want_node, 0, sizeof(sp->want_node));
-            sp->want_node.sin_family = AF_INET;
-            sp->want_node.sin_addr = px->nodeport_addr;
-            sp->want_node.sin_port = htons((uint16_t)nport);
+            memset(sp->want_node, 0, sizeof(sp->want_node));
+            for (int a = 0; a < px->n_nodeport_addrs; a++) {
+                sp->want_node[a].sin_family = AF_INET;
+                sp->want_node[a].sin_addr = px->nodeport_addr[a];
+                sp->want_node[a].sin_port = htons((uint16_t)nport);
+            }
             int affinity = aff && !strcmp(aff, "ClientIP");
             if (!affinity)
                 json_object_clear(sp->sticky);
@@ -818,10 +880,14 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     proxy_t *px = arg;
     px->ticks++;
     for (svc_port_t *sp = px->ports; sp; sp = sp->next) {
-        if ((sp->has_cluster && !sp->cl) || (sp->has_node && !sp->nl))
+        int missing = sp->has_cluster && !sp->cl;
+        for (int i = 0; i < px->n_nodeport_addrs; i++)
+            missing |= sp->has_node && !sp->nl[i];
+        if (missing)
             port_reconcile(sp);
-        listener_t *ls[2] = { sp->cl, sp->nl };
-        for (int i = 0; i < 2; i++)
+        listener_t *ls[1 + MAX_NODEPORT_ADDRS] = { sp->cl };
+        memcpy(ls + 1, sp->nl, sizeof(sp->nl));
+        for (int i = 0; i < 1 + MAX_NODEPORT_ADDRS; i++)
             if (ls[i] && ls[i]->paused) {
                 ls[i]->paused = 0;
                 evconnlistener_enable(ls[i]->lev);
@@ -948,10 +1014,8 @@ proxy_t *proxy_create(struct event_base *base, const proxy_opts_t *opts, char *e
     px->udp_idle = opts->udp_idle_timeout > 0 ? opts->udp_idle_timeout : 30;
     px->node_name = opts->node_name ? strdup(opts->node_name) : NULL;
     const char *npa = opts->nodeport_address ? opts->nodeport_address : "127.0.0.1";
-    if (!ipv4(npa, &px->nodeport_addr)) {
-        snprintf(err, errlen, "--nodeport-address %s is not an IPv4 address", npa);
+    if (nodeport_addresses(px, npa, err, errlen) < 0)
         goto failed;
-    }
     px->client = apiclient_create(base, opts->server_url);
     if (!px->client) {
         snprintf(err, errlen, "--server %s is not an http URL", opts->server_url);
@@ -1060,8 +1124,10 @@ int proxy_main(int argc, char **argv)
                    "\n"
                    "  --server URL            API server (default http://127.0.0.1:6443)\n"
                    "  --node-name NAME        this node's name (default: the host name)\n"
-                   "  --nodeport-address IP   where node ports listen (default 127.0.0.1;\n"
-                   "                          0.0.0.0 for every address)\n"
+                   "  --nodeport-address L    where node ports listen: IPv4 addresses or\n"
+                   "                          interface names, comma-separated (default\n"
+                   "                          127.0.0.1; 0.0.0.0 for every address;\n"
+                   "                          127.0.0.1,docker0 also for pods on the bridge)\n"
                    "  --metrics-listen H:P    /metrics and /healthz (default 127.0.0.1:10249;\n"
                    "                          \"\" for none)\n"
                    "  --bind-cluster-ips      also bind cluster IPs outside 127.0.0.0/8, with\n"

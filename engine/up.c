@@ -43,6 +43,7 @@
 #include <jansson.h>
 
 #include "up.h"
+#include "util.h"
 
 int up_main(int argc, char **argv);
 
@@ -483,6 +484,28 @@ static int start_server(up_t *u)
     return 0;
 }
 
+/* The gateway address of Docker's default bridge network; -1 when Docker does not say. */
+static int bridge_gateway(up_t *u, char *out, size_t len)
+{
+    const char *url = u->o.docker ? u->o.docker : "unix:///var/run/docker.sock";
+    char err[256], *body = NULL;
+    int rc = -1;
+    if (strncmp(url, "unix://", 7))
+        return -1;
+    if (up_http("http://docker/networks/bridge", url + 7, "GET", NULL, NULL, 0, 5000, &body, err,
+                sizeof(err)) == 200) {
+        json_t *net = json_loads(body, 0, NULL);
+        const char *gw = json_str(json_array_get(json_path(net, "IPAM.Config"), 0), "Gateway");
+        if (gw && *gw && strlen(gw) < len) {
+            snprintf(out, len, "%s", gw);
+            rc = 0;
+        }
+        json_decref(net);
+    }
+    free(body);
+    return rc;
+}
+
 static int start_nodes(up_t *u)
 {
     char host[256] = "localhost", port[32];
@@ -490,8 +513,13 @@ static int start_nodes(up_t *u)
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = 0;
     snprintf(port, sizeof(port), "127.0.0.1:%d", up_free_port(10249));
+    /* Node ports on loopback for the host, and on the Docker bridge's gateway for the pods:
+     * the agents point service links of loopback cluster IPs there (docs/proxy.md). */
+    char nodeports[96] = "127.0.0.1", gw[64];
+    if (bridge_gateway(u, gw, sizeof(gw)) == 0)
+        snprintf(nodeports, sizeof(nodeports), "127.0.0.1,%s", gw);
     char *pargs[] = { "proxy", "--server", u->api_url, "--node-name", host,
-                      "--metrics-listen", port, NULL };
+                      "--metrics-listen", port, "--nodeport-address", nodeports, NULL };
     u->proxy = add_berth(u, "proxy", 1, 10, pargs);
     if (!u->proxy)
         return -1;
