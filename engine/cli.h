@@ -14,10 +14,13 @@
  *
  * Exit codes follow kubectl: 0 success, 1 any failure (server error, not found, timeout),
  * 2 usage errors of berth's own. Errors go to stderr as kubectl words them ("Error from
- * server (NotFound): pods \"x\" not found"). Depends on kubeclient.c. */
+ * server (NotFound): pods \"x\" not found"). Besides the connection flags: boolean flags,
+ * query escaping, kubectl's names for kinds and ages, and the error lines, which every verb
+ * prints the same way. Depends on kubeclient.c. */
 #ifndef BERTH_CLI_H
 #define BERTH_CLI_H
 
+#include <stdio.h>
 #include <jansson.h>
 #include "kubeclient.h"
 
@@ -42,11 +45,64 @@ kubeclient_t *cli_connect(const cli_conn_t *conn);
 const char *cli_flag_value(int argc, char **argv, int *i, const char *long_name,
                            const char *short_name, int *matched);
 
-/* Print kubectl's line for a failed request: "Error from server (Reason): message" for a
- * Status body, else "error: <what>: HTTP <status>". */
+/* A boolean flag: arg "--flag" (or short_name, e.g. "-w", may be NULL), "--flag=true" and
+ * "--flag=1" set *val = 1, "--flag=<anything else>" *val = 0; then 1 is returned. 0 when arg
+ * is another argument. */
+int cli_flag_bool(const char *arg, const char *long_name, const char *short_name, int *val);
+
+/* ------------------------------------------------------------------ paths and names */
+
+/* Write s to f percent-encoded for a query string value (Go's url.QueryEscape but for ' ',
+ * which becomes %20): letters, digits and -._~ stay, every other byte is %XX. */
+void cli_query_put(FILE *f, const char *s);
+/* The same into a new string; caller frees. NULL on no memory. */
+char *cli_query_escape(const char *s);
+
+/* The path of a GET as kubectl sends it: the object called name of r's kind (name NULL:
+ * the list) in ns (NULL: every namespace), then the query in kubectl's order, each part left
+ * out when NULL (0 for limit, NULL or "" for cont): labelSelector, fieldSelector, limit,
+ * continue, and with watch_rv "watch=true&resourceVersion=<watch_rv>". Values are escaped.
+ * Caller frees; NULL on no memory. */
+char *cli_get_path(const kube_resource_t *r, const char *ns, const char *name,
+                   const char *label_sel, const char *field_sel, int limit, const char *cont,
+                   const char *watch_rv);
+
+/* A deep copy of obj with "kind" and "apiVersion" set from r where they are missing (the
+ * items of a list come without them). New reference; NULL on no memory. */
+json_t *cli_typed_copy(const json_t *obj, const kube_resource_t *r);
+
+/* kubectl's lowercased Kind with its group, as it names objects in front of names:
+ * "deployment.apps", "pod". Into out. */
+void cli_kind_string(const kube_resource_t *r, char *out, size_t outlen);
+
+/* kubectl's duration.HumanDuration of secs seconds ("45s", "3m20s", "5h", "12d", "2y3d"),
+ * "<invalid>" below -1 and "0s" for -1. Into out. */
+void cli_human_duration(long long secs, char *out, size_t outlen);
+
+/* ------------------------------------------------------------------ error lines */
+
+/* kubectl's line, without newline, for a request that got no answer (err from kubeclient):
+ * "The connection to the server HOST:PORT was refused - did you specify the right host or
+ * port?" when the connection was refused, else "Unable to connect to the server: <err>".
+ * Into out as snprintf does; returns the length the whole line needs. */
+int cli_conn_error_line(kubeclient_t *kc, const char *err, char *out, size_t outlen);
+/* That line on stderr, with its newline. */
+void cli_print_conn_error(kubeclient_t *kc, const char *err);
+/* A failed kubeclient_resolve's err on stderr: the connection line when the server could not
+ * be reached (discovery), else "error: <err>". */
+void cli_print_resolve_error(kubeclient_t *kc, const char *err);
+
+/* kubectl's line, without newline, for a failed request that got an answer: "Error from
+ * server (Reason): message" (or "Error from server: message" without a reason) for a Status
+ * body, else "error: <kubeclient_status_message>". body may be NULL. Into out as snprintf
+ * does; returns the length the whole line needs. */
+int cli_status_error_line(const json_t *body, long status, char *out, size_t outlen);
+/* That line on stderr, with its newline. */
 void cli_print_error(const json_t *body, long status);
 
-/* The verbs. argv[0] is the verb's name. */
+/* ------------------------------------------------------------------ the verbs */
+
+/* argv[0] is the verb's name. */
 int cli_get_main(int argc, char **argv);
 int cli_describe_main(int argc, char **argv);
 int cli_logs_main(int argc, char **argv);

@@ -459,7 +459,7 @@ static int target_of(kubeclient_t *kc, const write_opts_t *o, const json_t *entr
                 name ? name : "", ns ? ns : "", t->file, err);
         return -1;
     }
-    cliw_kind_string(&t->res, t->kind_str, sizeof(t->kind_str));
+    cli_kind_string(&t->res, t->kind_str, sizeof(t->kind_str));
     if (cliw_object_namespace(kc, &o->conn, &t->res, t->obj, &t->ns) < 0)
         return -1;
     t->name = json_str(json_object_get(t->obj, "metadata"), "name");
@@ -477,7 +477,7 @@ static int target_of(kubeclient_t *kc, const write_opts_t *o, const json_t *entr
 static char *target_path(const target_t *t, const char *name, const write_opts_t *o,
                          const char *fm, const char *extra)
 {
-    char *base = kubeclient_path(&t->res, t->ns, name, NULL), *esc = cliw_query_escape(fm);
+    char *base = kubeclient_path(&t->res, t->ns, name, NULL), *esc = cli_query_escape(fm);
     char *out = NULL;
     if (base && esc &&
         asprintf(&out, "%s?fieldManager=%s%s%s", base, esc,
@@ -502,26 +502,16 @@ static void print_done(const write_opts_t *o, const target_t *t, const char *nam
 static int create_target(kubeclient_t *kc, const write_opts_t *o, target_t *t, const char *fm,
                          const char *doing)
 {
-    char err[1024];
-    long status = 0;
     if (o->dry == CLIW_DRY_CLIENT) {
         print_done(o, t, t->name ? t->name : json_str(json_object_get(t->obj, "metadata"),
                                                       "generateName"), "created");
         return 0;
     }
     char *path = target_path(t, NULL, o, fm, NULL);
-    json_t *resp = path ? kubeclient_json(kc, "POST", path, NULL, t->obj, &status, err,
-                                          sizeof(err)) : NULL;
+    json_t *resp = cliw_request(kc, "POST", path, NULL, t->obj, NULL, 0, doing, t->file);
     free(path);
-    if (!resp) {
-        fprintf(stderr, "error: %s\n", path ? err : "out of memory");
+    if (!resp)
         return -1;
-    }
-    if (status != 200 && status != 201 && status != 202) {
-        cliw_print_error(resp, status, doing, t->file);
-        json_decref(resp);
-        return -1;
-    }
     const char *name = json_str(json_object_get(resp, "metadata"), "name");
     print_done(o, t, name ? name : t->name ? t->name : "", "created");
     json_decref(resp);
@@ -532,8 +522,6 @@ static int create_target(kubeclient_t *kc, const write_opts_t *o, target_t *t, c
 
 static int apply_server_side(kubeclient_t *kc, const write_opts_t *o, target_t *t)
 {
-    char err[1024];
-    long status = 0;
     char *path = target_path(t, t->name, o, o->field_manager ? o->field_manager : "berth",
                              o->force_conflicts ? "&force=true" : "&force=false");
     if (o->dry == CLIW_DRY_CLIENT) {
@@ -541,18 +529,11 @@ static int apply_server_side(kubeclient_t *kc, const write_opts_t *o, target_t *
         print_done(o, t, t->name, "serverside-applied");
         return 0;
     }
-    json_t *resp = path ? kubeclient_json(kc, "PATCH", path, "application/apply-patch+yaml",
-                                          t->obj, &status, err, sizeof(err)) : NULL;
+    json_t *resp = cliw_request(kc, "PATCH", path, "application/apply-patch+yaml", t->obj,
+                                NULL, 0, "patching", t->file);
     free(path);
-    if (!resp) {
-        fprintf(stderr, "error: %s\n", err);
+    if (!resp)
         return -1;
-    }
-    if (status != 200 && status != 201) {
-        cliw_print_error(resp, status, "patching", t->file);
-        json_decref(resp);
-        return -1;
-    }
     json_decref(resp);
     print_done(o, t, t->name, "serverside-applied");
     return 0;
@@ -562,7 +543,6 @@ static int apply_server_side(kubeclient_t *kc, const write_opts_t *o, target_t *
 static int apply_one(kubeclient_t *kc, const write_opts_t *o, const json_t *entry)
 {
     target_t t;
-    char err[1024];
     long status = 0;
     int rc = -1;
     json_t *cur = NULL, *orig = NULL, *patch = NULL, *resp = NULL;
@@ -584,21 +564,16 @@ static int apply_one(kubeclient_t *kc, const write_opts_t *o, const json_t *entr
     t.ns = t.res.namespaced ? json_str(json_object_get(t.obj, "metadata"), "namespace") : NULL;
 
     path = kubeclient_path(&t.res, t.ns, t.name, NULL);
-    cur = path ? kubeclient_json(kc, "GET", path, NULL, NULL, &status, err, sizeof(err)) : NULL;
+    cur = cliw_request(kc, "GET", path, NULL, NULL, &status, 1,
+                       "retrieving current configuration of", t.file);
     free(path);
     path = NULL;
-    if (!cur) {
-        fprintf(stderr, "error: %s\n", err);
-        goto out;
-    }
-    if (status == 404) {
+    if (!cur && status == 404) {
         rc = create_target(kc, o, &t, "kubectl-client-side-apply", "creating");
         goto out;
     }
-    if (status != 200) {
-        cliw_print_error(cur, status, "retrieving current configuration of", t.file);
+    if (!cur)
         goto out;
-    }
 
     const char *last = json_str(json_object_get(json_object_get(cur, "metadata"),
                                                 "annotations"), LAST_APPLIED);
@@ -635,18 +610,12 @@ static int apply_one(kubeclient_t *kc, const write_opts_t *o, const json_t *entr
         goto out;
     }
     path = target_path(&t, t.name, o, "kubectl-client-side-apply", NULL);
-    resp = path ? kubeclient_json(kc, "PATCH", path,
-                                  schema.smp ? "application/strategic-merge-patch+json"
-                                             : "application/merge-patch+json",
-                                  patch, &status, err, sizeof(err)) : NULL;
-    if (!resp) {
-        fprintf(stderr, "error: %s\n", err);
+    resp = cliw_request(kc, "PATCH", path,
+                        schema.smp ? "application/strategic-merge-patch+json"
+                                   : "application/merge-patch+json",
+                        patch, NULL, 0, "patching", t.file);
+    if (!resp)
         goto out;
-    }
-    if (status != 200) {
-        cliw_print_error(resp, status, "patching", t.file);
-        goto out;
-    }
     /* a patch the server found nothing to do with (it keeps the resourceVersion) */
     const char *rv0 = json_str(json_object_get(cur, "metadata"), "resourceVersion");
     const char *rv1 = json_str(json_object_get(resp, "metadata"), "resourceVersion");
@@ -709,10 +678,8 @@ static int parse_write_flags(int argc, char **argv, write_opts_t *o, char **pos,
                 return 2;
             }
             o->output_name = 1;
-        } else if (!strcmp(argv[i], "--dry-run")) {
-            o->dry = CLIW_DRY_CLIENT;
-        } else if (!strncmp(argv[i], "--dry-run=", 10)) {
-            if (cliw_dry_run(argv[i] + 10, &o->dry) < 0)
+        } else if ((m = cliw_dry_run_flag(argv[i], &o->dry))) {
+            if (m < 0)
                 return 2;
         } else if (!create && (!strcmp(argv[i], "--server-side") ||
                                !strcmp(argv[i], "--server-side=true"))) {
@@ -746,28 +713,12 @@ static int parse_write_flags(int argc, char **argv, write_opts_t *o, char **pos,
         } else if (!strncmp(argv[i], "--validate", 10) || !strcmp(argv[i], "--overwrite") ||
                    !strcmp(argv[i], "--overwrite=true")) {
             /* kubectl's flags that change nothing here */
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            create ? usage_create(stdout) : usage_apply(stdout);
-            return 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "error: unknown flag: %s\n", argv[i]);
-            create ? usage_create(stderr) : usage_apply(stderr);
-            return 2;
-        } else {
-            pos[(*npos)++] = argv[i];
+        } else if ((m = cliw_other_arg(argv[i], create ? usage_create : usage_apply, pos,
+                                       npos))) {
+            return m < 0 ? 2 : 1;
         }
     }
     return 0;
-}
-
-/* Print the sources that could not be read; 1 if there were any. */
-static int print_source_errors(const json_t *errors)
-{
-    size_t i;
-    json_t *e;
-    json_array_foreach(errors, i, e)
-        fprintf(stderr, "error: %s\n", json_string_value(e));
-    return json_array_size(errors) ? 1 : 0;
 }
 
 int cli_apply_main(int argc, char **argv)
@@ -823,7 +774,7 @@ int cli_apply_main(int argc, char **argv)
     json_array_foreach(entries, i, e)
         if (apply_one(kc, &o, e) < 0)
             rc = 1;
-    if (print_source_errors(errors))
+    if (cliw_print_source_errors(errors))
         rc = 1;
 out:
     json_decref(entries);
@@ -869,7 +820,7 @@ static int create_from_files(kubeclient_t *kc, write_opts_t *o)
             rc = 1;
         json_decref(t.obj);
     }
-    if (print_source_errors(errors))
+    if (cliw_print_source_errors(errors))
         rc = 1;
     json_decref(entries);
     json_decref(errors);

@@ -36,17 +36,10 @@ typedef struct delete_opts_s {
     cliw_dry_t dry;
 } delete_opts_t;
 
-/* An object deleted, to wait for. */
-typedef struct deleted_s {
-    kube_resource_t res;
-    char *ns, *name, *uid;
-} deleted_t;
-
 typedef struct delete_run_s {
     kubeclient_t *kc;
     const delete_opts_t *o;
-    deleted_t *done;
-    size_t ndone;
+    cliw_objs_t done;        /* the objects deleted, to wait for */
     int found;
 } delete_run_t;
 
@@ -64,9 +57,9 @@ static int delete_one(delete_run_t *run, const kube_resource_t *r, const char *n
                       const char *name, const char *file)
 {
     const delete_opts_t *o = run->o;
-    char kind[300], err[1024];
+    char kind[300];
     long status = 0;
-    cliw_kind_string(r, kind, sizeof(kind));
+    cli_kind_string(r, kind, sizeof(kind));
     if (o->dry == CLIW_DRY_CLIENT) {
         run->found++;
         goto print;
@@ -82,39 +75,19 @@ static int delete_one(delete_run_t *run, const kube_resource_t *r, const char *n
                              "propagationPolicy", o->cascade);
     if (o->grace >= 0)
         json_object_set_new(body, "gracePeriodSeconds", json_integer(o->grace));
-    json_t *resp = kubeclient_json(run->kc, "DELETE", path, NULL, body, &status, err,
-                                   sizeof(err));
+    json_t *resp = cliw_request(run->kc, "DELETE", path, NULL, body, &status,
+                                o->ignore_not_found, "deleting", file);
     json_decref(body);
     free(path);
-    if (!resp) {
-        fprintf(stderr, "error: %s\n", err);
-        return -1;
-    }
-    if (status == 404 && o->ignore_not_found) {
-        json_decref(resp);
-        return 1;
-    }
-    if (status != 200 && status != 202) {
-        cliw_print_error(resp, status, "deleting", file);
-        json_decref(resp);
-        return -1;
-    }
+    if (!resp)
+        return status == 404 && o->ignore_not_found ? 1 : -1;
     run->found++;
     /* the uid to wait for: a Status names it in details, an object in its metadata */
     const char *uid = json_str(json_object_get(resp, "details"), "uid");
     if (!uid)
         uid = json_str(json_object_get(resp, "metadata"), "uid");
-    if (o->wait && o->dry == CLIW_DRY_NONE) {
-        deleted_t *grown = realloc(run->done, (run->ndone + 1) * sizeof(*grown));
-        if (grown) {
-            run->done = grown;
-            grown[run->ndone].res = *r;
-            grown[run->ndone].ns = ns ? strdup(ns) : NULL;
-            grown[run->ndone].name = strdup(name);
-            grown[run->ndone].uid = uid ? strdup(uid) : NULL;
-            run->ndone++;
-        }
-    }
+    if (o->wait && o->dry == CLIW_DRY_NONE)
+        cliw_objs_add(&run->done, r, ns, name, uid);
     json_decref(resp);
 print:
     if (o->output_name)
@@ -138,8 +111,8 @@ static int wait_deleted(delete_run_t *run)
 {
     double deadline = cliw_now() + (run->o->timeout > 0 ? run->o->timeout : 168 * 3600.0);
     int rc = 0;
-    for (size_t i = 0; i < run->ndone; i++) {
-        deleted_t *d = &run->done[i];
+    for (size_t i = 0; i < run->done.n; i++) {
+        const cliw_obj_t *d = &run->done.v[i];
         int r = cliw_follow(run->kc, &d->res, d->ns, d->name, deadline, is_gone, d->uid);
         if (r == 1) {
             fprintf(stderr, "error: timed out waiting for the condition on %s/%s\n",
@@ -177,7 +150,7 @@ static int delete_files(delete_run_t *run)
 {
     const delete_opts_t *o = run->o;
     json_t *errors = json_array();
-    json_t *entries = cliw_read_sources(o->files, o->nfiles, errors), *e, *item;
+    json_t *entries = cliw_read_sources(o->files, o->nfiles, errors), *e;
     size_t i;
     int rc = 0;
     json_array_foreach(entries, i, e) {
@@ -206,10 +179,8 @@ static int delete_files(delete_run_t *run)
         if (delete_one(run, &r, ns, name, file) < 0)
             rc = -1;
     }
-    json_array_foreach(errors, i, item) {
-        fprintf(stderr, "error: %s\n", json_string_value(item));
+    if (cliw_print_source_errors(errors))
         rc = -1;
-    }
     json_decref(entries);
     json_decref(errors);
     return rc;
@@ -233,10 +204,8 @@ int cli_delete_main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         int m, used = cli_conn_flag(&o.conn, argc, argv, &i);
         const char *v, *a = argv[i];
-        if (used < 0) {
-            rc = 2;
-            goto out;
-        }
+        if (used < 0)
+            goto usage_error;
         if (used)
             continue;
         if ((v = cli_flag_value(argc, argv, &i, "--filename", "-f", &m)) || m) {
@@ -266,14 +235,9 @@ int cli_delete_main(int argc, char **argv)
                         v);
                 goto usage_error;
             }
-        } else if ((v = cli_flag_value(argc, argv, &i, "--timeout", NULL, &m)) || m) {
+        } else if ((m = cliw_duration_flag(argc, argv, &i, "--timeout", &o.timeout))) {
             if (m < 0)
                 goto usage_error;
-            if (cliw_duration(v, &o.timeout) < 0) {
-                fprintf(stderr, "error: invalid argument \"%s\" for \"--timeout\" flag: "
-                                "time: invalid duration \"%s\"\n", v, v);
-                goto usage_error;
-            }
         } else if ((v = cli_flag_value(argc, argv, &i, "--cascade", NULL, &m)) || m) {
             if (m < 0)
                 goto usage_error;
@@ -307,20 +271,13 @@ int cli_delete_main(int argc, char **argv)
         } else if (!strcmp(a, "--ignore-not-found=false")) {
             o.ignore_not_found = 0;
             o.ignore_given = 1;
-        } else if (!strcmp(a, "--dry-run")) {
-            o.dry = CLIW_DRY_CLIENT;
-        } else if (!strncmp(a, "--dry-run=", 10)) {
-            if (cliw_dry_run(a + 10, &o.dry) < 0)
+        } else if ((m = cliw_dry_run_flag(a, &o.dry))) {
+            if (m < 0)
                 goto usage_error;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
+        } else if ((m = cliw_other_arg(a, usage, pos, &npos))) {
+            if (m < 0)
+                goto usage_error;
             goto out;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "error: unknown flag: %s\n", a);
-            usage(stderr);
-            goto usage_error;
-        } else {
-            pos[npos++] = argv[i];
         }
     }
 
@@ -374,20 +331,7 @@ int cli_delete_main(int argc, char **argv)
             rc = 1;
     } else {
         long n = cliw_parse_refs(kc, pos, npos, &refs);
-        if (n < 0) {
-            rc = 1;
-            goto out;
-        }
-        int named = 0, unnamed = 0;
-        for (long i = 0; i < n; i++)
-            *refs[i].name ? named++ : unnamed++;
-        if (unnamed && !o.all && !o.selector) {
-            fprintf(stderr, "error: resource(s) were provided, but no name was specified\n");
-            rc = 1;
-            goto out;
-        }
-        if (named && (o.all || o.selector)) {
-            fprintf(stderr, "error: name cannot be provided when a selector is specified\n");
+        if (n < 0 || cliw_check_refs(refs, n, o.all || o.selector) < 0) {
             rc = 1;
             goto out;
         }
@@ -406,19 +350,14 @@ int cli_delete_main(int argc, char **argv)
             goto out;
         }
     }
-    if (o.wait && run.ndone && wait_deleted(&run))
+    if (o.wait && run.done.n && wait_deleted(&run))
         rc = 1;
     goto out;
 
 usage_error:
     rc = 2;
 out:
-    for (size_t i = 0; i < run.ndone; i++) {
-        free(run.done[i].ns);
-        free(run.done[i].name);
-        free(run.done[i].uid);
-    }
-    free(run.done);
+    cliw_objs_release(&run.done);
     free(refs);
     kubeclient_free(kc);
     free(pos);

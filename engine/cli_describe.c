@@ -2,7 +2,7 @@
  *
  * `describe TYPE NAME...`, `TYPE/NAME...`, `TYPE` (every object of the type) and `TYPE -l SEL`
  * fetch the objects and print each as kubectl's describers do: the same field names, order
- * and <none>/<unset> placeholders, aligned by Go's tabwriter (json_yaml.c, minwidth 0,
+ * and <none>/<unset> placeholders, aligned by Go's tabwriter (tabwriter.c, minwidth 0,
  * padding 2) so that the columns fall where kubectl puts them, and an Events table from
  * the events whose involvedObject.{name,namespace,kind,uid} field selectors name the object.
  *
@@ -15,7 +15,7 @@
  * object (berth serves no EndpointSlices, where kubectl would print <none>); Job and CronJob
  * (plugin kinds here) get the generic describer.
  *
- * Depends on cli.h/kubeclient.h and json_yaml.h (tabwriter). */
+ * Depends on cli.h/kubeclient.h, tabwriter.h, and json_yaml.h (Go's float format). */
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -26,6 +26,7 @@
 
 #include "cli.h"
 #include "json_yaml.h"
+#include "tabwriter.h"
 #include "util.h"
 
 #define CHUNK_SIZE 500
@@ -39,43 +40,6 @@ typedef struct describe_s {
 } describe_t;
 
 /* ------------------------------------------------------------------ small helpers */
-
-static void put_escaped(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~')
-            fputc(c, f);
-        else
-            fprintf(f, "%%%02X", c);
-    }
-}
-
-static void conn_error_line(kubeclient_t *kc, const char *err, char *out, size_t outlen)
-{
-    const char *server = kubeclient_server(kc), *hp = strstr(server, "://");
-    hp = hp ? hp + 3 : server;
-    if (strstr(err, "Couldn't connect") || strstr(err, "onnection refused"))
-        snprintf(out, outlen,
-                 "The connection to the server %s was refused - did you specify the right host "
-                 "or port?", hp);
-    else
-        snprintf(out, outlen, "Unable to connect to the server: %s", err);
-}
-
-static void status_error_line(const json_t *body, long status, char *out, size_t outlen)
-{
-    const char *kind = json_str(body, "kind"), *msg = json_str(body, "message");
-    const char *reason = json_str(body, "reason");
-    if (kind && !strcmp(kind, "Status") && msg) {
-        if (reason && *reason)
-            snprintf(out, outlen, "Error from server (%s): %s", reason, msg);
-        else
-            snprintf(out, outlen, "Error from server: %s", msg);
-    } else
-        snprintf(out, outlen, "error: %s", kubeclient_status_message(body, status));
-}
 
 /* GET path (JSON). Returns the body (new reference) when the status is 2xx. Otherwise NULL
  * with *status set (0 when no answer came) and errline set to kubectl's line; *body_out, when
@@ -92,50 +56,19 @@ static json_t *get_json(describe_t *d, const char *path, long *status, char *err
         *body_out = NULL;
     if (kubeclient_request(d->kc, "GET", path, NULL, NULL, 0, "application/json", status, &resp,
                            &len, err, sizeof(err)) < 0) {
-        conn_error_line(d->kc, err, errline, errlen);
+        cli_conn_error_line(d->kc, err, errline, errlen);
         return NULL;
     }
     json_t *body = json_loadb(resp, len, 0, &jerr);
     free(resp);
     if (*status >= 200 && *status <= 299 && json_is_object(body))
         return body;
-    status_error_line(body, *status, errline, errlen);
+    cli_status_error_line(body, *status, errline, errlen);
     if (body_out)
         *body_out = body;
     else
         json_decref(body);
     return NULL;
-}
-
-/* A list path with an optional label and field selector. Caller frees. */
-static char *list_path(const kube_resource_t *r, const char *ns, const char *label_sel,
-                       const char *field_sel, const char *cont)
-{
-    char *base = kubeclient_path(r, ns, NULL, NULL), *out = NULL;
-    size_t len = 0;
-    FILE *f;
-    char sep = '?';
-    if (!base || !(f = open_memstream(&out, &len))) {
-        free(base);
-        return NULL;
-    }
-    fputs(base, f);
-    free(base);
-    if (label_sel) {
-        fprintf(f, "%clabelSelector=", sep), sep = '&';
-        put_escaped(f, label_sel);
-    }
-    if (field_sel) {
-        fprintf(f, "%cfieldSelector=", sep), sep = '&';
-        put_escaped(f, field_sel);
-    }
-    fprintf(f, "%climit=%d", sep, CHUNK_SIZE);
-    if (cont) {
-        fputs("&continue=", f);
-        put_escaped(f, cont);
-    }
-    fclose(f);
-    return out;
 }
 
 /* Every item of a list, following continue tokens. New array, or NULL with errline set. */
@@ -147,7 +80,7 @@ static json_t *list_all(describe_t *d, const kube_resource_t *r, const char *ns,
     char *cont = NULL;
     for (;;) {
         long status;
-        char *path = list_path(r, ns, label_sel, field_sel, cont);
+        char *path = cli_get_path(r, ns, NULL, label_sel, field_sel, CHUNK_SIZE, cont, NULL);
         json_t *page = path ? get_json(d, path, &status, errline, errlen, NULL) : NULL;
         free(path);
         free(cont);
@@ -186,35 +119,6 @@ static long long int_of(const json_t *v)
     return 0;
 }
 
-/* kubectl's duration.HumanDuration. */
-static void human_duration(long long s, char *out, size_t outlen)
-{
-    long long m = s / 60, h = s / 3600, dd = h / 24;
-    if (s < -1)
-        snprintf(out, outlen, "<invalid>");
-    else if (s < 0)
-        snprintf(out, outlen, "0s");
-    else if (s < 120)
-        snprintf(out, outlen, "%llds", s);
-    else if (m < 10)
-        s % 60 ? snprintf(out, outlen, "%lldm%llds", m, s % 60) : snprintf(out, outlen, "%lldm", m);
-    else if (m < 180)
-        snprintf(out, outlen, "%lldm", m);
-    else if (h < 8)
-        m % 60 ? snprintf(out, outlen, "%lldh%lldm", h, m % 60) : snprintf(out, outlen, "%lldh", h);
-    else if (h < 48)
-        snprintf(out, outlen, "%lldh", h);
-    else if (h < 24 * 8)
-        h % 24 ? snprintf(out, outlen, "%lldd%lldh", dd, h % 24) : snprintf(out, outlen, "%lldd", dd);
-    else if (h < 24 * 365 * 2)
-        snprintf(out, outlen, "%lldd", dd);
-    else if (h < 24 * 365 * 8)
-        dd % 365 ? snprintf(out, outlen, "%lldy%lldd", dd / 365, dd % 365)
-                 : snprintf(out, outlen, "%lldy", dd / 365);
-    else
-        snprintf(out, outlen, "%lldy", dd / 365);
-}
-
 /* translateTimestampSince: "<unknown>" for a missing time. */
 static void since(const char *ts, char *out, size_t outlen)
 {
@@ -223,7 +127,7 @@ static void since(const char *ts, char *out, size_t outlen)
         snprintf(out, outlen, "<unknown>");
         return;
     }
-    human_duration((long long)(time(NULL) - t), out, outlen);
+    cli_human_duration((long long)(time(NULL) - t), out, outlen);
 }
 
 /* time.RFC1123Z in local time; Go's zero time for a missing one. */
@@ -259,6 +163,41 @@ static const char **sorted_keys(const json_t *obj, size_t *n)
         keys[i++] = key;
     qsort(keys, *n, sizeof(*keys), cmp_str);
     return keys;
+}
+
+/* The sort key of element e: its string field key, or "key,key2" with key2 (kubectl sorts
+ * taints by "effect,key"); "" for a missing field. Into out. */
+static const char *sort_key(const json_t *e, const char *key, const char *key2, char *out,
+                            size_t outlen)
+{
+    if (!key2)
+        return str_or(e, key, "");
+    snprintf(out, outlen, "%s,%s", str_or(e, key, ""), str_or(e, key2, ""));
+    return out;
+}
+
+/* The elements of arr in the stable order of sort_key (Go's sort.SliceStable, as kubectl's
+ * describers sort mounts, tolerations, taints...); *n is their count. The caller frees the
+ * array (elements borrowed). NULL when arr is empty or on no memory. */
+static json_t **sorted_by(const json_t *arr, const char *key, const char *key2, size_t *n)
+{
+    json_t **v;
+    *n = json_array_size(arr);
+    if (!*n || !(v = malloc(*n * sizeof(*v))))
+        return NULL;
+    for (size_t i = 0; i < *n; i++)
+        v[i] = json_array_get(arr, i);
+    for (size_t a = 1; a < *n; a++)   /* insertion sort: stable */
+        for (size_t b = a; b > 0; b--) {
+            char k1[600], k2[600];
+            if (strcmp(sort_key(v[b - 1], key, key2, k1, sizeof(k1)),
+                       sort_key(v[b], key, key2, k2, sizeof(k2))) <= 0)
+                break;
+            json_t *x = v[b];
+            v[b] = v[b - 1];
+            v[b - 1] = x;
+        }
+    return v;
 }
 
 /* ------------------------------------------------------------------ resource quantities */
@@ -393,6 +332,23 @@ static void pw(pw_t *w, int level, const char *fmt, ...)
     free(s);
 }
 
+/* "Title:\t" and the strings of arr joined by ",", on a line; for an empty arr the line
+ * "Title:\t<none>" when none is given ("<none>"), else nothing. */
+static void pw_strings(pw_t *w, const char *title, const json_t *arr, const char *none)
+{
+    size_t i;
+    json_t *x;
+    if (!json_array_size(arr)) {
+        if (none)
+            pw(w, 0, "%s:\t%s\n", title, none);
+        return;
+    }
+    pw(w, 0, "%s:\t", title);
+    json_array_foreach(arr, i, x)
+        pw(w, 0, "%s%s", i ? "," : "", json_is_string(x) ? json_string_value(x) : "");
+    pw(w, 0, "\n");
+}
+
 /* printLabelsMultilineWithIndent */
 static void print_labels(pw_t *w, const char *indent, const char *title, const json_t *labels)
 {
@@ -444,6 +400,42 @@ static void print_annotations(pw_t *w, const char *title, const json_t *ann)
     if (!shown)
         pw(w, 0, "<none>\n");
     free(keys);
+}
+
+/* A resource list (limits, requests, capacity, allocatable): "Title:" at level, then each
+ * resource in name order with its quantity in canonical form (as written when it does not
+ * parse) a level deeper. Nothing for an empty list. */
+static void describe_resource_list(pw_t *w, int level, const char *title, const json_t *rl)
+{
+    size_t n;
+    const char **keys = sorted_keys(rl, &n);
+    if (n)
+        pw(w, level, "%s:\n", title);
+    for (size_t i = 0; i < n; i++) {
+        const char *v = str_or(rl, keys[i], "");
+        qty_t q;
+        char qs[64];
+        if (qty_parse(v, &q) == 0)
+            qty_string(&q, qs, sizeof(qs));
+        else
+            snprintf(qs, sizeof(qs), "%s", v);
+        pw(w, level + 1, "%s:\t%s\n", keys[i], qs);
+    }
+    free(keys);
+}
+
+/* The Conditions table of a ReplicaSet or ReplicationController; nothing without any. */
+static void describe_rs_conditions(pw_t *w, const json_t *conds)
+{
+    size_t i;
+    json_t *c;
+    if (!json_array_size(conds))
+        return;
+    pw(w, 0, "Conditions:\n  Type\tStatus\tReason\n");
+    pw(w, 1, "----\t------\t------\n");
+    json_array_foreach(conds, i, c)
+        pw(w, 1, "%s \t%s\t%s\n", str_or(c, "type", ""), str_or(c, "status", ""),
+           str_or(c, "reason", ""));
 }
 
 /* ------------------------------------------------------------------ label selectors */
@@ -898,20 +890,7 @@ static void describe_container(pw_t *w, const json_t *c, const json_t *status, c
     static const char *const rk[] = { "limits", "requests" };
     for (int k = 0; k < 2; k++) {
         json_t *rl = json_path(c, "resources") ? json_object_get(json_path(c, "resources"), rk[k]) : NULL;
-        size_t n;
-        const char **keys = sorted_keys(rl, &n);
-        if (n)
-            pw(w, 2, "%s:\n", k ? "Requests" : "Limits");
-        for (size_t j = 0; j < n; j++) {
-            qty_t q;
-            char qs[64];
-            if (qty_parse(str_or(rl, keys[j], ""), &q) == 0)
-                qty_string(&q, qs, sizeof(qs));
-            else
-                snprintf(qs, sizeof(qs), "%s", str_or(rl, keys[j], ""));
-            pw(w, 3, "%s:\t%s\n", keys[j], qs);
-        }
-        free(keys);
+        describe_resource_list(w, 2, k ? "Requests" : "Limits", rl);
     }
     static const char *const probes[] = { "livenessProbe", "readinessProbe", "startupProbe" };
     static const char *const plabels[] = { "Liveness", "Readiness", "Startup" };
@@ -985,18 +964,9 @@ static void describe_container(pw_t *w, const json_t *c, const json_t *status, c
     }
     json_t *mounts = json_object_get(c, "volumeMounts");
     pw(w, 2, "Mounts:%s\n", json_array_size(mounts) ? "" : "\t<none>");
-    size_t nm = json_array_size(mounts);
-    json_t **ms = malloc((nm ? nm : 1) * sizeof(*ms));
+    size_t nm;
+    json_t **ms = sorted_by(mounts, "mountPath", NULL, &nm);
     if (ms) {
-        for (i = 0; i < nm; i++)
-            ms[i] = json_array_get(mounts, i);
-        for (size_t a = 1; a < nm; a++)   /* stable insertion sort by mountPath */
-            for (size_t b = a; b > 0 && strcmp(str_or(ms[b - 1], "mountPath", ""),
-                                               str_or(ms[b], "mountPath", "")) > 0; b--) {
-                json_t *t = ms[b];
-                ms[b] = ms[b - 1];
-                ms[b - 1] = t;
-            }
         for (i = 0; i < nm; i++) {
             const char *sub = str_or(ms[i], "subPath", "");
             pw(w, 3, "%s from %s (%s%s%s%s)\n", str_or(ms[i], "mountPath", ""),
@@ -1108,17 +1078,9 @@ static void print_tolerations(pw_t *w, const char *indent, const char *title, co
         pw(w, 0, "<none>\n");
         return;
     }
-    json_t **t = malloc(n * sizeof(*t));
+    json_t **t = sorted_by(tols, "key", NULL, &n);
     if (!t)
         return;
-    for (size_t i = 0; i < n; i++)
-        t[i] = json_array_get(tols, i);
-    for (size_t a = 1; a < n; a++)
-        for (size_t b = a; b > 0 && strcmp(str_or(t[b - 1], "key", ""), str_or(t[b], "key", "")) > 0; b--) {
-            json_t *x = t[b];
-            t[b] = t[b - 1];
-            t[b - 1] = x;
-        }
     for (size_t i = 0; i < n; i++) {
         const char *key = str_or(t[i], "key", ""), *val = str_or(t[i], "value", "");
         const char *eff = str_or(t[i], "effect", ""), *op = str_or(t[i], "operator", "");
@@ -1143,18 +1105,9 @@ static void describe_topology_spread(pw_t *w, const json_t *tscs, const char *sp
     size_t n = json_array_size(tscs);
     if (!n)
         return;
-    json_t **t = malloc(n * sizeof(*t));
+    json_t **t = sorted_by(tscs, "topologyKey", NULL, &n);
     if (!t)
         return;
-    for (size_t i = 0; i < n; i++)
-        t[i] = json_array_get(tscs, i);
-    for (size_t a = 1; a < n; a++)
-        for (size_t b = a; b > 0 && strcmp(str_or(t[b - 1], "topologyKey", ""),
-                                           str_or(t[b], "topologyKey", "")) > 0; b--) {
-            json_t *x = t[b];
-            t[b] = t[b - 1];
-            t[b - 1] = x;
-        }
     pw(w, 0, "%sTopology Spread Constraints:\t", space);
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -1400,15 +1353,7 @@ static void describe_replicaset(describe_t *d, pw_t *w, const json_t *rs)
         pw(w, 0, "%d Running / %d Waiting / %d Succeeded / %d Failed\n", counts[0], counts[1],
            counts[2], counts[3]);
     describe_pod_template(w, json_object_get(spec, "template"));
-    json_t *conds = json_path(rs, "status.conditions"), *c;
-    size_t i;
-    if (json_array_size(conds)) {
-        pw(w, 0, "Conditions:\n  Type\tStatus\tReason\n");
-        pw(w, 1, "----\t------\t------\n");
-        json_array_foreach(conds, i, c)
-            pw(w, 1, "%s \t%s\t%s\n", str_or(c, "type", ""), str_or(c, "status", ""),
-               str_or(c, "reason", ""));
-    }
+    describe_rs_conditions(w, json_path(rs, "status.conditions"));
     free(sel);
     events_section(d, w, rs, "ReplicaSet");
 }
@@ -1591,29 +1536,10 @@ static void describe_service(describe_t *d, pw_t *w, const json_t *svc)
     pw(w, 0, "Type:\t%s\n", str_or(spec, "type", ""));
     if (json_str(spec, "ipFamilyPolicy"))
         pw(w, 0, "IP Family Policy:\t%s\n", json_str(spec, "ipFamilyPolicy"));
-    json_t *fam = json_object_get(spec, "ipFamilies");
-    if (json_array_size(fam)) {
-        pw(w, 0, "IP Families:\t");
-        json_array_foreach(fam, i, x)
-            pw(w, 0, "%s%s", i ? "," : "", json_is_string(x) ? json_string_value(x) : "");
-        pw(w, 0, "\n");
-    } else
-        pw(w, 0, "IP Families:\t<none>\n");
+    pw_strings(w, "IP Families", json_object_get(spec, "ipFamilies"), "<none>");
     pw(w, 0, "IP:\t%s\n", str_or(spec, "clusterIP", ""));
-    static const char *const lists[] = { "clusterIPs", "externalIPs" };
-    static const char *const labels[] = { "IPs", "External IPs" };
-    for (int k = 0; k < 2; k++) {
-        json_t *arr = json_object_get(spec, lists[k]);
-        if (!json_array_size(arr)) {
-            if (!k)
-                pw(w, 0, "IPs:\t<none>\n");
-            continue;
-        }
-        pw(w, 0, "%s:\t", labels[k]);
-        json_array_foreach(arr, i, x)
-            pw(w, 0, "%s%s", i ? "," : "", json_is_string(x) ? json_string_value(x) : "");
-        pw(w, 0, "\n");
-    }
+    pw_strings(w, "IPs", json_object_get(spec, "clusterIPs"), "<none>");
+    pw_strings(w, "External IPs", json_object_get(spec, "externalIPs"), NULL);
     if (*str_or(spec, "loadBalancerIP", ""))
         pw(w, 0, "Desired LoadBalancer IP:\t%s\n", json_str(spec, "loadBalancerIP"));
     if (*str_or(spec, "externalName", ""))
@@ -1659,13 +1585,8 @@ static void describe_service(describe_t *d, pw_t *w, const json_t *svc)
         pw(w, 0, "Internal Traffic Policy:\t%s\n", json_str(spec, "internalTrafficPolicy"));
     if (int_of(json_object_get(spec, "healthCheckNodePort")))
         pw(w, 0, "HealthCheck NodePort:\t%lld\n", int_of(json_object_get(spec, "healthCheckNodePort")));
-    json_t *lbsr = json_object_get(spec, "loadBalancerSourceRanges");
-    if (json_array_size(lbsr)) {
-        pw(w, 0, "LoadBalancer Source Ranges:\t");
-        json_array_foreach(lbsr, i, x)
-            pw(w, 0, "%s%s", i ? "," : "", json_is_string(x) ? json_string_value(x) : "");
-        pw(w, 0, "\n");
-    }
+    pw_strings(w, "LoadBalancer Source Ranges", json_object_get(spec, "loadBalancerSourceRanges"),
+               NULL);
     if (json_str(spec, "trafficDistribution"))
         pw(w, 0, "Traffic Distribution:\t%s\n", json_str(spec, "trafficDistribution"));
     json_decref(ep);
@@ -1755,21 +1676,8 @@ static void describe_node(describe_t *d, pw_t *w, const json_t *node)
     if (!n)
         pw(w, 0, "<none>\n");
     else {
-        json_t **ts = malloc(n * sizeof(*ts));
+        json_t **ts = sorted_by(taints, "effect", "key", &n);
         if (ts) {
-            for (i = 0; i < n; i++)
-                ts[i] = json_array_get(taints, i);
-            for (size_t a = 1; a < n; a++)
-                for (size_t b = a; b > 0; b--) {
-                    char k1[600], k2[600];
-                    snprintf(k1, sizeof(k1), "%s,%s", str_or(ts[b - 1], "effect", ""), str_or(ts[b - 1], "key", ""));
-                    snprintf(k2, sizeof(k2), "%s,%s", str_or(ts[b], "effect", ""), str_or(ts[b], "key", ""));
-                    if (strcmp(k1, k2) <= 0)
-                        break;
-                    json_t *tmp = ts[b];
-                    ts[b] = ts[b - 1];
-                    ts[b - 1] = tmp;
-                }
             for (i = 0; i < n; i++) {
                 const char *v = str_or(ts[i], "value", ""), *e = str_or(ts[i], "effect", "");
                 if (i)
@@ -1821,22 +1729,8 @@ static void describe_node(describe_t *d, pw_t *w, const json_t *node)
         pw(w, 1, "%s:\t%s\n", str_or(x, "type", ""), str_or(x, "address", ""));
     static const char *const lists[] = { "capacity", "allocatable" };
     static const char *const titles[] = { "Capacity", "Allocatable" };
-    for (int k = 0; k < 2; k++) {
-        json_t *rl = json_object_get(status, lists[k]);
-        const char **keys = sorted_keys(rl, &n);
-        if (n)
-            pw(w, 0, "%s:\n", titles[k]);
-        for (i = 0; i < n; i++) {
-            qty_t q;
-            char qs[64];
-            if (qty_parse(str_or(rl, keys[i], ""), &q) == 0)
-                qty_string(&q, qs, sizeof(qs));
-            else
-                snprintf(qs, sizeof(qs), "%s", str_or(rl, keys[i], ""));
-            pw(w, 0, "  %s:\t%s\n", keys[i], qs);
-        }
-        free(keys);
-    }
+    for (int k = 0; k < 2; k++)
+        describe_resource_list(w, 0, titles[k], json_object_get(status, lists[k]));
     json_t *ni = json_object_get(status, "nodeInfo");
     pw(w, 0, "System Info:\n");
     pw(w, 0, "  Machine ID:\t%s\n", str_or(ni, "machineID", ""));
@@ -1851,13 +1745,7 @@ static void describe_node(describe_t *d, pw_t *w, const json_t *node)
     pw(w, 0, "  Kube-Proxy Version:\t%s\n", str_or(ni, "kubeProxyVersion", ""));
     if (*str_or(spec, "podCIDR", ""))
         pw(w, 0, "PodCIDR:\t%s\n", json_str(spec, "podCIDR"));
-    json_t *cidrs = json_object_get(spec, "podCIDRs");
-    if (json_array_size(cidrs)) {
-        pw(w, 0, "PodCIDRs:\t");
-        json_array_foreach(cidrs, i, x)
-            pw(w, 0, "%s%s", i ? "," : "", json_is_string(x) ? json_string_value(x) : "");
-        pw(w, 0, "\n");
-    }
+    pw_strings(w, "PodCIDRs", json_object_get(spec, "podCIDRs"), NULL);
     if (*str_or(spec, "providerID", ""))
         pw(w, 0, "ProviderID:\t%s\n", json_str(spec, "providerID"));
 
@@ -2072,8 +1960,6 @@ static void describe_rc(describe_t *d, pw_t *w, const json_t *rc)
     char *qsel = json_object_size(json_object_get(spec, "selector")) ? strdup(sel) : strdup("");
     char errline[1200];
     int counts[4], failed;
-    size_t i;
-    json_t *c;
     pod_status_for_controller(d, rc, qsel, counts, errline, sizeof(errline), &failed);
     pw(w, 0, "Name:\t%s\n", meta_str(rc, "name"));
     pw(w, 0, "Namespace:\t%s\n", meta_str(rc, "namespace"));
@@ -2085,14 +1971,7 @@ static void describe_rc(describe_t *d, pw_t *w, const json_t *rc)
     pw(w, 0, "Pods Status:\t%d Running / %d Waiting / %d Succeeded / %d Failed\n", counts[0],
        counts[1], counts[2], counts[3]);
     describe_pod_template(w, json_object_get(spec, "template"));
-    json_t *conds = json_path(rc, "status.conditions");
-    if (json_array_size(conds)) {
-        pw(w, 0, "Conditions:\n  Type\tStatus\tReason\n");
-        pw(w, 1, "----\t------\t------\n");
-        json_array_foreach(conds, i, c)
-            pw(w, 1, "%s \t%s\t%s\n", str_or(c, "type", ""), str_or(c, "status", ""),
-               str_or(c, "reason", ""));
-    }
+    describe_rs_conditions(w, json_path(rc, "status.conditions"));
     free(sel);
     free(qsel);
     events_section(d, w, rc, "ReplicationController");
@@ -2319,18 +2198,9 @@ static void describe_generic(describe_t *d, pw_t *w, const json_t *obj, const ku
 
 static void describe_one(describe_t *d, const kube_resource_t *r, const json_t *obj, int *first)
 {
-    json_t *o = json_deep_copy(obj);
-    char av[300];
+    json_t *o = cli_typed_copy(obj, r);
     if (!o)
         return;
-    if (*r->group)
-        snprintf(av, sizeof(av), "%s/%s", r->group, r->version);
-    else
-        snprintf(av, sizeof(av), "%s", r->version);
-    if (!json_str(o, "kind"))
-        json_object_set_new(o, "kind", json_string(r->kind));
-    if (!json_str(o, "apiVersion"))
-        json_object_set_new(o, "apiVersion", json_string(av));
     if (!*first)
         fputs("\n\n", stdout);
     *first = 0;
@@ -2366,20 +2236,6 @@ static void describe_one(describe_t *d, const kube_resource_t *r, const json_t *
     json_decref(o);
 }
 
-static int parse_bool(const char *arg, const char *long_name, const char *short_name, int *val)
-{
-    size_t l = strlen(long_name);
-    if ((short_name && !strcmp(arg, short_name)) || !strcmp(arg, long_name)) {
-        *val = 1;
-        return 1;
-    }
-    if (!strncmp(arg, long_name, l) && arg[l] == '=') {
-        *val = !strcmp(arg + l + 1, "true") || !strcmp(arg + l + 1, "1");
-        return 1;
-    }
-    return 0;
-}
-
 int cli_describe_main(int argc, char **argv)
 {
     cli_conn_t conn = { 0 };
@@ -2411,8 +2267,8 @@ int cli_describe_main(int argc, char **argv)
             json_decref(errors);
             return 0;
         }
-        if (parse_bool(a, "--all-namespaces", "-A", &d.all_ns) ||
-            parse_bool(a, "--show-events", NULL, &d.show_events))
+        if (cli_flag_bool(a, "--all-namespaces", "-A", &d.all_ns) ||
+            cli_flag_bool(a, "--show-events", NULL, &d.show_events))
             continue;
         if ((v = cli_flag_value(argc, argv, &i, "--selector", "-l", &m)) || m) {
             if (m < 0)
@@ -2471,11 +2327,7 @@ int cli_describe_main(int argc, char **argv)
                  pos[i]);
         kube_resource_t r;
         if (kubeclient_resolve(d.kc, type, &r, err, sizeof(err)) < 0) {
-            if (strstr(err, "cannot reach")) {
-                conn_error_line(d.kc, err, line, sizeof(line));
-                fprintf(stderr, "%s\n", line);
-            } else
-                fprintf(stderr, "error: %s\n", err);
+            cli_print_resolve_error(d.kc, err);
             rc = 1;
             goto out;
         }

@@ -4,7 +4,7 @@
  * prints them the way kubectl's table printer does: upper-cased headers, priority > 0 columns
  * only with -o wide, a NAMESPACE column with -A, LABELS with --show-labels, "kind.group/"
  * before names when several kinds are printed, a blank line between kinds, and Go's
- * tabwriter alignment (json_yaml.c) so that the bytes match. -o json|yaml|name ask for plain
+ * tabwriter alignment (tabwriter.c) so that the bytes match. -o json|yaml|name ask for plain
  * JSON and print objects (one named object) or a v1 List (anything else), managedFields
  * left out, as kubectl does by default. -w prints the table, then the rows of the watch
  * events under it, until --request-timeout or Ctrl-C.
@@ -14,7 +14,8 @@
  * everything that came back is printed, then the errors (kubectl's order); any error makes
  * the exit status 1.
  *
- * Depends on cli.h/kubeclient.h (connection, discovery, requests) and json_yaml.h. */
+ * Depends on cli.h/kubeclient.h (connection, discovery, requests), json_yaml.h and
+ * tabwriter.h. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 
 #include "cli.h"
 #include "json_yaml.h"
+#include "tabwriter.h"
 #include "util.h"
 
 #define BERTH_CLIENT_VERSION "v0.1.0"
@@ -58,18 +60,6 @@ typedef struct info_s {
 
 /* ------------------------------------------------------------------ small helpers */
 
-static void put_escaped(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~')
-            fputc(c, f);
-        else
-            fprintf(f, "%%%02X", c);
-    }
-}
-
 /* "Error from server (Reason): message" or the transport failure as kubectl words it, into
  * the error list (printed after the output). */
 static void add_error(get_t *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -81,32 +71,6 @@ static void add_error(get_t *g, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     json_array_append_new(g->errors, json_string(line));
-}
-
-/* kubectl's line for a request that got no answer. */
-static void conn_error_line(kubeclient_t *kc, const char *err, char *out, size_t outlen)
-{
-    const char *server = kubeclient_server(kc), *hp = strstr(server, "://");
-    hp = hp ? hp + 3 : server;
-    if (strstr(err, "Couldn't connect") || strstr(err, "onnection refused"))
-        snprintf(out, outlen,
-                 "The connection to the server %s was refused - did you specify the right host "
-                 "or port?", hp);
-    else
-        snprintf(out, outlen, "Unable to connect to the server: %s", err);
-}
-
-static void status_error_line(const json_t *body, long status, char *out, size_t outlen)
-{
-    const char *kind = json_str(body, "kind"), *msg = json_str(body, "message");
-    const char *reason = json_str(body, "reason");
-    if (kind && !strcmp(kind, "Status") && msg) {
-        if (reason && *reason)
-            snprintf(out, outlen, "Error from server (%s): %s", reason, msg);
-        else
-            snprintf(out, outlen, "Error from server: %s", msg);
-    } else
-        snprintf(out, outlen, "error: %s", kubeclient_status_message(body, status));
 }
 
 /* GET path as JSON with accept; on success the body (new reference) with *status 2xx. On
@@ -121,7 +85,7 @@ static json_t *get_json(get_t *g, const char *path, const char *accept, const ta
     json_error_t jerr;
     if (kubeclient_request(g->kc, "GET", path, NULL, NULL, 0, accept, &status, &resp, &len, err,
                            sizeof(err)) < 0) {
-        conn_error_line(g->kc, err, line, sizeof(line));
+        cli_conn_error_line(g->kc, err, line, sizeof(line));
         add_error(g, "%s", line);
         return NULL;
     }
@@ -144,7 +108,7 @@ static json_t *get_json(get_t *g, const char *path, const char *accept, const ta
                              g->field_selector ? g->field_selector : "", msg);
                 json_object_set_new(body, "message", json_string(enhanced));
             }
-            status_error_line(body, status, line, sizeof(line));
+            cli_status_error_line(body, status, line, sizeof(line));
             add_error(g, "%s", line);
         }
         json_decref(body);
@@ -159,66 +123,12 @@ static json_t *get_json(get_t *g, const char *path, const char *accept, const ta
     return body;
 }
 
-/* kubectl's duration.HumanDuration. */
-static void human_duration(long long s, char *out, size_t outlen)
-{
-    long long m = s / 60, h = s / 3600, d = h / 24;
-    if (s < -1)
-        snprintf(out, outlen, "<invalid>");
-    else if (s < 0)
-        snprintf(out, outlen, "0s");
-    else if (s < 120)
-        snprintf(out, outlen, "%llds", s);
-    else if (m < 10)
-        s % 60 ? snprintf(out, outlen, "%lldm%llds", m, s % 60) : snprintf(out, outlen, "%lldm", m);
-    else if (m < 180)
-        snprintf(out, outlen, "%lldm", m);
-    else if (h < 8)
-        m % 60 ? snprintf(out, outlen, "%lldh%lldm", h, m % 60) : snprintf(out, outlen, "%lldh", h);
-    else if (h < 48)
-        snprintf(out, outlen, "%lldh", h);
-    else if (h < 24 * 8)
-        h % 24 ? snprintf(out, outlen, "%lldd%lldh", d, h % 24) : snprintf(out, outlen, "%lldd", d);
-    else if (h < 24 * 365 * 2)
-        snprintf(out, outlen, "%lldd", d);
-    else if (h < 24 * 365 * 8)
-        d % 365 ? snprintf(out, outlen, "%lldy%lldd", d / 365, d % 365)
-                : snprintf(out, outlen, "%lldy", d / 365);
-    else
-        snprintf(out, outlen, "%lldy", d / 365);
-}
-
-/* "deployment.apps" / "pod": how kubectl names a kind in front of names. */
-static void kind_prefix(const kube_resource_t *r, char *out, size_t outlen)
-{
-    size_t i = 0;
-    for (; r->kind[i] && i + 1 < outlen; i++)
-        out[i] = (char)(r->kind[i] >= 'A' && r->kind[i] <= 'Z' ? r->kind[i] + 32 : r->kind[i]);
-    out[i] = '\0';
-    if (*r->group)
-        snprintf(out + i, outlen - i, ".%s", r->group);
-}
-
 static int same_resource(const kube_resource_t *a, const kube_resource_t *b)
 {
     return !strcmp(a->group, b->group) && !strcmp(a->resource, b->resource);
 }
 
 /* ------------------------------------------------------------------ arguments */
-
-static int parse_bool(const char *arg, const char *long_name, const char *short_name, int *val)
-{
-    size_t l = strlen(long_name);
-    if ((short_name && !strcmp(arg, short_name)) || !strcmp(arg, long_name)) {
-        *val = 1;
-        return 1;
-    }
-    if (!strncmp(arg, long_name, l) && arg[l] == '=') {
-        *val = !strcmp(arg + l + 1, "true") || !strcmp(arg + l + 1, "1");
-        return 1;
-    }
-    return 0;
-}
 
 /* "5s", "1m", "2h", "30" (seconds), "0": seconds, or -1. */
 static int parse_duration(const char *s)
@@ -371,37 +281,10 @@ static int resolve_types(get_t *g, const char *types, const char *const *names, 
 static char *target_path(get_t *g, const target_t *t, const char *cont, int watch,
                          const char *rv)
 {
-    char *base = kubeclient_path(&t->r, g->all_ns && !t->name ? NULL : g->ns, t->name, NULL);
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f;
-    char sep = '?';
-    if (!base || !(f = open_memstream(&out, &len))) {
-        free(base);
-        return NULL;
-    }
-    fputs(base, f);
-    free(base);
-    if (!t->name && g->selector) {
-        fprintf(f, "%clabelSelector=", sep), sep = '&';
-        put_escaped(f, g->selector);
-    }
-    if (!t->name && g->field_selector) {
-        fprintf(f, "%cfieldSelector=", sep), sep = '&';
-        put_escaped(f, g->field_selector);
-    }
-    if (!t->name && !watch)
-        fprintf(f, "%climit=%d", sep, CHUNK_SIZE), sep = '&';
-    if (cont && *cont) {
-        fprintf(f, "%ccontinue=", sep), sep = '&';
-        put_escaped(f, cont);
-    }
-    if (watch) {
-        fprintf(f, "%cwatch=true&resourceVersion=", sep);
-        put_escaped(f, rv ? rv : "0");
-    }
-    fclose(f);
-    return out;
+    int list = !t->name;
+    return cli_get_path(&t->r, g->all_ns && list ? NULL : g->ns, t->name,
+                        list ? g->selector : NULL, list ? g->field_selector : NULL,
+                        list && !watch ? CHUNK_SIZE : 0, cont, watch ? (rv ? rv : "0") : NULL);
 }
 
 /* kubectl's default printer for a response that is not a Table: NAME and AGE. */
@@ -428,7 +311,7 @@ static json_t *table_from_objects(const json_t *obj)
         const char *ts = json_str(json_object_get(it, "metadata"), "creationTimestamp");
         time_t t = ts ? util_parse_rfc3339(ts) : -1;
         if (t != (time_t)-1)
-            human_duration((long long)(time(NULL) - t), age, sizeof(age));
+            cli_human_duration((long long)(time(NULL) - t), age, sizeof(age));
         json_array_append_new(json_object_get(table, "rows"),
                               json_pack("{s:[s,s],s:{s:O}}", "cells",
                                         json_str(json_object_get(it, "metadata"), "name")
@@ -591,7 +474,7 @@ static void print_table(get_t *g, tprinter_t *p, const kube_resource_t *r, json_
     if (!json_array_size(rows))
         return;
     p->printed_headers = 1;
-    kind_prefix(r, prefix, sizeof(prefix));
+    cli_kind_string(r, prefix, sizeof(prefix));
     if (p->with_kind)
         json_array_foreach(cols, i, col) {
             const char *fmt = json_str(col, "format"), *type = json_str(col, "type");
@@ -677,18 +560,9 @@ static int table_has_rows(const json_t *table)
 /* An object fit for -o json|yaml: kind and apiVersion set, managedFields dropped. New ref. */
 static json_t *printable_object(const json_t *obj, const kube_resource_t *r)
 {
-    json_t *o = json_deep_copy(obj);
-    char av[300];
+    json_t *o = cli_typed_copy(obj, r);
     if (!o)
         return NULL;
-    if (*r->group)
-        snprintf(av, sizeof(av), "%s/%s", r->group, r->version);
-    else
-        snprintf(av, sizeof(av), "%s", r->version);
-    if (!json_str(o, "kind"))
-        json_object_set_new(o, "kind", json_string(r->kind));
-    if (!json_str(o, "apiVersion"))
-        json_object_set_new(o, "apiVersion", json_string(av));
     json_t *meta = json_object_get(o, "metadata");
     if (json_is_object(meta))
         json_object_del(meta, "managedFields");
@@ -698,7 +572,7 @@ static json_t *printable_object(const json_t *obj, const kube_resource_t *r)
 static void print_name(const kube_resource_t *r, const json_t *obj)
 {
     char prefix[300];
-    kind_prefix(r, prefix, sizeof(prefix));
+    cli_kind_string(r, prefix, sizeof(prefix));
     printf("%s/%s\n", prefix, json_str(json_object_get(obj, "metadata"), "name")
                                   ? json_str(json_object_get(obj, "metadata"), "name")
                                   : "");
@@ -789,9 +663,7 @@ static void watch_event(watch_ctx_t *w, const char *text, size_t len)
         return;
     }
     if (!strcmp(type, "ERROR")) {
-        char line[1200];
-        status_error_line(obj, 0, line, sizeof(line));
-        fprintf(stderr, "%s\n", line);
+        cli_print_error(obj, 0);
         w->failed = 1;
     } else if (!strcmp(type, "BOOKMARK")) {
         /* nothing to print */
@@ -924,18 +796,16 @@ static int run_watch(get_t *g, target_t *targets, size_t nt)
         wt.name = NULL;
     }
     char *path = target_path(&wg, &wt, NULL, 1, rv);
-    char err[1024], line[1200];
+    char err[1024];
     long status = 0;
     if (path && kubeclient_stream(g->kc, path, table ? TABLE_ACCEPT : "application/json",
                                   g->timeout, watch_data, &w, &status, err, sizeof(err)) < 0) {
-        conn_error_line(g->kc, err, line, sizeof(line));
-        fprintf(stderr, "%s\n", line);
+        cli_print_conn_error(g->kc, err);
         rc = 1;
     } else if (status && (status < 200 || status > 299)) {
         json_error_t jerr;
         json_t *body = json_loadb(w.line ? w.line : "", w.len, 0, &jerr);
-        status_error_line(body, status, line, sizeof(line));
-        fprintf(stderr, "%s\n", line);
+        cli_print_error(body, status);
         json_decref(body);
         rc = 1;
     }
@@ -996,13 +866,13 @@ int cli_get_main(int argc, char **argv)
             free(pos);
             return 0;
         }
-        if (parse_bool(a, "--all-namespaces", "-A", &g.all_ns) ||
-            parse_bool(a, "--show-labels", NULL, &g.show_labels) ||
-            parse_bool(a, "--no-headers", NULL, &g.no_headers) ||
-            parse_bool(a, "--watch", "-w", &g.watch) ||
-            parse_bool(a, "--ignore-not-found", NULL, &g.ignore_not_found))
+        if (cli_flag_bool(a, "--all-namespaces", "-A", &g.all_ns) ||
+            cli_flag_bool(a, "--show-labels", NULL, &g.show_labels) ||
+            cli_flag_bool(a, "--no-headers", NULL, &g.no_headers) ||
+            cli_flag_bool(a, "--watch", "-w", &g.watch) ||
+            cli_flag_bool(a, "--ignore-not-found", NULL, &g.ignore_not_found))
             continue;
-        if (parse_bool(a, "--watch-only", NULL, &g.watch_only)) {
+        if (cli_flag_bool(a, "--watch-only", NULL, &g.watch_only)) {
             g.watch |= g.watch_only;
             continue;
         }
@@ -1173,12 +1043,7 @@ int cli_get_main(int argc, char **argv)
     goto out_quiet;
 
 resolve_failed:
-    if (strstr(err, "cannot reach")) {
-        char line[1200];
-        conn_error_line(g.kc, err, line, sizeof(line));
-        fprintf(stderr, "%s\n", line);
-    } else
-        fprintf(stderr, "error: %s\n", err);
+    cli_print_resolve_error(g.kc, err);
     goto out;
 usage_error:
     free(pos);
@@ -1208,7 +1073,7 @@ int cli_version_main(int argc, char **argv)
         int used = cli_conn_flag(&conn, argc, argv, &i), m;
         if (used < 0)
             return 2;
-        if (used || parse_bool(argv[i], "--client", NULL, &client_only))
+        if (used || cli_flag_bool(argv[i], "--client", NULL, &client_only))
             continue;
         if ((v = cli_flag_value(argc, argv, &i, "--output", "-o", &m)) || m) {
             if (m < 0)
@@ -1245,11 +1110,11 @@ int cli_version_main(int argc, char **argv)
         }
         server = kubeclient_json(kc, "GET", "/version", NULL, NULL, &status, err, sizeof(err));
         if (!server && !status)
-            conn_error_line(kc, err, line, sizeof(line));
+            cli_conn_error_line(kc, err, line, sizeof(line));
         else if (!server)
             snprintf(line, sizeof(line), "error: %s", err);
         else if (status != 200) {
-            status_error_line(server, status, line, sizeof(line));
+            cli_status_error_line(server, status, line, sizeof(line));
             json_decref(server);
             server = NULL;
         }

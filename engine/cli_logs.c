@@ -14,11 +14,9 @@
  * printed as soon as more of it arrives or the stream ends.
  *
  * Depends on cli.h/kubeclient.h. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "util.h"
@@ -36,42 +34,6 @@ typedef struct logs_s {
 
 /* ------------------------------------------------------------------ helpers */
 
-static void put_escaped(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~')
-            fputc(c, f);
-        else
-            fprintf(f, "%%%02X", c);
-    }
-}
-
-static void conn_error(kubeclient_t *kc, const char *err)
-{
-    const char *server = kubeclient_server(kc), *hp = strstr(server, "://");
-    hp = hp ? hp + 3 : server;
-    if (strstr(err, "Couldn't connect") || strstr(err, "onnection refused"))
-        fprintf(stderr, "The connection to the server %s was refused - did you specify the right "
-                        "host or port?\n", hp);
-    else
-        fprintf(stderr, "Unable to connect to the server: %s\n", err);
-}
-
-static void status_error(const json_t *body, long status)
-{
-    const char *kind = json_str(body, "kind"), *msg = json_str(body, "message");
-    const char *reason = json_str(body, "reason");
-    if (kind && !strcmp(kind, "Status") && msg) {
-        if (reason && *reason)
-            fprintf(stderr, "Error from server (%s): %s\n", reason, msg);
-        else
-            fprintf(stderr, "Error from server: %s\n", msg);
-    } else
-        fprintf(stderr, "error: %s\n", kubeclient_status_message(body, status));
-}
-
 /* GET path as JSON; the body (new reference) on 2xx, else NULL with the error printed (a
  * missing object as kubectl logs words it when named). */
 static json_t *get_object(logs_t *l, const char *path, int named)
@@ -81,7 +43,7 @@ static json_t *get_object(logs_t *l, const char *path, int named)
     json_t *body = kubeclient_json(l->kc, "GET", path, NULL, NULL, &status, err, sizeof(err));
     if (!body) {
         if (!status)
-            conn_error(l->kc, err);
+            cli_print_conn_error(l->kc, err);
         else
             fprintf(stderr, "error: %s\n", err);
         return NULL;
@@ -91,7 +53,7 @@ static json_t *get_object(logs_t *l, const char *path, int named)
             fprintf(stderr, "error: error from server (NotFound): %s in namespace \"%s\"\n",
                     json_str(body, "message"), l->ns);
         else
-            status_error(body, status);
+            cli_print_error(body, status);
         json_decref(body);
         return NULL;
     }
@@ -235,10 +197,7 @@ static json_t *find_pod(logs_t *l, const char *arg)
         snprintf(type, sizeof(type), "%.*s", (int)(slash - arg), arg);
         name = slash + 1;
         if (kubeclient_resolve(l->kc, type, &r, err, sizeof(err)) < 0) {
-            if (strstr(err, "cannot reach"))
-                conn_error(l->kc, err);
-            else
-                fprintf(stderr, "error: %s\n", err);
+            cli_print_resolve_error(l->kc, err);
             return NULL;
         }
     }
@@ -255,16 +214,7 @@ static json_t *find_pod(logs_t *l, const char *arg)
         json_decref(obj);
         return NULL;
     }
-    char *lpath = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&lpath, &len);
-    char *base = kubeclient_path(&pods, l->ns, NULL, NULL);
-    if (f) {
-        fprintf(f, "%s?labelSelector=", base ? base : "");
-        put_escaped(f, sel);
-        fclose(f);
-    }
-    free(base);
+    char *lpath = cli_get_path(&pods, l->ns, NULL, sel, NULL, 0, NULL, NULL);
     free(sel);
     json_decref(obj);
     json_t *list = lpath ? get_object(l, lpath, 0) : NULL;
@@ -377,7 +327,7 @@ static int stream_log(logs_t *l, const char *pod, const char *container)
     fputs(base, f);
     free(base);
     fputs("?container=", f);
-    put_escaped(f, container);
+    cli_query_put(f, container);
     if (l->follow)
         fputs("&follow=true", f);
     if (l->limit_bytes > 0)
@@ -388,7 +338,7 @@ static int stream_log(logs_t *l, const char *pod, const char *container)
         fprintf(f, "&sinceSeconds=%lld", l->since_seconds);
     if (l->since_time) {
         fputs("&sinceTime=", f);
-        put_escaped(f, l->since_time);
+        cli_query_put(f, l->since_time);
     }
     if (l->tail >= 0)
         fprintf(f, "&tailLines=%lld", l->tail);
@@ -398,13 +348,13 @@ static int stream_log(logs_t *l, const char *pod, const char *container)
     if (kubeclient_stream(l->kc, path, "application/json, */*", l->timeout, on_data, &s, &status,
                           err, sizeof(err)) < 0) {
         fflush(stdout);
-        conn_error(l->kc, err);
+        cli_print_conn_error(l->kc, err);
         rc = 1;
     } else if (status < 200 || status > 299) {
         json_error_t jerr;
         json_t *body = s.state == 1 ? json_loadb(s.held, s.len, 0, &jerr) : NULL;
         fflush(stdout);
-        status_error(body, status);
+        cli_print_error(body, status);
         json_decref(body);
         rc = 1;
     } else
@@ -448,20 +398,6 @@ static void all_container_names(const json_t *pod, char *out, size_t outlen)
     }
 }
 
-static int parse_bool(const char *arg, const char *long_name, const char *short_name, int *val)
-{
-    size_t l = strlen(long_name);
-    if ((short_name && !strcmp(arg, short_name)) || !strcmp(arg, long_name)) {
-        *val = 1;
-        return 1;
-    }
-    if (!strncmp(arg, long_name, l) && arg[l] == '=') {
-        *val = !strcmp(arg + l + 1, "true") || !strcmp(arg + l + 1, "1");
-        return 1;
-    }
-    return 0;
-}
-
 int cli_logs_main(int argc, char **argv)
 {
     cli_conn_t conn = { 0 };
@@ -490,10 +426,10 @@ int cli_logs_main(int argc, char **argv)
                  "  -n, --namespace NS  -s, --server URL  --kubeconfig PATH  --context NAME");
             return 0;
         }
-        if (parse_bool(a, "--follow", "-f", &l.follow) ||
-            parse_bool(a, "--previous", "-p", &l.previous) ||
-            parse_bool(a, "--timestamps", NULL, &l.timestamps) ||
-            parse_bool(a, "--all-containers", NULL, &l.all_containers))
+        if (cli_flag_bool(a, "--follow", "-f", &l.follow) ||
+            cli_flag_bool(a, "--previous", "-p", &l.previous) ||
+            cli_flag_bool(a, "--timestamps", NULL, &l.timestamps) ||
+            cli_flag_bool(a, "--all-containers", NULL, &l.all_containers))
             continue;
         if ((v = cli_flag_value(argc, argv, &i, "--container", "-c", &m)) || m) {
             if (m < 0)

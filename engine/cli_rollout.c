@@ -132,24 +132,14 @@ static int rollout_status(kubeclient_t *kc, char **args, size_t nargs, double ti
                           status_t *st)
 {
     cliw_ref_t ref;
-    char err[1024];
-    long status = 0;
     if (one_deployment(kc, args, nargs, &ref) < 0)
         return 1;
     const char *ns = kubeclient_namespace(kc);
     char *path = kubeclient_path(&ref.res, ns, ref.name, NULL);
-    json_t *d = path ? kubeclient_json(kc, "GET", path, NULL, NULL, &status, err, sizeof(err))
-                     : NULL;
+    json_t *d = cliw_request(kc, "GET", path, NULL, NULL, NULL, 0, NULL, NULL);
     free(path);
-    if (!d) {
-        fprintf(stderr, "error: %s\n", err);
+    if (!d)
         return 1;
-    }
-    if (status != 200) {
-        cli_print_error(d, status);
-        json_decref(d);
-        return 1;
-    }
     json_decref(d);
     if (!is_deployment(&ref.res)) {
         fprintf(stderr, "error: no status viewer has been implemented for %s%s%s\n",
@@ -174,11 +164,10 @@ static int rollout_patch(kubeclient_t *kc, const char *verb, char **args, size_t
     if (n < 0)
         return 1;
     for (long i = 0; i < n; i++) {
-        char kind[300], err[1024], stamp[32];
-        long status = 0;
+        char kind[300], stamp[32];
         const kube_resource_t *r = &refs[i].res;
         const char *ns = kubeclient_namespace(kc);
-        cliw_kind_string(r, kind, sizeof(kind));
+        cli_kind_string(r, kind, sizeof(kind));
         if (!*refs[i].name) {
             fprintf(stderr, "error: required resource name not specified\n");
             rc = 1;
@@ -190,14 +179,8 @@ static int rollout_patch(kubeclient_t *kc, const char *verb, char **args, size_t
             continue;
         }
         char *path = kubeclient_path(r, ns, refs[i].name, NULL);
-        json_t *cur = path ? kubeclient_json(kc, "GET", path, NULL, NULL, &status, err,
-                                             sizeof(err)) : NULL;
-        if (!cur || status != 200) {
-            if (cur)
-                cli_print_error(cur, status);
-            else
-                fprintf(stderr, "error: %s\n", err);
-            json_decref(cur);
+        json_t *cur = cliw_request(kc, "GET", path, NULL, NULL, NULL, 0, NULL, NULL);
+        if (!cur) {
             free(path);
             rc = 1;
             continue;
@@ -227,17 +210,11 @@ static int rollout_patch(kubeclient_t *kc, const char *verb, char **args, size_t
             }
             patch = json_pack("{s:{s:b}}", "spec", "paused", want);
         }
-        json_t *resp = kubeclient_json(kc, "PATCH", path,
-                                       "application/strategic-merge-patch+json", patch, &status,
-                                       err, sizeof(err));
+        json_t *resp = cliw_request(kc, "PATCH", path, "application/strategic-merge-patch+json",
+                                    patch, NULL, 0, NULL, NULL);
         json_decref(patch);
         free(path);
-        if (!resp || status != 200) {
-            if (resp)
-                cli_print_error(resp, status);
-            else
-                fprintf(stderr, "error: %s\n", err);
-            json_decref(resp);
+        if (!resp) {
             rc = 1;
             continue;
         }
@@ -269,14 +246,9 @@ int cli_rollout_main(int argc, char **argv)
             goto usage_error;
         if (used)
             continue;
-        if ((v = cli_flag_value(argc, argv, &i, "--timeout", NULL, &m)) || m) {
+        if ((m = cliw_duration_flag(argc, argv, &i, "--timeout", &timeout))) {
             if (m < 0)
                 goto usage_error;
-            if (cliw_duration(v, &timeout) < 0) {
-                fprintf(stderr, "error: invalid argument \"%s\" for \"--timeout\" flag: "
-                                "time: invalid duration \"%s\"\n", v, v);
-                goto usage_error;
-            }
         } else if ((v = cli_flag_value(argc, argv, &i, "--revision", NULL, &m)) || m) {
             char *end;
             if (m < 0)
@@ -291,15 +263,11 @@ int cli_rollout_main(int argc, char **argv)
             st.watch = 1;
         } else if (!strcmp(a, "--watch=false") || !strcmp(a, "-w=false")) {
             st.watch = 0;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
+        } else if ((m = cliw_other_arg(a, usage, pos, &npos))) {
+            if (m < 0)
+                goto usage_error;
             goto out;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "error: unknown flag: %s\n", a);
-            usage(stderr);
-            goto usage_error;
-        } else
-            pos[npos++] = argv[i];
+        }
     }
     if (!npos) {
         usage(stderr);

@@ -52,28 +52,20 @@ static int replicas_reached(const json_t *obj, void *priv)
 static int scale_one(kubeclient_t *kc, const scale_opts_t *o, const kube_resource_t *r,
                      const char *ns, const char *name, const char *file)
 {
-    char kind[300], err[1024];
-    long status = 0;
+    char kind[300];
     int rc = -1;
     json_t *resp = NULL, *body = NULL;
     char *path = kubeclient_path(r, ns, name, "scale"), *full = NULL;
-    cliw_kind_string(r, kind, sizeof(kind));
+    cli_kind_string(r, kind, sizeof(kind));
     if (!path || asprintf(&full, "%s%s", path, o->dry == CLIW_DRY_SERVER ? "?dryRun=All" : "")
                      < 0) {
         full = NULL;
         goto out;
     }
     if (o->current >= 0 || o->rv) {
-        json_t *scale = kubeclient_json(kc, "GET", path, NULL, NULL, &status, err, sizeof(err));
-        if (!scale) {
-            fprintf(stderr, "error: %s\n", err);
+        json_t *scale = cliw_request(kc, "GET", path, NULL, NULL, NULL, 0, "scaling", file);
+        if (!scale)
             goto out;
-        }
-        if (status != 200) {
-            cliw_print_error(scale, status, "scaling", file);
-            json_decref(scale);
-            goto out;
-        }
         json_t *spec = json_object_get(scale, "spec");
         long have = (long)json_integer_value(json_object_get(spec, "replicas"));
         const char *rv = json_str(json_object_get(scale, "metadata"), "resourceVersion");
@@ -98,17 +90,11 @@ static int scale_one(kubeclient_t *kc, const scale_opts_t *o, const kube_resourc
         rc = 0;
         goto print;
     }
-    resp = kubeclient_json(kc, o->current >= 0 || o->rv ? "PUT" : "PATCH", full,
-                           o->current >= 0 || o->rv ? NULL : "application/merge-patch+json",
-                           body, &status, err, sizeof(err));
-    if (!resp) {
-        fprintf(stderr, "error: %s\n", err);
+    resp = cliw_request(kc, o->current >= 0 || o->rv ? "PUT" : "PATCH", full,
+                        o->current >= 0 || o->rv ? NULL : "application/merge-patch+json", body,
+                        NULL, 0, "scaling", file);
+    if (!resp)
         goto out;
-    }
-    if (status != 200) {
-        cliw_print_error(resp, status, "scaling", file);
-        goto out;
-    }
     rc = 0;
 print:
     if (o->output_name)
@@ -185,14 +171,9 @@ int cli_scale_main(int argc, char **argv)
             if (m < 0)
                 goto usage_error;
             o.rv = *v ? v : NULL;
-        } else if ((v = cli_flag_value(argc, argv, &i, "--timeout", NULL, &m)) || m) {
+        } else if ((m = cliw_duration_flag(argc, argv, &i, "--timeout", &o.timeout))) {
             if (m < 0)
                 goto usage_error;
-            if (cliw_duration(v, &o.timeout) < 0) {
-                fprintf(stderr, "error: invalid argument \"%s\" for \"--timeout\" flag: "
-                                "time: invalid duration \"%s\"\n", v, v);
-                goto usage_error;
-            }
         } else if ((v = cli_flag_value(argc, argv, &i, "--output", "-o", &m)) || m) {
             if (m < 0)
                 goto usage_error;
@@ -204,20 +185,14 @@ int cli_scale_main(int argc, char **argv)
             o.output_name = 1;
         } else if (!strcmp(a, "--all") || !strcmp(a, "--all=true")) {
             o.all = 1;
-        } else if (!strcmp(a, "--dry-run")) {
-            o.dry = CLIW_DRY_CLIENT;
-        } else if (!strncmp(a, "--dry-run=", 10)) {
-            if (cliw_dry_run(a + 10, &o.dry) < 0)
+        } else if ((m = cliw_dry_run_flag(a, &o.dry))) {
+            if (m < 0)
                 goto usage_error;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
+        } else if ((m = cliw_other_arg(a, usage, pos, &npos))) {
+            if (m < 0)
+                goto usage_error;
             goto out;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "error: unknown flag: %s\n", a);
-            usage(stderr);
-            goto usage_error;
-        } else
-            pos[npos++] = argv[i];
+        }
     }
     if (o.replicas < 0) {
         fprintf(stderr, o.replicas == -1 ? "error: required flag(s) \"replicas\" not set\n"
@@ -255,37 +230,24 @@ int cli_scale_main(int argc, char **argv)
                 rc = 1;
             found++;
         }
-        json_array_foreach(errors, i, e) {
-            fprintf(stderr, "error: %s\n", json_string_value(e));
+        if (cliw_print_source_errors(errors))
             rc = 1;
-        }
         json_decref(entries);
         json_decref(errors);
         goto out;
     }
     long n = cliw_parse_refs(kc, pos, npos, &refs);
-    if (n < 0) {
+    if (n < 0 || cliw_check_refs(refs, n, o.selector || o.all) < 0) {
         rc = 1;
         goto out;
     }
     for (long i = 0; i < n; i++) {
         const char *ns = kubeclient_namespace(kc);
         if (*refs[i].name) {
-            if (o.selector || o.all) {
-                fprintf(stderr, "error: name cannot be provided when a selector is "
-                                "specified\n");
-                rc = 1;
-                goto out;
-            }
             found++;
             if (scale_one(kc, &o, &refs[i].res, ns, refs[i].name, NULL) < 0)
                 rc = 1;
             continue;
-        }
-        if (!o.selector && !o.all) {
-            fprintf(stderr, "error: resource(s) were provided, but no name was specified\n");
-            rc = 1;
-            goto out;
         }
         json_t *list = cliw_list(kc, &refs[i].res, ns, o.selector), *item;
         size_t j;

@@ -263,39 +263,19 @@ static int parse_for(const char *v, cond_t *c)
 
 /* ------------------------------------------------------------------ the verb */
 
-typedef struct waiting_s {
-    kube_resource_t res;
-    char *ns, *name, *uid;
-} waiting_t;
-
-static int add_waiting(waiting_t **w, size_t *n, const kube_resource_t *r, const char *ns,
-                       const char *name, const char *uid)
-{
-    waiting_t *grown = realloc(*w, (*n + 1) * sizeof(*grown));
-    if (!grown)
-        return -1;
-    *w = grown;
-    grown[*n].res = *r;
-    grown[*n].ns = ns && r->namespaced ? strdup(ns) : NULL;
-    grown[*n].name = strdup(name);
-    grown[*n].uid = uid ? strdup(uid) : NULL;
-    (*n)++;
-    return 0;
-}
-
 int cli_wait_main(int argc, char **argv)
 {
     cli_conn_t conn = { 0 };
     char **pos = calloc((size_t)argc + 1, sizeof(*pos)), **files = calloc((size_t)argc + 1,
                                                                            sizeof(char *));
-    size_t npos = 0, nfiles = 0, nwait = 0;
+    size_t npos = 0, nfiles = 0;
     const char *selector = NULL, *for_v = NULL;
     int all = 0, all_ns = 0, rc = 0;
     double timeout = 30;
     cond_t cond;
     kubeclient_t *kc = NULL;
     cliw_ref_t *refs = NULL;
-    waiting_t *w = NULL;
+    cliw_objs_t w = { 0 };
 
     if (!pos || !files) {
         rc = 1;
@@ -312,14 +292,9 @@ int cli_wait_main(int argc, char **argv)
             if (m < 0)
                 goto usage_error;
             for_v = v;
-        } else if ((v = cli_flag_value(argc, argv, &i, "--timeout", NULL, &m)) || m) {
+        } else if ((m = cliw_duration_flag(argc, argv, &i, "--timeout", &timeout))) {
             if (m < 0)
                 goto usage_error;
-            if (cliw_duration(v, &timeout) < 0) {
-                fprintf(stderr, "error: invalid argument \"%s\" for \"--timeout\" flag: "
-                                "time: invalid duration \"%s\"\n", v, v);
-                goto usage_error;
-            }
         } else if ((v = cli_flag_value(argc, argv, &i, "--selector", "-l", &m)) || m) {
             if (m < 0)
                 goto usage_error;
@@ -333,15 +308,11 @@ int cli_wait_main(int argc, char **argv)
         } else if (!strcmp(a, "-A") || !strcmp(a, "--all-namespaces") ||
                    !strcmp(a, "--all-namespaces=true")) {
             all_ns = 1;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
+        } else if ((m = cliw_other_arg(a, usage, pos, &npos))) {
+            if (m < 0)
+                goto usage_error;
             goto out;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "error: unknown flag: %s\n", a);
-            usage(stderr);
-            goto usage_error;
-        } else
-            pos[npos++] = argv[i];
+        }
     }
     if (!for_v) {
         fprintf(stderr, "error: --for must be specified\n");
@@ -382,48 +353,33 @@ int cli_wait_main(int argc, char **argv)
                 rc = 1;
                 continue;
             }
-            add_waiting(&w, &nwait, &r, ons, name, NULL);
+            cliw_objs_add(&w, &r, ons, name, NULL);
         }
-        json_array_foreach(errors, i, e) {
-            fprintf(stderr, "error: %s\n", json_string_value(e));
+        if (cliw_print_source_errors(errors))
             rc = 1;
-        }
         json_decref(entries);
         json_decref(errors);
     } else {
         long n = cliw_parse_refs(kc, pos, npos, &refs);
-        if (n < 0) {
+        if (n < 0 || cliw_check_refs(refs, n, selector || all) < 0) {
             rc = 1;
             goto out;
         }
         for (long i = 0; i < n; i++) {
             const kube_resource_t *r = &refs[i].res;
             if (*refs[i].name) {
-                if (selector || all) {
-                    fprintf(stderr, "error: name cannot be provided when a selector is "
-                                    "specified\n");
-                    rc = 1;
-                    goto out;
-                }
                 char *uid = NULL;
                 if (cond.kind != FOR_CREATE) {
                     /* kubectl looks the object up first: a missing one is an error, or
                      * for --for=delete already done (nothing printed) */
-                    char *path = kubeclient_path(r, ns, refs[i].name, NULL), err[1024];
-                    long status = 0;
-                    json_t *obj = path ? kubeclient_json(kc, "GET", path, NULL, NULL, &status,
-                                                         err, sizeof(err)) : NULL;
+                    char *path = kubeclient_path(r, ns, refs[i].name, NULL);
+                    long status;
+                    json_t *obj = cliw_request(kc, "GET", path, NULL, NULL, &status,
+                                               cond.kind == FOR_DELETE, NULL, NULL);
                     free(path);
-                    if (obj && status == 404 && cond.kind == FOR_DELETE) {
-                        json_decref(obj);
+                    if (!obj && status == 404 && cond.kind == FOR_DELETE)
                         continue;
-                    }
-                    if (!obj || status != 200) {
-                        if (obj)
-                            cli_print_error(obj, status);
-                        else
-                            fprintf(stderr, "error: %s\n", err);
-                        json_decref(obj);
+                    if (!obj) {
                         rc = 1;
                         missing = 1;
                         continue;
@@ -432,15 +388,9 @@ int cli_wait_main(int argc, char **argv)
                     uid = u ? strdup(u) : NULL;
                     json_decref(obj);
                 }
-                add_waiting(&w, &nwait, r, ns, refs[i].name, uid);
+                cliw_objs_add(&w, r, ns, refs[i].name, uid);
                 free(uid);
                 continue;
-            }
-            if (!selector && !all) {
-                fprintf(stderr, "error: resource(s) were provided, but no name was "
-                                "specified\n");
-                rc = 1;
-                goto out;
             }
             json_t *list = cliw_list(kc, r, all_ns ? NULL : ns, selector), *item;
             size_t j;
@@ -451,13 +401,13 @@ int cli_wait_main(int argc, char **argv)
             json_array_foreach(json_object_get(list, "items"), j, item) {
                 json_t *md = json_object_get(item, "metadata");
                 if (json_str(md, "name"))
-                    add_waiting(&w, &nwait, r, json_str(md, "namespace"), json_str(md, "name"),
-                                json_str(md, "uid"));
+                    cliw_objs_add(&w, r, json_str(md, "namespace"), json_str(md, "name"),
+                                  json_str(md, "uid"));
             }
             json_decref(list);
         }
     }
-    if (!nwait) {
+    if (!w.n) {
         if (!missing && !rc && cond.kind != FOR_DELETE) {
             fprintf(stderr, "error: no matching resources found\n");
             rc = 1;
@@ -465,19 +415,20 @@ int cli_wait_main(int argc, char **argv)
         goto out;
     }
 
-    for (size_t i = 0; i < nwait; i++) {
+    for (size_t i = 0; i < w.n; i++) {
+        const cliw_obj_t *o = &w.v[i];
         char kind[300];
         double deadline = timeout < 0 ? cliw_now() + 168 * 3600.0 : cliw_now() + timeout;
-        cond.uid = w[i].uid;
-        cliw_kind_string(&w[i].res, kind, sizeof(kind));
-        int r = cliw_follow(kc, &w[i].res, w[i].ns, w[i].name, deadline, check, &cond);
+        cond.uid = o->uid;
+        cli_kind_string(&o->res, kind, sizeof(kind));
+        int r = cliw_follow(kc, &o->res, o->ns, o->name, deadline, check, &cond);
         if (r == 0) {
-            printf("%s/%s condition met\n", kind, w[i].name);
+            printf("%s/%s condition met\n", kind, o->name);
             fflush(stdout);
         } else {
             if (r == 1)
                 fprintf(stderr, "error: timed out waiting for the condition on %s/%s\n",
-                        w[i].res.resource, w[i].name);
+                        o->res.resource, o->name);
             rc = 1;
         }
     }
@@ -486,12 +437,7 @@ int cli_wait_main(int argc, char **argv)
 usage_error:
     rc = 2;
 out:
-    for (size_t i = 0; i < nwait; i++) {
-        free(w[i].ns);
-        free(w[i].name);
-        free(w[i].uid);
-    }
-    free(w);
+    cliw_objs_release(&w);
     free(refs);
     kubeclient_free(kc);
     free(pos);

@@ -13,9 +13,17 @@
 
 /* ------------------------------------------------------------------ small things */
 
-int cliw_dry_run(const char *v, cliw_dry_t *out)
+int cliw_dry_run_flag(const char *arg, cliw_dry_t *out)
 {
-    if (!v || !*v || !strcmp(v, "client") || !strcmp(v, "true"))
+    const char *v;
+    if (!strcmp(arg, "--dry-run")) {
+        *out = CLIW_DRY_CLIENT;
+        return 1;
+    }
+    if (strncmp(arg, "--dry-run=", 10))
+        return 0;
+    v = arg + 10;
+    if (!*v || !strcmp(v, "client") || !strcmp(v, "true"))
         *out = CLIW_DRY_CLIENT;
     else if (!strcmp(v, "server"))
         *out = CLIW_DRY_SERVER;
@@ -26,7 +34,7 @@ int cliw_dry_run(const char *v, cliw_dry_t *out)
                         "\"client\".\n", v);
         return -1;
     }
-    return 0;
+    return 1;
 }
 
 const char *cliw_dry_suffix(cliw_dry_t d)
@@ -84,35 +92,33 @@ double cliw_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void cliw_kind_string(const kube_resource_t *r, char *out, size_t len)
+int cliw_duration_flag(int argc, char **argv, int *i, const char *long_name, double *secs)
 {
-    size_t i = 0;
-    for (; r->kind[i] && i + 1 < len; i++)
-        out[i] = (char)(r->kind[i] >= 'A' && r->kind[i] <= 'Z' ? r->kind[i] + 32 : r->kind[i]);
-    out[i] = '\0';
-    if (*r->group)
-        snprintf(out + i, len - i, ".%s", r->group);
+    int m;
+    const char *v = cli_flag_value(argc, argv, i, long_name, NULL, &m);
+    if (m <= 0)
+        return m;
+    if (cliw_duration(v, secs) < 0) {
+        fprintf(stderr, "error: invalid argument \"%s\" for \"%s\" flag: time: invalid "
+                        "duration \"%s\"\n", v, long_name, v);
+        return -1;
+    }
+    return 1;
 }
 
-char *cliw_query_escape(const char *s)
+int cliw_other_arg(const char *arg, void (*usage)(FILE *), char **pos, size_t *npos)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = malloc(strlen(s) * 3 + 1), *p = out;
-    if (!out)
-        return NULL;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~')
-            *p++ = (char)c;
-        else {
-            *p++ = '%';
-            *p++ = hex[c >> 4];
-            *p++ = hex[c & 15];
-        }
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+        usage(stdout);
+        return 1;
     }
-    *p = '\0';
-    return out;
+    if (arg[0] == '-' && arg[1]) {
+        fprintf(stderr, "error: unknown flag: %s\n", arg);
+        usage(stderr);
+        return -1;
+    }
+    pos[(*npos)++] = (char *)arg;
+    return 0;
 }
 
 void cliw_source_file(const char *source, char *out, size_t len)
@@ -138,6 +144,28 @@ void cliw_print_error(const json_t *body, long status, const char *doing, const 
                 file, msg);
     else
         fprintf(stderr, "Error from server: error when %s \"%s\": %s\n", doing, file, msg);
+}
+
+json_t *cliw_request(kubeclient_t *kc, const char *method, const char *path,
+                     const char *content_type, json_t *body, long *status, int quiet_404,
+                     const char *doing, const char *file)
+{
+    char err[1024];
+    long st = 0;
+    json_t *resp = path ? kubeclient_json(kc, method, path, content_type, body, &st, err,
+                                          sizeof(err)) : NULL;
+    if (status)
+        *status = resp ? st : 0;
+    if (!resp) {
+        fprintf(stderr, "error: %s\n", path ? err : "out of memory");
+        return NULL;
+    }
+    if (st >= 200 && st <= 299)
+        return resp;
+    if (!(st == 404 && quiet_404))
+        cliw_print_error(resp, st, doing, file);
+    json_decref(resp);
+    return NULL;
 }
 
 int cliw_json_equal(const json_t *a, const json_t *b)
@@ -238,6 +266,15 @@ json_t *cliw_read_sources(char **sources, size_t n, json_t *errors)
         free(names);
     }
     return out;
+}
+
+int cliw_print_source_errors(const json_t *errors)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e)
+        fprintf(stderr, "error: %s\n", json_string_value(e));
+    return json_array_size(errors) ? 1 : 0;
 }
 
 int cliw_object_namespace(kubeclient_t *kc, const cli_conn_t *conn, const kube_resource_t *r,
@@ -360,40 +397,60 @@ failed:
     return -1;
 }
 
+int cliw_check_refs(const cliw_ref_t *refs, long n, int selecting)
+{
+    int named = 0, unnamed = 0;
+    for (long i = 0; i < n; i++)
+        *refs[i].name ? named++ : unnamed++;
+    if (unnamed && !selecting) {
+        fprintf(stderr, "error: resource(s) were provided, but no name was specified\n");
+        return -1;
+    }
+    if (named && selecting) {
+        fprintf(stderr, "error: name cannot be provided when a selector is specified\n");
+        return -1;
+    }
+    return 0;
+}
+
 json_t *cliw_list(kubeclient_t *kc, const kube_resource_t *r, const char *ns,
                   const char *selector)
 {
-    char *base = kubeclient_path(r, ns, NULL, NULL), *path = NULL, *sel = NULL;
-    char err[1024];
-    long status = 0;
-    json_t *list = NULL;
-    if (!base)
-        return NULL;
-    if (selector && *selector) {
-        sel = cliw_query_escape(selector);
-        if (!sel || asprintf(&path, "%s?labelSelector=%s", base, sel) < 0)
-            path = NULL;
-    } else
-        path = strdup(base);
-    free(base);
-    free(sel);
-    if (!path)
-        return NULL;
-    list = kubeclient_json(kc, "GET", path, NULL, NULL, &status, err, sizeof(err));
+    char *path = cli_get_path(r, ns, NULL, selector && *selector ? selector : NULL, NULL, 0,
+                              NULL, NULL);
+    json_t *list = path ? cliw_request(kc, "GET", path, NULL, NULL, NULL, 0, NULL, NULL) : NULL;
     free(path);
-    if (!list) {
-        fprintf(stderr, "error: %s\n", err);
-        return NULL;
-    }
-    if (status != 200) {
-        cli_print_error(list, status);
-        json_decref(list);
-        return NULL;
-    }
     return list;
 }
 
-/* ------------------------------------------------------------------ following an object */
+/* ------------------------------------------------------------------ following objects */
+
+int cliw_objs_add(cliw_objs_t *l, const kube_resource_t *r, const char *ns, const char *name,
+                  const char *uid)
+{
+    cliw_obj_t *grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
+    if (!grown)
+        return -1;
+    l->v = grown;
+    grown[l->n].res = *r;
+    grown[l->n].ns = ns && r->namespaced ? strdup(ns) : NULL;
+    grown[l->n].name = strdup(name);
+    grown[l->n].uid = uid ? strdup(uid) : NULL;
+    l->n++;
+    return 0;
+}
+
+void cliw_objs_release(cliw_objs_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].ns);
+        free(l->v[i].name);
+        free(l->v[i].uid);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
 
 typedef struct follow_s {
     cliw_follow_fn *fn;
@@ -471,26 +528,17 @@ int cliw_follow(kubeclient_t *kc, const kube_resource_t *r, const char *ns, cons
     char *fs_raw = NULL, *fs = NULL, err[1024];
     int rc = -1;
     if (!base || asprintf(&fs_raw, "metadata.name=%s", name) < 0 ||
-        !(fs = cliw_query_escape(fs_raw)))
+        !(fs = cli_query_escape(fs_raw)))
         goto out;
     for (;;) {
         if (f.relist) {
             char *path = NULL;
-            long status = 0;
             if (asprintf(&path, "%s?fieldSelector=%s", base, fs) < 0)
                 goto out;
-            json_t *list = kubeclient_json(kc, "GET", path, NULL, NULL, &status, err,
-                                           sizeof(err));
+            json_t *list = cliw_request(kc, "GET", path, NULL, NULL, NULL, 0, NULL, NULL);
             free(path);
-            if (!list) {
-                fprintf(stderr, "error: %s\n", err);
+            if (!list)
                 goto out;
-            }
-            if (status != 200) {
-                cli_print_error(list, status);
-                json_decref(list);
-                goto out;
-            }
             const char *rv = json_str(json_object_get(list, "metadata"), "resourceVersion");
             snprintf(f.rv, sizeof(f.rv), "%s", rv ? rv : "");
             json_t *items = json_object_get(list, "items");

@@ -1,5 +1,5 @@
-/* json_yaml.c: JSON values printed as kubectl prints them: YAML (libyaml's emitter), Go's
- * indented JSON, and Go's tabwriter (see json_yaml.h).
+/* json_yaml.c: JSON values printed as kubectl prints them: YAML (libyaml's emitter) and Go's
+ * indented JSON (see json_yaml.h).
  *
  * kubectl's YAML goes JSON -> Go map -> go-yaml v2, and go-yaml's emitter is a port of
  * libyaml's, so asking libyaml for the same scalar styles go-yaml asks for gives the same
@@ -9,7 +9,6 @@
  * resolves to another type is go-yaml v2's resolve(), reproduced in yaml_plain_is_other(). */
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -335,6 +334,20 @@ static int go_parses_int(const char *s, size_t n)
     return 1;
 }
 
+/* Skip an exponent ([eE][-+]?[0-9]+) at s[*i], if one starts there. 0 when it has no digits. */
+static int skip_exponent(const char *s, size_t n, size_t *i)
+{
+    size_t d;
+    if (*i >= n || (s[*i] != 'e' && s[*i] != 'E'))
+        return 1;
+    ++*i;
+    if (*i < n && (s[*i] == '+' || s[*i] == '-'))
+        ++*i;
+    for (d = *i; *i < n && isdigit((unsigned char)s[*i]); ++*i)
+        ;
+    return *i > d;
+}
+
 /* ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$ */
 static int yaml_style_float(const char *s, size_t n)
 {
@@ -356,16 +369,7 @@ static int yaml_style_float(const char *s, size_t n)
             for (i++; i < n && isdigit((unsigned char)s[i]); i++)
                 ;
     }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        for (d = i; i < n && isdigit((unsigned char)s[i]); i++)
-            ;
-        if (i == d)
-            return 0;
-    }
-    return i == n;
+    return skip_exponent(s, n, &i) && i == n;
 }
 
 /* strtod of a float text, refusing what Go's ParseFloat refuses (out of range). */
@@ -395,7 +399,7 @@ static size_t take_digits(const char *s, size_t n, size_t i, size_t max, int *va
 static int yaml_timestamp(const char *s, size_t n)
 {
     static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    int year, mon, day, h, m, sec;
+    int year, mon, day;
     size_t i = 0, k;
     if (take_digits(s, n, 0, 5, &year) != 4 || n < 5 || s[4] != '-')
         return 0;
@@ -418,21 +422,15 @@ static int yaml_timestamp(const char *s, size_t n)
     if (sepc != 'T' && sepc != 't' && sepc != ' ')
         return 0;
     i++;
-    if (!(k = take_digits(s, n, i, 2, &h)) || h > 23)
-        return 0;
-    i += k;
-    if (i >= n || s[i] != ':')
-        return 0;
-    i++;
-    if (!(k = take_digits(s, n, i, 2, &m)) || m > 59)
-        return 0;
-    i += k;
-    if (i >= n || s[i] != ':')
-        return 0;
-    i++;
-    if (!(k = take_digits(s, n, i, 2, &sec)) || sec > 59)
-        return 0;
-    i += k;
+    static const int tmax[] = { 23, 59, 59 };   /* hh:mm:ss */
+    for (int f = 0; f < 3; f++) {
+        int v;
+        if (f && (i >= n || s[i++] != ':'))
+            return 0;
+        if (!(k = take_digits(s, n, i, 2, &v)) || v > tmax[f])
+            return 0;
+        i += k;
+    }
     if (i + 1 < n && (s[i] == '.' || s[i] == ',') && isdigit((unsigned char)s[i + 1]))
         for (i++; i < n && isdigit((unsigned char)s[i]); i++)
             ;
@@ -497,17 +495,8 @@ static int yaml_plain_is_other(const char *s, size_t n)
         size_t i = 1, d;
         for (d = i; i < n && isdigit((unsigned char)s[i]); i++)
             ;
-        if (i == d)
+        if (i == d || !skip_exponent(s, n, &i))
             return 0;
-        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-            i++;
-            if (i < n && (s[i] == '+' || s[i] == '-'))
-                i++;
-            for (d = i; i < n && isdigit((unsigned char)s[i]); i++)
-                ;
-            if (i == d)
-                return 0;
-        }
         return i == n && float_in_range(s, n);
     }
     if (!isdigit((unsigned char)s[0]) && s[0] != '+' && s[0] != '-')
@@ -748,282 +737,4 @@ char *json_yaml_dump(const json_t *v, int flags, size_t *len, char *err, size_t 
     if (len)
         *len = b.len;
     return b.data;
-}
-
-/* ------------------------------------------------------------------ tabwriter */
-
-/* A port of Go's text/tabwriter (minus escapes, HTML filtering, alignment and debug flags,
- * which kubectl does not use) with liggitt/tabwriter's RememberWidths. */
-
-typedef struct tw_cell_s {
-    size_t size;   /* bytes */
-    size_t width;  /* runes */
-    int htab;      /* ended by a tab */
-} tw_cell_t;
-
-typedef struct tw_line_s {
-    tw_cell_t *cells;
-    size_t n, cap;
-} tw_line_t;
-
-typedef struct size_vec_s {
-    size_t *v;
-    size_t n, cap;
-} size_vec_t;
-
-struct tabwriter_s {
-    FILE *out;
-    size_t minwidth, padding;
-    int remember;
-    sbuf_t buf;          /* the text of all cells */
-    size_t pos;          /* buf offset up to which the current cell's width is counted */
-    tw_cell_t cell;      /* the cell being collected */
-    tw_line_t *lines;
-    size_t nlines, caplines;
-    size_vec_t widths;   /* stack of the current column widths while formatting */
-    size_vec_t maxwidths;
-    size_t written;
-};
-
-static int vec_push(size_vec_t *s, size_t x)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        size_t *nv = realloc(s->v, cap * sizeof(*nv));
-        if (!nv)
-            return -1;
-        s->v = nv;
-        s->cap = cap;
-    }
-    s->v[s->n++] = x;
-    return 0;
-}
-
-static void tw_add_line(tabwriter_t *tw)
-{
-    if (tw->nlines == tw->caplines) {
-        size_t cap = tw->caplines ? tw->caplines * 2 : 16;
-        tw_line_t *nl = realloc(tw->lines, cap * sizeof(*nl));
-        if (!nl)
-            return;
-        tw->lines = nl;
-        tw->caplines = cap;
-    }
-    memset(&tw->lines[tw->nlines++], 0, sizeof(tw_line_t));
-}
-
-static void tw_reset(tabwriter_t *tw)
-{
-    tw->buf.len = 0;
-    tw->pos = 0;
-    memset(&tw->cell, 0, sizeof(tw->cell));
-    for (size_t i = 0; i < tw->nlines; i++)
-        free(tw->lines[i].cells);
-    tw->nlines = 0;
-    tw->widths.n = 0;
-    tw_add_line(tw);
-}
-
-tabwriter_t *tabwriter_create(FILE *out, int minwidth, int padding, int remember_widths)
-{
-    tabwriter_t *tw = calloc(1, sizeof(*tw));
-    if (!tw)
-        return NULL;
-    tw->out = out;
-    tw->minwidth = minwidth > 0 ? (size_t)minwidth : 0;
-    tw->padding = padding > 0 ? (size_t)padding : 0;
-    tw->remember = remember_widths;
-    tw_reset(tw);
-    return tw;
-}
-
-static void tw_out(tabwriter_t *tw, const char *s, size_t n)
-{
-    if (n) {
-        fwrite(s, 1, n, tw->out);
-        tw->written += n;
-    }
-}
-
-static void tw_pad(tabwriter_t *tw, size_t textw, size_t cellw)
-{
-    static const char spaces[] = "                                ";
-    size_t n = cellw > textw ? cellw - textw : 0;
-    while (n > 0) {
-        size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
-        tw_out(tw, spaces, k);
-        n -= k;
-    }
-}
-
-static size_t rune_count(const char *s, size_t n)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xc0) != 0x80)
-            c++;
-    return c;
-}
-
-static void tw_update_width(tabwriter_t *tw)
-{
-    tw->cell.width += rune_count(tw->buf.data + tw->pos, tw->buf.len - tw->pos);
-    tw->pos = tw->buf.len;
-}
-
-static size_t tw_terminate_cell(tabwriter_t *tw, int htab)
-{
-    tw_line_t *line = &tw->lines[tw->nlines - 1];
-    tw->cell.htab = htab;
-    if (line->n == line->cap) {
-        size_t cap = line->cap ? line->cap * 2 : 8;
-        tw_cell_t *nc = realloc(line->cells, cap * sizeof(*nc));
-        if (!nc)
-            return line->n;
-        line->cells = nc;
-        line->cap = cap;
-    }
-    line->cells[line->n++] = tw->cell;
-    memset(&tw->cell, 0, sizeof(tw->cell));
-    return line->n;
-}
-
-static size_t tw_write_lines(tabwriter_t *tw, size_t pos, size_t line0, size_t line1)
-{
-    for (size_t i = line0; i < line1; i++) {
-        tw_line_t *line = &tw->lines[i];
-        for (size_t j = 0; j < line->n; j++) {
-            tw_cell_t *c = &line->cells[j];
-            if (c->size > 0) {
-                tw_out(tw, tw->buf.data + pos, c->size);
-                pos += c->size;
-            }
-            if (j < tw->widths.n)
-                tw_pad(tw, c->width, tw->widths.v[j]);
-        }
-        if (i + 1 == tw->nlines) {
-            tw_out(tw, tw->buf.data + pos, tw->cell.size);
-            pos += tw->cell.size;
-        } else
-            tw_out(tw, "\n", 1);
-    }
-    return pos;
-}
-
-static size_t tw_format(tabwriter_t *tw, size_t pos, size_t line0, size_t line1)
-{
-    size_t column = tw->widths.n;
-    for (size_t this = line0; this < line1; this++) {
-        tw_line_t *line = &tw->lines[this];
-        if (column + 1 >= line->n)
-            continue;
-        pos = tw_write_lines(tw, pos, line0, this);
-        line0 = this;
-        size_t width = tw->minwidth;
-        for (; this < line1; this++) {
-            line = &tw->lines[this];
-            if (column + 1 >= line->n)
-                break;
-            size_t w = line->cells[column].width + tw->padding;
-            if (w > width)
-                width = w;
-        }
-        if (tw->remember) {
-            while (tw->maxwidths.n < tw->widths.n)
-                vec_push(&tw->maxwidths, tw->widths.v[tw->maxwidths.n]);
-            if (tw->maxwidths.n == tw->widths.n)
-                vec_push(&tw->maxwidths, width);
-            else if (tw->maxwidths.v[column] > width)
-                width = tw->maxwidths.v[column];
-            else if (tw->maxwidths.v[column] < width)
-                tw->maxwidths.v[column] = width;
-        }
-        if (vec_push(&tw->widths, width) < 0)
-            return pos;
-        pos = tw_format(tw, pos, line0, this);
-        tw->widths.n--;
-        line0 = this;
-        /* the line at this is not in the column: the loop's increment skips it, as Go's */
-    }
-    return tw_write_lines(tw, pos, line0, line1);
-}
-
-void tabwriter_flush(tabwriter_t *tw)
-{
-    if (tw->cell.size > 0)
-        tw_terminate_cell(tw, 0);
-    tw_format(tw, 0, 0, tw->nlines);
-    tw_reset(tw);
-}
-
-void tabwriter_write(tabwriter_t *tw, const char *text, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = text[i];
-        if (ch != '\t' && ch != '\v' && ch != '\n' && ch != '\f')
-            continue;
-        sb_add(&tw->buf, text + n, i - n);
-        tw->cell.size += i - n;
-        tw_update_width(tw);
-        n = i + 1;
-        size_t ncells = tw_terminate_cell(tw, ch == '\t');
-        if (ch == '\n' || ch == '\f') {
-            tw_add_line(tw);
-            if (ch == '\f' || ncells == 1)
-                tabwriter_flush(tw);
-        }
-    }
-    sb_add(&tw->buf, text + n, len - n);
-    tw->cell.size += len - n;
-}
-
-void tabwriter_puts(tabwriter_t *tw, const char *text)
-{
-    tabwriter_write(tw, text, strlen(text));
-}
-
-void tabwriter_printf(tabwriter_t *tw, const char *fmt, ...)
-{
-    char small[512], *big = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof(small)) {
-        tabwriter_write(tw, small, (size_t)n);
-        return;
-    }
-    va_start(ap, fmt);
-    n = vasprintf(&big, fmt, ap);
-    va_end(ap);
-    if (n >= 0 && big)
-        tabwriter_write(tw, big, (size_t)n);
-    free(big);
-}
-
-void tabwriter_forget_widths(tabwriter_t *tw)
-{
-    tw->maxwidths.n = 0;
-}
-
-size_t tabwriter_written(const tabwriter_t *tw)
-{
-    return tw->written;
-}
-
-void tabwriter_free(tabwriter_t *tw)
-{
-    if (!tw)
-        return;
-    tabwriter_flush(tw);
-    for (size_t i = 0; i < tw->nlines; i++)
-        free(tw->lines[i].cells);
-    free(tw->lines);
-    free(tw->buf.data);
-    free(tw->widths.v);
-    free(tw->maxwidths.v);
-    free(tw);
 }

@@ -10,16 +10,12 @@
  *   without, in the object's own order.
  * - json_yaml_go_json: kubectl -o json: Go's json.MarshalIndent with four spaces, keys sorted,
  *   <, > and & escaped as \u003c..., floats in Go's shortest form.
- * - tabwriter_*: Go's text/tabwriter (elastic tabstops), which kubectl aligns tables with
- *   (minwidth 6, padding 3, remembering column widths across flushes for get -w) and describe
- *   output with (minwidth 0, padding 2). Cells end at '\t'; a line of a single cell flushes,
- *   so each block of lines with tabs is aligned on its own, byte for byte as Go does it.
  *
- * Depends on libyaml and jansson. Called by cli_get.c and cli_describe.c. */
+ * Depends on libyaml and jansson. Called by cli_get.c and cli_describe.c; their column
+ * aligner is tabwriter.h. */
 #ifndef BERTH_JSON_YAML_H
 #define BERTH_JSON_YAML_H
 
-#include <stdio.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -36,26 +32,5 @@ char *json_yaml_go_json(const json_t *v);
 /* A float as Go's strconv.FormatFloat(f, fmt, -1, 64) with fmt 'f', 'e' or 'g' (shortest
  * digits that read back to f); 'v' is fmt's %v, the same as 'g'. */
 void json_yaml_go_float(double f, char fmt, char *out, size_t outlen);
-
-/* ------------------------------------------------------------------ tabwriter */
-
-typedef struct tabwriter_s tabwriter_t;
-
-/* A writer to out (borrowed until tabwriter_free). remember_widths keeps each column's
- * widest width across flushes (liggitt/tabwriter's RememberWidths, kubectl get). NULL on no
- * memory. */
-tabwriter_t *tabwriter_create(FILE *out, int minwidth, int padding, int remember_widths);
-/* Flush what is buffered, then free. */
-void tabwriter_free(tabwriter_t *tw);
-void tabwriter_write(tabwriter_t *tw, const char *text, size_t len);
-void tabwriter_puts(tabwriter_t *tw, const char *text);
-void tabwriter_printf(tabwriter_t *tw, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Align and print the buffered lines. */
-void tabwriter_flush(tabwriter_t *tw);
-/* Forget the remembered widths (kubectl does it when a table of another kind starts). */
-void tabwriter_forget_widths(tabwriter_t *tw);
-/* Bytes written to out so far (kubectl's trackingWriter: was anything printed?). */
-size_t tabwriter_written(const tabwriter_t *tw);
 
 #endif

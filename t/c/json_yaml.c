@@ -1,7 +1,6 @@
 /* t/c/json_yaml.c: the printers of the CLI's read verbs -- YAML as kubectl -o yaml writes it
- * (quoting, literal blocks, key order, numbers, folding), Go's indented JSON, Go's float
- * formats, and the tabwriter's alignment (kubectl tables, describe blocks, remembered widths).
- * Run by t/7000-cli-read.t. */
+ * (quoting, literal blocks, key order, numbers, folding), Go's indented JSON and Go's float
+ * formats. The tabwriter has its own, t/c/tabwriter.c. Run by t/0116-json-yaml.t. */
 #include "tap.h"
 #include "json_yaml.h"
 
@@ -58,22 +57,6 @@ static const char *gofloat(double f, char fmt)
     return out;
 }
 
-/* Run text through a tabwriter into a static buffer. */
-static const char *tw(const char *text, int minwidth, int padding)
-{
-    static char out[4096];
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    tabwriter_t *t = tabwriter_create(f, minwidth, padding, 1);
-    tabwriter_puts(t, text);
-    tabwriter_free(t);
-    fclose(f);
-    snprintf(out, sizeof(out), "%s", buf ? buf : "");
-    free(buf);
-    return out;
-}
-
 static void test_yaml_scalars(void)
 {
     /* plain when plain reads back as the same string */
@@ -89,6 +72,7 @@ static void test_yaml_scalars(void)
                                           "0b101", "1_000", "1.5", "1.5e3", ".5", ".inf",
                                           "-.Inf", ".nan", "2026-01-01", "2026-1-1T1:2:3Z",
                                           "2026-01-01 10:00:00", "2026-11-27T10:07:50Z",
+                                          "2026-01-01T23:59:59Z", "2026-01-01T10:00:00.5+01:00",
                                           "1:20", "190:20:30.15", "99999999999999999999", NULL };
     for (int i = 0; quoted[i]; i++) {
         char want[128];
@@ -103,6 +87,10 @@ static void test_yaml_scalars(void)
     is_str(scalar("'q'"), "'''q'''", "single quotes are doubled");
     is_str(scalar(" lead"), "' lead'", "a leading space needs quotes");
     is_str(scalar("2026-13-01"), "2026-13-01", "not a date: plain");
+    is_str(scalar("2026-01-01T24:00:00Z"), "2026-01-01T24:00:00Z", "hour 24: plain");
+    is_str(scalar("2026-01-01T10:60:00Z"), "2026-01-01T10:60:00Z", "minute 60: plain");
+    is_str(scalar("2026-01-01T10:00:60Z"), "2026-01-01T10:00:60Z", "second 60: plain");
+    is_str(scalar("2026-01-01T10:00Z"), "2026-01-01T10:00Z", "no seconds: plain");
     is_str(scalar("8080:80"), "8080:80", "not sexagesimal: plain");
     /* escapes only double quotes can carry */
     is_str(scalar("a\tb"), "\"a\\tb\"", "a tab is escaped");
@@ -186,48 +174,6 @@ static void test_go_float(void)
     is_str(gofloat(-0.5, 'f'), "-0.5", "negative");
 }
 
-static void test_tabwriter(void)
-{
-    is_str(tw("NAME\tREADY\tAGE\np1\t0/1\t5s\nlonger-name\t1/1\t10m\n", 6, 3),
-           "NAME          READY   AGE\n"
-           "p1            0/1     5s\n"
-           "longer-name   1/1     10m\n",
-           "kubectl table: padding 3, minimum width 6, last column unpadded");
-    is_str(tw("Name:\tx\nNamespace:\tdefault\nContainers:\n  c:\n    Image:\ti\n    Port:\t<none>\n"
-              "Volumes:\t<none>\n", 0, 2),
-           "Name:       x\n"
-           "Namespace:  default\n"
-           "Containers:\n"
-           "  c:\n"
-           "    Image:  i\n"
-           "    Port:   <none>\n"
-           "Volumes:    <none>\n",
-           "describe: a line without a tab ends the block above it");
-    is_str(tw("a\t\tb\nccc\td\te\n", 0, 2), "a       b\nccc  d  e\n",
-           "an empty cell keeps its column");
-
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    tabwriter_t *t = tabwriter_create(f, 6, 3, 1);
-    tabwriter_puts(t, "NAME\tAGE\nlong-pod-name\t1s\n");
-    tabwriter_flush(t);
-    tabwriter_puts(t, "p\t2s\n");
-    tabwriter_flush(t);
-    is_int((long long)tabwriter_written(t), 20 + 19 + 19, "written counts the bytes out");
-    tabwriter_forget_widths(t);
-    tabwriter_puts(t, "p\t3s\n");
-    tabwriter_free(t);
-    fclose(f);
-    is_str(buf,
-           "NAME            AGE\n"
-           "long-pod-name   1s\n"
-           "p               2s\n"
-           "p     3s\n",
-           "widths are remembered across flushes until forgotten (get -w)");
-    free(buf);
-}
-
 int main(void)
 {
     plan_no_plan();
@@ -235,6 +181,5 @@ int main(void)
     test_yaml_documents();
     test_go_json();
     test_go_float();
-    test_tabwriter();
     return done_testing();
 }
