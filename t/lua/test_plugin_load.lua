@@ -18,7 +18,11 @@ local KIND_FIELDS = { group = "string", version = "string", kind = "string", plu
                       fieldSelectors = "table", columns = "table" }
 local SUBRESOURCES = { status = true, scale = true, binding = true, log = true, exec = true }
 local COLUMN_TYPES = { string = true, integer = true, number = true, boolean = true, date = true }
-local CELLS = { ["meta.name"] = true, ["meta.age"] = true, ["meta.createdAt"] = true }
+-- The cells of engine/table.c a plugin may name (the C loader checks against the table itself).
+local CELLS = { ["meta.name"] = true, ["meta.age"] = true, ["meta.createdAt"] = true,
+                ["job.status"] = true, ["job.completions"] = true, ["job.duration"] = true,
+                ["cronjob.suspend"] = true, ["cronjob.active"] = true,
+                ["cronjob.lastSchedule"] = true, ["cronjob.timezone"] = true }
 local HOOKS = { load_balancer = true }
 local PLUGIN_FIELDS = { kinds = true, controllers = true, hooks = true, self_test = true }
 
