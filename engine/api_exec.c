@@ -44,7 +44,6 @@
 #include "util.h"
 #include "websocket.h"
 
-
 #define RELAY_HIGH          (1024 * 1024)
 #define AGENT_MAX_HEAD      (64 * 1024)    /* the agent's response head, or its error body */
 #define AGENT_TIMEOUT_S     30             /* connect and answer (it creates the exec first) */
