@@ -877,6 +877,7 @@ void agent_free(agent_t *a)
         docker_free(a->docker);
     if (a->api)
         apiclient_free(a->api);
+    agent_actions_free(a);
     if (a->events_retry)
         event_free(a->events_retry);
     if (a->refresh_debounce)

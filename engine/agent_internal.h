@@ -53,6 +53,7 @@ struct agent_s {
     apiclient_call_t *node_call, *lease_call;
 
     podstate_t *podstates;
+    struct action_s *actions;  /* Docker or API work in flight (agent_pod.c) */
     json_t *removing;          /* container ids with a removal in flight */
     exec_session_t *execs;     /* open exec sessions (agent_exec.c) */
 };
@@ -67,6 +68,9 @@ const char *agent_label(json_t *ctr, const char *name);   /* a container's label
 /* Sync every pod of this node with the runtime cache; remove orphans. */
 void agent_pods_sync(agent_t *a);
 void agent_pods_free(agent_t *a);
+/* Free the actions still waiting for Docker or the API: after docker_free and
+ * apiclient_free, which drop their calls without calling back. */
+void agent_actions_free(agent_t *a);
 /* The docker id of container `name` of pod ns/pod (previous: the one before the newest);
  * NULL if none. Borrowed from the cache. */
 const char *agent_find_container(agent_t *a, const char *ns, const char *pod, const char *name,

@@ -295,7 +295,16 @@ void agent_pods_free(agent_t *a)
 
 /* ---------------------------------------------------------------------------- actions */
 
+static void action_free(struct action_s *ac);
+
+void agent_actions_free(agent_t *a)
+{
+    while (a->actions)
+        action_free(a->actions);
+}
+
 typedef struct action_s {
+    struct action_s *next, **prevp;   /* in a->actions: freed at shutdown if still pending */
     podstate_t *ps;
     json_t *pod;               /* a reference to the pod as the action began */
     json_t *spec;              /* the container spec (NULL for the infra container) */
@@ -313,6 +322,11 @@ typedef struct action_s {
 
 static void action_free(action_t *ac)
 {
+    if (ac->prevp) {
+        *ac->prevp = ac->next;
+        if (ac->next)
+            ac->next->prevp = ac->prevp;
+    }
     json_decref(ac->pod);
     json_decref(ac->spec);
     json_decref(ac->refs);
@@ -370,6 +384,11 @@ static action_t *action_new(podstate_t *ps, json_t *pod, const char *name)
     ac->pod = json_incref(pod);
     snprintf(ac->name, sizeof(ac->name), "%s", name);
     ps->busy++;
+    ac->next = ps->a->actions;
+    if (ac->next)
+        ac->next->prevp = &ac->next;
+    ac->prevp = &ps->a->actions;
+    ps->a->actions = ac;
     return ac;
 }
 
@@ -844,9 +863,10 @@ static void create_done(int status, json_t *body, const char *errstr, void *priv
         return;
     }
     if (status != 201 || !id) {
+        agent_t *a = ac->ps->a;   /* action_fail frees ac */
         action_fail(ac, "CreateContainerError", errstr ? errstr : "cannot create the container");
         if (status == 409)
-            agent_refresh(ac->ps->a);
+            agent_refresh(a);
         return;
     }
     snprintf(ac->id, sizeof(ac->id), "%s", id);

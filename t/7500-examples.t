@@ -399,4 +399,28 @@ test_expect_success 'plugin-cronjob: deleting the CronJob deletes its Jobs and p
 	all_blocks_ran $PC
 '
 
+# ---------------------------------------------------------------------------- web/
+
+test_expect_success 'web: the Deployment and Service of web.yaml, with the berth CLI' '
+	k apply -f - <<-EOF &&
+	apiVersion: v1
+	kind: Node
+	metadata: {name: sim-web}
+	status:
+	  allocatable: {cpu: "8", memory: 16Gi, pods: "110"}
+	  conditions: [{type: Ready, status: "True"}]
+	EOF
+	"$BERTH_BIN" apply -s "$BERTH_URL" -f "$TOP/examples/web/web.yaml" >out &&
+	printf "deployment.apps/web created\nservice/web created\n" >expect &&
+	test_cmp expect out &&
+	"$BERTH_BIN" rollout status -s "$BERTH_URL" deployment/web --timeout=60s >out &&
+	tail -n 1 out >actual &&
+	echo "deployment \"web\" successfully rolled out" >expect &&
+	test_cmp expect actual &&
+	test_wait_until 20 eval "test \"\$(k get endpoints web -o jsonpath={.subsets[0].addresses[*].ip} | wc -w)\" = 3" &&
+	"$BERTH_BIN" delete -s "$BERTH_URL" -f "$TOP/examples/web/web.yaml" >/dev/null &&
+	k delete node sim-web &&
+	test_wait_until 30 nothing_left
+'
+
 test_done
