@@ -71,6 +71,7 @@ typedef struct up_s {
     char dir[PATH_MAX];      /* absolute data directory */
     char exe[PATH_MAX];      /* this binary, for argv[0] of the children */
     char api_url[300];       /* http://127.0.0.1:6443 */
+    char nodeports[96];      /* the proxy's --nodeport-address: 127.0.0.1[,bridge gateway] */
     char redis_url[PATH_MAX + 48];
     char redis_sock[PATH_MAX + 32];
     up_sup_t *sup;
@@ -515,11 +516,12 @@ static int start_nodes(up_t *u)
     snprintf(port, sizeof(port), "127.0.0.1:%d", up_free_port(10249));
     /* Node ports on loopback for the host, and on the Docker bridge's gateway for the pods:
      * the agents point service links of loopback cluster IPs there (docs/proxy.md). */
-    char nodeports[96] = "127.0.0.1", gw[64];
+    char gw[64];
+    snprintf(u->nodeports, sizeof(u->nodeports), "127.0.0.1");
     if (bridge_gateway(u, gw, sizeof(gw)) == 0)
-        snprintf(nodeports, sizeof(nodeports), "127.0.0.1,%s", gw);
+        snprintf(u->nodeports, sizeof(u->nodeports), "127.0.0.1,%s", gw);
     char *pargs[] = { "proxy", "--server", u->api_url, "--node-name", host,
-                      "--metrics-listen", port, "--nodeport-address", nodeports, NULL };
+                      "--metrics-listen", port, "--nodeport-address", u->nodeports, NULL };
     u->proxy = add_berth(u, "proxy", 1, 10, pargs);
     if (!u->proxy)
         return -1;
@@ -606,7 +608,8 @@ static void print_summary(up_t *u, const int *ready, int nready)
         printf("  %s %s %s (log %s)\n", i ? "           " : "nodes      ", u->node_names[i],
                ready[i] ? "Ready" : "NOT Ready yet", u->agents[i]->log_path);
     if (u->o.nodes > 0)
-        printf("  proxy       node ports on 127.0.0.1, cluster IPs 127.77.x.y\n");
+        printf("  proxy       node ports on %s (pods reach Services there), cluster IPs "
+               "127.77.x.y\n", u->nodeports);
     if (u->o.redis)
         printf("  store       %s\n", u->o.redis);
     else
