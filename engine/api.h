@@ -83,6 +83,11 @@ int  api_wants_table(api_req_t *r);
 /* The includeObject query parameter of a Table request (Metadata when absent or unknown). */
 table_include_t api_table_include(api_req_t *r);
 
+/* The base URL of a Node's agent, "http://host:port", into out: its berth.dev/agent-endpoint
+ * annotation, else its InternalIP and daemonEndpoints port (api_log.c). 0, or -1 if the Node
+ * says neither. */
+int api_agent_endpoint(const json_t *node, char *out, size_t outlen);
+
 /* pods/<name>/exec: the websocket upgrade relayed to the pod's node agent (api_exec.c). */
 void api_handle_exec(api_req_t *r);
 void api_req_free(api_req_t *r);

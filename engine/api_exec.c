@@ -428,28 +428,6 @@ static void connect_agent(exec_op_t *op)
 
 /* ---------------------------------------------------------------------------- lookups */
 
-/* The agent's base URL for a Node (as api_log.c finds it): "http://host:port". */
-static int agent_endpoint(const json_t *node, char *out, size_t outlen)
-{
-    const char *ann = json_str(json_path(node, "metadata.annotations"), "berth.dev/agent-endpoint");
-    if (ann && !strncmp(ann, "http://", 7)) {
-        snprintf(out, outlen, "%s", ann);
-        return 0;
-    }
-    json_int_t port = json_integer_value(json_path(node, "status.daemonEndpoints.kubeletEndpoint.Port"));
-    size_t i;
-    json_t *a;
-    json_array_foreach(json_path(node, "status.addresses"), i, a) {
-        const char *type = json_str(a, "type"), *addr = json_str(a, "address");
-        if (type && !strcmp(type, "InternalIP") && addr && port > 0) {
-            snprintf(out, outlen, strchr(addr, ':') ? "http://[%s]:%lld" : "http://%s:%lld", addr,
-                     (long long)port);
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static void node_read(const store_result_t *res, void *priv)
 {
     exec_op_t *op = priv;
@@ -458,7 +436,7 @@ static void node_read(const store_result_t *res, void *priv)
         return;
     }
     json_t *node = res->status == STORE_OK ? json_loadb(res->data, res->len, 0, NULL) : NULL;
-    int got = node && agent_endpoint(node, op->endpoint, sizeof(op->endpoint)) == 0;
+    int got = node && api_agent_endpoint(node, op->endpoint, sizeof(op->endpoint)) == 0;
     json_decref(node);
     if (res->status != STORE_OK && res->status != STORE_NOT_FOUND) {
         op_fail(op, 503, "ServiceUnavailable", "the store is unavailable");

@@ -151,8 +151,8 @@ static void on_done(struct evhttp_request *req, void *arg)
     finish(op);
 }
 
-/* The agent's base URL for a Node object: "http://host:port" into out. 0, or -1. */
-static int agent_endpoint(const json_t *node, char *out, size_t outlen)
+/* See api.h. */
+int api_agent_endpoint(const json_t *node, char *out, size_t outlen)
 {
     const char *ann = json_str(json_path(node, "metadata.annotations"), "berth.dev/agent-endpoint");
     if (ann && !strncmp(ann, "http://", 7)) {
@@ -165,7 +165,8 @@ static int agent_endpoint(const json_t *node, char *out, size_t outlen)
     json_array_foreach(json_path(node, "status.addresses"), i, a) {
         const char *type = json_str(a, "type"), *addr = json_str(a, "address");
         if (type && !strcmp(type, "InternalIP") && addr && port > 0) {
-            snprintf(out, outlen, "http://%s:%lld", addr, (long long)port);
+            snprintf(out, outlen, strchr(addr, ':') ? "http://[%s]:%lld" : "http://%s:%lld", addr,
+                     (long long)port);
             return 0;
         }
     }
@@ -178,7 +179,7 @@ static void node_read(const store_result_t *res, void *priv)
     api_req_t *r = op->r;
     char base[400], host[300], path[2048];
     json_t *node = res->status == STORE_OK ? json_loadb(res->data, res->len, 0, NULL) : NULL;
-    int got = node && agent_endpoint(node, base, sizeof(base)) == 0;
+    int got = node && api_agent_endpoint(node, base, sizeof(base)) == 0;
     json_decref(node);
     if (!got) {
         api_reply_status(r, 502, "ServiceUnavailable", NULL,
