@@ -4,26 +4,10 @@ test_description='berth agent: the node agent runs pods through a real Docker en
 test_require redis kubectl berth curl docker
 
 # Images without a registry: berth/pause (scripts/pause.c) and berth/busybox (busybox-static).
-"$TOP/scripts/test-images.sh" >"$TRASH/images.log" 2>&1 || {
-	cat "$TRASH/images.log" >&2
-	if [ "${CI:-}" = true ]; then
-		test_bail_out "scripts/test-images.sh failed"
-	fi
-	test_skip_all "cannot build the test images (scripts/test-images.sh)"
-}
+test_docker_node t6000
 
-NODE=t6000-$$
 AGENT_PID=
 AGENT_PORT=
-
-# Every container this script makes carries berth.node=$NODE: remove them all at exit.
-cleanup_containers() {
-	local ids
-	ids=$(docker ps -aq --filter "label=berth.node=$NODE" 2>/dev/null)
-	[ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
-	rm -rf "$TRASH/root"
-}
-trap 'cleanup_containers; test_exit_trap_' EXIT
 
 start_agent() {
 	AGENT_PORT=$(test_free_port) || return 1

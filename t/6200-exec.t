@@ -4,31 +4,16 @@ test_description='kubectl exec: API server -> node agent -> Docker exec, over we
 test_require redis kubectl berth curl docker
 
 # Images without a registry (see t/6000-agent.t).
-"$TOP/scripts/test-images.sh" >"$TRASH/images.log" 2>&1 || {
-	cat "$TRASH/images.log" >&2
-	if [ "${CI:-}" = true ]; then
-		test_bail_out "scripts/test-images.sh failed"
-	fi
-	test_skip_all "cannot build the test images (scripts/test-images.sh)"
-}
+test_docker_node t6200
 
 if command -v node >/dev/null 2>&1 && [ -d "$NODE_PATH/@kubernetes/client-node" ]; then
 	test_set_prereq CLIENT_NODE
 fi
 command -v script >/dev/null 2>&1 && test_set_prereq SCRIPT
 
-NODE=t6200-$$
 AGENT_PID=
 AGENT_PORT=
 UNIT=${BERTH_UNIT:-$TOP/build/t}
-
-cleanup_containers() {
-	local ids
-	ids=$(docker ps -aq --filter "label=berth.node=$NODE" 2>/dev/null)
-	[ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
-	rm -rf "$TRASH/root"
-}
-trap 'cleanup_containers; test_exit_trap_' EXIT
 
 start_agent() {
 	AGENT_PORT=${AGENT_PORT:-$(test_free_port)} || return 1

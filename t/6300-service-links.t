@@ -12,21 +12,9 @@ test_description='service links: pods reach Services through kubelet-style varia
 . "$(dirname "$0")/lib/test-lib.sh"
 test_require redis kubectl berth curl docker
 
-"$TOP/scripts/test-images.sh" >"$TRASH/images.log" 2>&1 || {
-	cat "$TRASH/images.log" >&2
-	[ "${CI:-}" = true ] && test_bail_out "scripts/test-images.sh failed"
-	test_skip_all "cannot build the test images (scripts/test-images.sh)"
-}
+test_docker_node t6300
 GW=$(timeout 10 docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
 [ -n "$GW" ] || test_missing_prereq "the Docker bridge network has no gateway"
-
-NODE=t6300-$$
-cleanup_containers() {
-	local ids
-	ids=$(docker ps -aq --filter "label=berth.node=$NODE" 2>/dev/null)
-	[ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
-}
-trap 'cleanup_containers; test_exit_trap_' EXIT
 
 # A node port in the Service range that nothing here listens on.
 free_node_port() {

@@ -4,25 +4,9 @@ test_description='examples/ on a real node agent: multi-container (two container
 test_require redis kubectl berth curl docker
 
 # Images without a registry: berth/pause and berth/busybox.
-"$TOP/scripts/test-images.sh" >"$TRASH/images.log" 2>&1 || {
-	cat "$TRASH/images.log" >&2
-	if [ "${CI:-}" = true ]; then
-		test_bail_out "scripts/test-images.sh failed"
-	fi
-	test_skip_all "cannot build the test images (scripts/test-images.sh)"
-}
+test_docker_node t7510
 
-NODE=t7510-$$
 AGENT_PID=
-
-# Every container of this script carries berth.node=$NODE: remove them all at exit.
-cleanup_containers() {
-	local ids
-	ids=$(docker ps -aq --filter "label=berth.node=$NODE" 2>/dev/null)
-	[ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
-	rm -rf "$TRASH/root"
-}
-trap 'cleanup_containers; test_exit_trap_' EXIT
 
 # The READMEs' commands run from the top of a checkout made of the real directories, with
 # kubectl from PATH (bounded) and a kubeconfig naming the test's server.

@@ -18,6 +18,7 @@
 # Helpers: test_expect_success/failure [PREREQ] TITLE BODY, test_must_fail, test_cmp, test_grep,
 # test_when_finished, test_wait_until, test_external (fold in a TAP program), say, diag;
 # start_redis/stop_redis/restart_redis, start_berth/stop_berth/restart_berth/setup_berth;
+# test_docker_node/test_cleanup_containers (scripts that run real containers);
 # k (kubectl), k_bg (kubectl in the background), api (curl), json_get (node), squash.
 #
 # Depends on: bash (for /dev/tcp and $RANDOM), curl, timeout (coreutils); redis-server,
@@ -538,6 +539,31 @@ restart_redis() {
 		tail -n 20 "$REDIS_DIR/redis.log" >&2
 		return 1
 	}
+}
+
+# ---------------------------------------------------------------------------- docker
+
+# test_docker_node PREFIX: for scripts that run real containers (after test_require docker):
+# build the local images without a registry (scripts/test-images.sh: berth/pause and
+# berth/busybox; a failure bails out under CI=true and skips otherwise), set NODE=PREFIX-<pid>
+# (the node name of the script's agents), and remove every container labelled
+# berth.node=$NODE, and $TRASH/root, when the script exits.
+test_docker_node() {
+	"$TOP/scripts/test-images.sh" >"$TRASH/images.log" 2>&1 || {
+		cat "$TRASH/images.log" >&2
+		[ "${CI:-}" = true ] && test_bail_out "scripts/test-images.sh failed"
+		test_skip_all "cannot build the test images (scripts/test-images.sh)"
+	}
+	NODE=$1-$$
+	trap 'test_cleanup_containers; test_exit_trap_' EXIT
+}
+
+# test_cleanup_containers: remove the containers of node $NODE and $TRASH/root now.
+test_cleanup_containers() {
+	local ids
+	ids=$(docker ps -aq --filter "label=berth.node=$NODE" 2>/dev/null)
+	[ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
+	rm -rf "$TRASH/root"
 }
 
 # ---------------------------------------------------------------------------- berth
