@@ -423,4 +423,26 @@ test_expect_success 'web: the Deployment and Service of web.yaml, with the berth
 	test_wait_until 30 nothing_left
 '
 
+# ---------------------------------------------------------------------------- cron/
+
+test_expect_success 'cron: the backup CronJob, and a Job from it that completes' '
+	k apply -f - <<-EOF &&
+	apiVersion: v1
+	kind: Node
+	metadata: {name: sim-cron2}
+	status:
+	  allocatable: {cpu: "8", memory: 16Gi, pods: "110"}
+	  conditions: [{type: Ready, status: "True"}]
+	EOF
+	k apply -f "$TOP/examples/cron/backup.yaml" &&
+	k get cronjobs backup --no-headers >out &&
+	grep -q "^backup *\*/5 \* \* \* \* *<none> *False *0 " out &&
+	k create job backup-now --from=cronjob/backup &&
+	k wait --for=condition=complete job/backup-now --timeout=60s &&
+	k delete -f "$TOP/examples/cron/backup.yaml" &&
+	k delete job backup-now --ignore-not-found --cascade=foreground &&
+	k delete node sim-cron2 &&
+	test_wait_until 30 nothing_left
+'
+
 test_done
