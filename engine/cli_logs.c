@@ -209,8 +209,9 @@ static json_t *find_pod(logs_t *l, const char *arg)
 
     char *sel = selector_of(obj);
     if (!sel) {
-        fprintf(stderr, "error: cannot get the logs from %s: selector for %s not implemented\n",
-                r.kind, arg);
+        fprintf(stderr, "error: cannot get the logs from %s: a %s has no pod selector (logs "
+                "take a pod, or an object with spec.selector: deployment, replicaset, "
+                "replicationcontroller, service, job)\n", arg, r.kind);
         json_decref(obj);
         return NULL;
     }

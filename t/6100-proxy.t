@@ -15,7 +15,7 @@ test_require redis berth curl node
 command -v python3 >/dev/null || test_missing_prereq "python3 not found"
 
 BACKEND_IP=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub("/.*", "", $4); print $4; exit }')
-[ -n "$BACKEND_IP" ] || test_skip_all "no non-loopback IPv4 address on this host for the backends"
+[ -n "$BACKEND_IP" ] || test_missing_prereq "no non-loopback IPv4 address on this host for the backends"
 
 NS=/api/v1/namespaces/default
 

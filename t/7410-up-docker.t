@@ -13,13 +13,7 @@ test_description='berth up: nodes through Docker, the hello example, stop and ad
 . "$(dirname "$0")/lib/test-lib.sh"
 test_require kubectl berth curl redis docker
 
-"$TOP/scripts/test-images.sh" >"$TRASH/images.log" 2>&1 || {
-	cat "$TRASH/images.log" >&2
-	if [ "${CI:-}" = true ]; then
-		test_bail_out "scripts/test-images.sh failed"
-	fi
-	test_skip_all "cannot build the test images (scripts/test-images.sh)"
-}
+test_docker_images
 
 P=t7410-$$-
 DIR=$TRASH/data

@@ -599,8 +599,9 @@ int main(void)
     const char *req_path = getenv("INFORMER_CTL_REQ"), *rep_path = getenv("INFORMER_CTL_REP");
 
     if (!url || !*url) {
-        printf("1..0 # SKIP BERTH_URL not set\n");
-        return 0;
+        /* t/2600-informer.t sets it; run alone, this has nothing to test against. */
+        printf("Bail out! BERTH_URL is not set (run by t/2600-informer.t)\n");
+        return 1;
     }
     srandom((unsigned)time(NULL));
     base = event_base_new();

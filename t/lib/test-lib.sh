@@ -549,13 +549,18 @@ restart_redis() {
 # (the node name of the script's agents), and remove every container labelled
 # berth.node=$NODE, and $TRASH/root, when the script exits.
 test_docker_node() {
-	"$TOP/scripts/test-images.sh" >"$TRASH/images.log" 2>&1 || {
-		cat "$TRASH/images.log" >&2
-		[ "${CI:-}" = true ] && test_bail_out "scripts/test-images.sh failed"
-		test_skip_all "cannot build the test images (scripts/test-images.sh)"
-	}
+	test_docker_images
 	NODE=$1-$$
 	trap 'test_cleanup_containers; test_exit_trap_' EXIT
+}
+
+# test_docker_images: build the local images (scripts/test-images.sh); a failure is a missing
+# prerequisite (test_missing_prereq: it bails out under CI=true, skips otherwise).
+test_docker_images() {
+	"$TOP/scripts/test-images.sh" >"$TRASH/images.log" 2>&1 || {
+		cat "$TRASH/images.log" >&2
+		test_missing_prereq "cannot build the test images (scripts/test-images.sh)"
+	}
 }
 
 # test_cleanup_containers: remove the containers of node $NODE and $TRASH/root now.
