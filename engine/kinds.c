@@ -14,6 +14,11 @@ extern const char embed_kinds_json[];
 
 static kind_t *kinds[KINDS_MAX];
 static size_t kinds_n;
+/* Kinds no longer served (a plugin dropped or changed them). Kept, not freed, until
+ * kinds_release: requests and watches in flight may still hold the pointer. */
+static kind_t **retired;
+static size_t retired_n;
+static unsigned generation;
 
 static void kind_free(kind_t *k)
 {
@@ -27,6 +32,7 @@ static void kind_free(kind_t *k)
     free(k->plural);
     free(k->singular);
     free(k->store_key);
+    free(k->owner);
     free(k->field_selectors);
     json_decref(k->short_names);
     json_decref(k->categories);
@@ -45,7 +51,7 @@ static int valid_plural(const char *s)
     return 1;
 }
 
-const kind_t *kinds_register_json(const json_t *def, char *err, size_t errlen)
+kind_t *kinds_build(const json_t *def, const char *owner, char *err, size_t errlen)
 {
     const char *group = json_str(def, "group"), *version = json_str(def, "version");
     const char *kname = json_str(def, "kind"), *plural = json_str(def, "plural");
@@ -64,15 +70,6 @@ const kind_t *kinds_register_json(const json_t *def, char *err, size_t errlen)
         snprintf(err, errlen, "plural \"%s\" must be lowercase letters, digits or '-'", plural);
         return NULL;
     }
-    if (kinds_find(group, version, plural)) {
-        snprintf(err, errlen, "kind %s%s%s/%s is already registered", group, *group ? "/" : "",
-                 version, plural);
-        return NULL;
-    }
-    if (kinds_n == KINDS_MAX) {
-        snprintf(err, errlen, "too many kinds (%d)", KINDS_MAX);
-        return NULL;
-    }
     k = calloc(1, sizeof(*k));
     if (!k)
         goto failed;
@@ -87,8 +84,9 @@ const kind_t *kinds_register_json(const json_t *def, char *err, size_t errlen)
     k->singular = strdup(singular ? singular : "");
     if (asprintf(&k->store_key, "%s%s%s", plural, *group ? "." : "", group) < 0)
         k->store_key = NULL;
+    k->owner = owner ? strdup(owner) : NULL;
     if (!k->group || !k->version || !k->group_version || !k->kind || !k->list_kind ||
-        !k->plural || !k->singular || !k->store_key)
+        !k->plural || !k->singular || !k->store_key || (owner && !k->owner))
         goto failed;
     k->namespaced = json_is_true(json_object_get(def, "namespaced"));
     k->generation = json_is_true(json_object_get(def, "generation"));
@@ -144,7 +142,6 @@ const kind_t *kinds_register_json(const json_t *def, char *err, size_t errlen)
     } else {
         k->columns = json_incref((json_t *)table_spec_builtin(group, kname));
     }
-    kinds[kinds_n++] = k;
     return k;
 
 failed:
@@ -152,6 +149,59 @@ failed:
 failed_quiet:
     kind_free(k);
     return NULL;
+}
+
+void kinds_build_free(kind_t *k)
+{
+    kind_free(k);
+}
+
+const kind_t *kinds_insert(kind_t *k, char *err, size_t errlen)
+{
+    if (kinds_find(k->group, k->version, k->plural)) {
+        snprintf(err, errlen, "kind %s%s%s/%s is already registered", k->group,
+                 *k->group ? "/" : "", k->version, k->plural);
+        kind_free(k);
+        return NULL;
+    }
+    if (kinds_n == KINDS_MAX) {
+        snprintf(err, errlen, "too many kinds (%d)", KINDS_MAX);
+        kind_free(k);
+        return NULL;
+    }
+    kinds[kinds_n++] = k;
+    generation++;
+    return k;
+}
+
+const kind_t *kinds_register_json(const json_t *def, char *err, size_t errlen)
+{
+    kind_t *k = kinds_build(def, NULL, err, errlen);
+    return k ? kinds_insert(k, err, errlen) : NULL;
+}
+
+int kinds_retire(const kind_t *k)
+{
+    for (size_t i = 0; i < kinds_n; i++) {
+        if (kinds[i] != k)
+            continue;
+        kind_t **grown = realloc(retired, (retired_n + 1) * sizeof(*retired));
+        if (!grown)
+            return -1;
+        retired = grown;
+        retired[retired_n++] = kinds[i];
+        /* Keep the order of the rest: discovery lists kinds in registration order. */
+        memmove(&kinds[i], &kinds[i + 1], (kinds_n - i - 1) * sizeof(*kinds));
+        kinds_n--;
+        generation++;
+        return 0;
+    }
+    return -1;
+}
+
+unsigned kinds_generation(void)
+{
+    return generation;
 }
 
 int kinds_init(void)
@@ -182,6 +232,11 @@ void kinds_release(void)
     for (size_t i = 0; i < kinds_n; i++)
         kind_free(kinds[i]);
     kinds_n = 0;
+    for (size_t i = 0; i < retired_n; i++)
+        kind_free(retired[i]);
+    free(retired);
+    retired = NULL;
+    retired_n = 0;
 }
 
 const kind_t *kinds_find(const char *group, const char *version, const char *plural)

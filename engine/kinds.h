@@ -2,8 +2,9 @@
  *
  * A kind is data: group, version, plural, Kind, scope, subresources, the field selectors it
  * accepts and its table columns. Built-in kinds come from engine/kinds.json (compiled in);
- * plugins register more at run time with kinds_register_json(). Discovery, CRUD, watch and
- * tables are generic code driven by this table.
+ * plugins register more at run time with kinds_register_json(), and retire them when they are
+ * removed or changed. Discovery, CRUD, watch and tables are generic code driven by this
+ * table. Single-threaded: called from the event loop only.
  *
  * Depends on jansson and table.h (default columns). Used by the API, store and watch code. */
 #ifndef BERTH_KINDS_H
@@ -37,6 +38,7 @@ typedef struct kind_s {
     const char **field_selectors; /* NULL-terminated field paths beyond metadata.name/namespace */
     json_t *columns;      /* table column spec (see table.h), owned */
     json_t *def;          /* the definition as registered, owned */
+    char *owner;          /* the plugin that registered it, or NULL (built-in) */
 } kind_t;
 
 /* Load the built-in kinds. Returns 0, or -1 with a message on stderr. */
@@ -46,6 +48,23 @@ void kinds_release(void);
 /* Register a kind from its JSON definition (borrowed). Returns the kind (owned by the
  * registry, valid until kinds_release) or NULL with err set. */
 const kind_t *kinds_register_json(const json_t *def, char *err, size_t errlen);
+
+/* The same in two steps, so a caller can validate several definitions before serving any:
+ * kinds_build makes the kind (owner: the registering plugin, or NULL) without registering it,
+ * or NULL with err set; kinds_insert registers it (and owns it from then on, also on
+ * failure: NULL with err set when its group/version/plural is taken); kinds_build_free
+ * drops one that was built and not inserted. */
+kind_t *kinds_build(const json_t *def, const char *owner, char *err, size_t errlen);
+const kind_t *kinds_insert(kind_t *k, char *err, size_t errlen);
+void kinds_build_free(kind_t *k);
+
+/* Stop serving k: lookups and kinds_at no longer return it. Its memory stays valid until
+ * kinds_release, since requests and watches in flight may hold the pointer. 0, or -1 when
+ * k is not served. */
+int kinds_retire(const kind_t *k);
+/* Bumped by every registration and retirement, so holders of per-kind state (informers,
+ * caches) can tell that the set of kinds changed. */
+unsigned kinds_generation(void);
 
 /* Look up by group + plural ("" + "pods", "apps" + "deployments"). NULL if unknown. */
 const kind_t *kinds_find(const char *group, const char *version, const char *plural);

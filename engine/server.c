@@ -54,7 +54,36 @@ typedef struct server_ctx_s {
     struct event_base *base;
     scheduler_t *scheduler;
     controllers_t *controllers;
+    const char *plugin_dir, *lib_dir;
+    unsigned long plugins_sig;     /* plugins_signature() when the kinds were last synced */
+    struct event *plugins_timer;
 } server_ctx_t;
+
+/* How often the plugin files are checked for kinds to add, change or retire. */
+#define PLUGINS_POLL_MS 1000
+
+static void on_kind_retired(const kind_t *k, void *priv)
+{
+    server_ctx_t *ctx = priv;
+    char msg[300];
+    snprintf(msg, sizeof(msg), "%s%s%s %s is no longer served as it was (its plugin changed)",
+             k->group, *k->group ? "/" : "", k->version, k->plural);
+    watch_hub_drop_kind(ctx->hub, k, msg);
+}
+
+/* Serve the plugins' kinds as their files now define them (plugins.h). */
+static void sync_plugin_kinds(server_ctx_t *ctx)
+{
+    ctx->plugins_sig = plugins_signature(ctx->plugin_dir);
+    plugins_sync_kinds(ctx->plugin_dir, ctx->lib_dir, on_kind_retired, ctx);
+}
+
+static void on_plugins_poll(evutil_socket_t fd, short what, void *arg)
+{
+    server_ctx_t *ctx = arg;
+    if (plugins_signature(ctx->plugin_dir) != ctx->plugins_sig)
+        sync_plugin_kinds(ctx);
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -66,7 +95,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     server_ctx_t *ctx = arg;
-    log_info("SIGHUP: reloading policies");
+    log_info("SIGHUP: reloading policies and plugins");
+    sync_plugin_kinds(ctx);
     scheduler_reload(ctx->scheduler);
     controllers_reload(ctx->controllers);
 }
@@ -163,7 +193,11 @@ int server_main(int argc, char **argv)
         scheduler_default_dir("plugins", gdir, sizeof(gdir)), plugin_dir = gdir;
     if (kinds_init() != 0)
         return 1;
-    /* Kinds plugins add are served like built-in ones (a plugin that fails is skipped). */
+    /* Kinds plugins add are served like built-in ones (a plugin that fails is skipped), and
+     * follow their files while the server runs. */
+    ctx.plugin_dir = plugin_dir;
+    ctx.lib_dir = lib_dir;
+    ctx.plugins_sig = plugins_signature(plugin_dir);
     plugins_register_kinds(plugin_dir, lib_dir);
     ctx.base = event_base_new();
     if (!ctx.base)
@@ -183,6 +217,11 @@ int server_main(int argc, char **argv)
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
     event_add(sighup, NULL);
+    ctx.plugins_timer = event_new(ctx.base, -1, EV_PERSIST, on_plugins_poll, &ctx);
+    if (ctx.plugins_timer) {
+        struct timeval tv = { PLUGINS_POLL_MS / 1000, (PLUGINS_POLL_MS % 1000) * 1000 };
+        event_add(ctx.plugins_timer, &tv);
+    }
     {
         /* The scheduler and controllers are API clients like any other, here of this very
          * server. */
@@ -222,6 +261,8 @@ out:
         event_free(sigterm);
     if (sighup)
         event_free(sighup);
+    if (ctx.plugins_timer)
+        event_free(ctx.plugins_timer);
     scheduler_free(ctx.scheduler);
     controllers_free(ctx.controllers);
     watch_hub_free(ctx.hub);

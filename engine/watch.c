@@ -446,6 +446,23 @@ void watch_hub_free(watch_hub_t *hub)
     free(hub);
 }
 
+void watch_hub_drop_kind(watch_hub_t *hub, const kind_t *k, const char *message)
+{
+    for (feed_t **pf = &hub->feeds; *pf; pf = &(*pf)->next) {
+        feed_t *f = *pf;
+        if (f->kind != k)
+            continue;
+        *pf = f->next;
+        feed_close_all(f, 410, message);
+        rconn_set_state_cb(f->conn, NULL, NULL);
+        rconn_free(f->conn);
+        event_free(f->pending_timer);
+        feed_clear_ring(f);
+        free(f);
+        return;
+    }
+}
+
 watcher_t *watch_subscribe(watch_hub_t *hub, const kind_t *k, uint64_t from_rv,
                            watch_deliver_fn *deliver_fn, watch_close_fn *close_fn, void *owner)
 {

@@ -44,6 +44,10 @@ typedef void watch_close_fn(void *owner, int code, const char *message);
 watch_hub_t *watch_hub_create(struct event_base *base, store_t *store, const char *redis_url);
 void watch_hub_free(watch_hub_t *hub);
 
+/* k is no longer served (kinds_retire): its watchers are closed with 410 and message, so
+ * clients re-list (and find the kind gone or changed), and its feed is freed. */
+void watch_hub_drop_kind(watch_hub_t *hub, const kind_t *k, const char *message);
+
 /* Subscribe to k's events after resourceVersion from_rv. Events may be delivered before
  * this returns. Returns NULL if out of memory. */
 watcher_t *watch_subscribe(watch_hub_t *hub, const kind_t *k, uint64_t from_rv,
