@@ -35,6 +35,8 @@
 #define CM_RUNTIME        "berth.controller.runtime"
 #define CM_EXPECT_TIMEOUT_MS 30000   /* give up waiting for a sync's writes to show (client-go: 5 min) */
 #define CM_EXPECT_POLL_MS 20
+#define CM_PACE_MAX_MS    1000   /* pacing never holds a parent back longer than this */
+#define CM_PACE_CHILD_US  50     /* per child of the parent: 10,000 pods, 0.5 s between syncs */
 #define CM_COMPONENT      "controller-manager"
 
 typedef struct controllers_s controllers_t;
@@ -65,10 +67,10 @@ typedef struct ctrl_s {
     /* The policy's child_events: plural -> {create|create_failed|delete|delete_failed ->
      * {type, reason, message}}, recorded from the answers to its creates and deletes. */
     json_t        *child_events;
-    /* Pacing: parent key -> the monotonic ms before which it is not synced again. A sync
-     * that costs T ms is followed by at most one more within 4 T (capped at 1 s): a big
-     * parent whose children change all the time (10,000 pods turning Ready) is synced a few
-     * times a second, not after every event, and the loop it shares with the API serves. */
+    /* Pacing: parent key -> the monotonic ms before which it is not synced again (see
+     * pace_ms): a big parent whose children change all the time (10,000 pods turning
+     * Ready) is synced a few times a second, not after every event, and the loop it shares
+     * with the API serves. */
     json_t        *not_before;
 } ctrl_t;
 
@@ -88,9 +90,14 @@ struct controllers_s {
     int                resync_s;
     char               dir[PATH_MAX];
     char               plugin_dir[PATH_MAX];
+    char               lib_dir[PATH_MAX];
     json_t            *settings;       /* ctx.settings, from the flags */
     json_t            *resources;      /* ctx.resources(): [{resource, namespaced, apiVersion, kind}] */
     int                all_resources;  /* informers on every kind were made */
+    unsigned           kinds_gen;      /* kinds_generation() they were made for */
+    unsigned long      plugins_sig;    /* plugins_signature() at the last scan */
+    int                sync_kinds;     /* opts->sync_kinds */
+    struct event      *plugins_ev;     /* the plugin directory poll */
 };
 
 static long long now_ms(void)
@@ -398,6 +405,15 @@ static void index_controller(json_t *obj, json_t *keys, void *priv)
         json_array_append_new(keys, json_string(uid));
 }
 
+/* Objects without a controller ownerReference by namespace: the orphans a controller with
+ * adopt = true may claim (runtime.lua), without walking the owned pods of the namespace. */
+static void index_orphan(json_t *obj, json_t *keys, void *priv)
+{
+    const char *ns = md_str(obj, "namespace");
+    if (ns && *ns && !controller_uid(obj))
+        json_array_append_new(keys, json_string(ns));
+}
+
 /* The informer for resource ("v1/pods", "apps/v1/replicasets"), made on first use. -1 for
  * a malformed resource or too many. */
 static int resource(controllers_t *cm, const char *name)
@@ -438,6 +454,7 @@ static int resource(controllers_t *cm, const char *name)
         informer_add_index(r->inf, "controller", index_controller, NULL) != 0 ||
         informer_add_index(r->inf, "owner", index_owner, NULL) != 0 ||
         informer_add_index(r->inf, "node", index_node, NULL) != 0 ||
+        informer_add_index(r->inf, "orphan", index_orphan, NULL) != 0 ||
         luacluster_add_informer(cm->lua, name, r->inf) != 0) {
         if (r->inf)
             informer_free(r->inf);
@@ -467,6 +484,7 @@ static void make_all_resources(controllers_t *cm)
     if (cm->all_resources)
         return;
     cm->all_resources = 1;
+    cm->kinds_gen = kinds_generation();
     for (size_t i = 0; (k = kinds_at(i)) != NULL; i++) {
         if (*k->group)
             snprintf(name, sizeof(name), "%s/%s/%s", k->group, k->version, k->plural);
@@ -835,6 +853,25 @@ static int all_expectations_met(ctrl_t *c)
     return met;
 }
 
+/* How long after a sync that cost cost_ms the same parent may be synced again. A sync is
+ * followed by at most one more within 4 times its cost, and, when it wrote none of its
+ * children (it only counted them for status, say), within CM_PACE_CHILD_US per child: a
+ * ReplicaSet of 10,000 pods turning Ready, whose every change queues it, is synced about
+ * twice a second however cheap its sync is (kube's work queue coalesces the same way while
+ * a sync runs), while one that creates or deletes pods goes on as soon as the expectations
+ * let it. Both capped at CM_PACE_MAX_MS; small parents (a few children, a few ms) are not
+ * held back at all. */
+static long pace_ms(long long cost_ms, double nchildren, double child_writes)
+{
+    long long pace = cost_ms >= 5 ? cost_ms * 4 : 0;
+    if (child_writes <= 0) {
+        double by_children = nchildren * CM_PACE_CHILD_US / 1000.0;
+        if (by_children > pace)
+            pace = (long long)by_children;
+    }
+    return (long)(pace > CM_PACE_MAX_MS ? CM_PACE_MAX_MS : pace);
+}
+
 static void process(workqueue_t *q, const char *key, void *priv)
 {
     ctrl_t *c = priv;
@@ -892,9 +929,6 @@ static void process(workqueue_t *q, const char *key, void *priv)
         rc = policy_call_function(p, "sync", 4, 1);
     }
     long long cost = now_ms() - t_start;
-    if (cost >= 5)
-        json_object_set_new(c->not_before, key,
-                            json_integer(now_ms() + (cost * 4 > 1000 ? 1000 : cost * 4)));
     snprintf(labels, sizeof(labels), "controller=\"%s%s%s\",result=\"%s\"", c->policy,
              c->sub[0] ? "#" : "", c->sub, rc == LUAVM_OK ? "success" : "error");
     metrics_add("berth_controller_syncs_total", labels, 1);
@@ -908,19 +942,27 @@ static void process(workqueue_t *q, const char *key, void *priv)
         workqueue_done(q, key);
         return;
     }
-    double requeue = 0;
+    double requeue = 0, nchildren = 0, child_writes = 0;
     if (lua_istable(L, -1)) {
         lua_getfield(L, -1, "requeue_after");
         requeue = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
-        lua_pop(L, 1);
+        lua_getfield(L, -2, "children");
+        nchildren = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+        lua_getfield(L, -3, "child_writes");
+        child_writes = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+        lua_pop(L, 3);
     }
     lua_pop(L, 1);
+    long pace = pace_ms(cost, nchildren, child_writes);
+    if (pace > 0)
+        json_object_set_new(c->not_before, key, json_integer(now_ms() + pace));
     snprintf(tag, sizeof(tag), "%d\n%s", c->index, key);
-    int n = luacluster_commit_tagged(cm->lua, L, tag);
+    int n = luacluster_commit_opts(cm->lua, L, tag, LUACLUSTER_SLOW_START);
     if (n > 0)
         json_object_set_new(c->expect, key, json_pack("{s:i,s:{},s:I}", "inflight", n, "rvs",
                                                       "since", (json_int_t)now_ms()));
-    workqueue_forget(q, key);
+    else
+        workqueue_forget(q, key);   /* nothing to write: a success (else action_done decides) */
     if (requeue > 0)
         workqueue_add_after(q, key, (long)(requeue * 1000 > 86400000 ? 86400000 : requeue * 1000));
     workqueue_done(q, key);
@@ -1023,8 +1065,10 @@ static void action_done(void *priv, const char *verb, const char *method, const 
     ctrl_t *c = cm->ctrls[idx];
     const char *key = nl + 1;
     json_t *e = json_object_get(c->expect, key);
-    child_event(c, key, verb, path, status, body, errstr);
-    if (status >= 200 && status < 300) {
+    if (status == LUACLUSTER_SKIPPED) {
+        /* A create slow start did not send after a failed one: the failure requeued the
+         * parent and recorded its event; this one only lowers the expectations. */
+    } else if (status >= 200 && status < 300) {
         int r = e ? path_resource(c, path) : -1;
         if (r >= 0) {
             char ri[16];
@@ -1035,12 +1079,20 @@ static void action_done(void *priv, const char *verb, const char *method, const 
                 json_object_set_new(rvs, ri, json_integer((json_int_t)rv));
         }
     } else {
-        /* A conflict or a rejection: look again after a backoff, from fresh caches. */
+        /* A conflict or a rejection: look again after a backoff, from fresh caches. The
+         * backoff grows while syncs keep failing (a template the API server rejects), and
+         * is reset by a sync whose writes all succeed (below), as kube's work queue. */
         workqueue_add_rate_limited(c->queue, key);
+        if (e)
+            json_object_set_new(e, "failed", json_true());
     }
+    if (status != LUACLUSTER_SKIPPED)
+        child_event(c, key, verb, path, status, body, errstr);
     if (e) {
         json_int_t left = json_integer_value(json_object_get(e, "inflight")) - 1;
         json_object_set_new(e, "inflight", json_integer(left > 0 ? left : 0));
+        if (left <= 0 && !json_is_true(json_object_get(e, "failed")))
+            workqueue_forget(c->queue, key);
     }
 }
 
@@ -1086,6 +1138,30 @@ static void scan_plugins(controllers_t *cm)
     closedir(dh);
     for (int i = 0; i < n; i++)
         policy_get(cm->plugins, names[i]);
+}
+
+/* Every second: a plugin directory that appeared is loaded (its controllers start), the
+ * kinds follow the files when this process keeps its own registry, and the controllers that
+ * watch every kind (garbage collector, namespace) get informers on kinds added since. A
+ * retired kind's informer stays; it finds nothing to list until the kind is back. */
+static void plugins_poll(evutil_socket_t fd, short what, void *arg)
+{
+    controllers_t *cm = arg;
+    (void)fd;
+    (void)what;
+    if (cm->plugins) {
+        unsigned long sig = plugins_signature(cm->plugin_dir);
+        if (sig != cm->plugins_sig) {
+            cm->plugins_sig = sig;
+            if (cm->sync_kinds)
+                plugins_sync_kinds(cm->plugin_dir, cm->lib_dir[0] ? cm->lib_dir : NULL, NULL, NULL);
+            scan_plugins(cm);
+        }
+    }
+    if (cm->all_resources && kinds_generation() != cm->kinds_gen) {
+        cm->all_resources = 0;
+        make_all_resources(cm);    /* known names are kept; new kinds get informers */
+    }
 }
 
 /* Add a controller for every policies/controllers/<name>.lua not known yet. */
@@ -1161,6 +1237,7 @@ controllers_t *controllers_create(struct event_base *base, const controllers_opt
         goto failed;
     if (opts->plugin_dir && access(opts->plugin_dir, R_OK) == 0) {
         snprintf(cm->plugin_dir, sizeof(cm->plugin_dir), "%s", opts->plugin_dir);
+        snprintf(cm->lib_dir, sizeof(cm->lib_dir), "%s", opts->lib_dir ? opts->lib_dir : "");
         popts.report = plugin_report;
         cm->plugins = policy_set_create(base, opts->plugin_dir, opts->lib_dir, &popts, err, errlen);
         if (!cm->plugins)
@@ -1188,6 +1265,13 @@ controllers_t *controllers_create(struct event_base *base, const controllers_opt
     }
     struct timeval tv = { cm->resync_s, 0 };
     event_add(cm->resync_ev, &tv);
+    cm->sync_kinds = opts->sync_kinds;
+    cm->plugins_sig = cm->plugins ? plugins_signature(cm->plugin_dir) : 0;
+    cm->plugins_ev = event_new(base, -1, EV_PERSIST, plugins_poll, cm);
+    if (cm->plugins_ev) {
+        struct timeval poll = { 1, 0 };
+        event_add(cm->plugins_ev, &poll);
+    }
     scan(cm);
     return cm;
 failed:
@@ -1212,6 +1296,8 @@ void controllers_free(controllers_t *cm)
     leader_free(cm->leader);
     if (cm->resync_ev)
         event_free(cm->resync_ev);
+    if (cm->plugins_ev)
+        event_free(cm->plugins_ev);
     for (int i = 0; i < cm->nctrls; i++) {
         workqueue_free(cm->ctrls[i]->queue);
         json_decref(cm->ctrls[i]->expect);
@@ -1297,6 +1383,7 @@ int controllers_main(int argc, char **argv)
     if (kinds_init() != 0)
         return 1;
     plugins_register_kinds(co.plugin_dir, co.lib_dir);
+    co.sync_kinds = 1;
     struct event_base *base = event_base_new();
     controllers_t *cm = controllers_create(base, &co, err, sizeof(err));
     if (!cm) {

@@ -20,7 +20,10 @@
  * the core commits only if the call succeeded. Expectations, as client-go's: until every
  * action of a parent's last sync has been answered and the informers have caught up with the
  * resourceVersions those answers carried, the parent is not synced again, so a controller
- * never acts twice on a stale cache (creating pods twice, say).
+ * never acts twice on a stale cache (creating pods twice, say). The creates of a sync go out
+ * in slow-start batches (1, 2, 4, ...; the rest skipped after a failed batch), failures back
+ * off until a sync's writes all succeed, and a parent whose many children keep changing is
+ * paced (docs/controllers.md, "What the runtime guarantees").
  *
  * Only the holder of the Lease kube-system/berth-controller-manager acts; others keep their
  * caches warm. Policies hot-reload like the scheduler's; a file that fails to load is
@@ -44,6 +47,9 @@ typedef struct controllers_opts_s {
     int resync_seconds;            /* every parent synced at least this often; 0: 60 s */
     int node_monitor_grace_period; /* seconds without heartbeat before a node is Unknown; 0: 40 */
     int default_toleration_seconds;/* not-ready/unreachable NoExecute tolerated this long; 0: 300 */
+    int sync_kinds;                /* 1: this process keeps the kind registry in step with the
+                                    * plugin files itself (`berth controllers`); inside
+                                    * `berth server` the server does */
 } controllers_opts_t;
 
 /* Start the controllers on base. NULL with err set on bad options or an unreadable

@@ -1,7 +1,9 @@
 /* luacluster.c: see luacluster.h. One luacluster_t holds the informers, the committed
  * actions (a FIFO of pending ones and a short list in flight) and a list of per-VM states.
  * A per-VM state (lcvm_t) lives in a full userdata of its VM: its conversion cache and its
- * queue of uncommitted actions; the userdata's __gc unlinks and frees it when the VM closes. */
+ * queue of uncommitted actions; the userdata's __gc unlinks and frees it when the VM closes.
+ * Creates committed with LUACLUSTER_SLOW_START wait in a slow-start group (lc_group_t) and go
+ * to the pending FIFO a batch at a time. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "log.h"
 #include "eventcorr.h"
 #include "luacluster.h"
+#include "luavm.h"
 #include "luajson.h"
 #include "metrics.h"
 #include "selector.h"
@@ -24,6 +27,7 @@
 #define LC_SEG_MAX   96      /* group, version, plural, subresource */
 #define LC_NAME_MAX  253     /* namespace and object names */
 #define LC_PATH_MAX  (2 * LC_NAME_MAX + 4 * LC_SEG_MAX + 64)
+#define LC_MAX_GROUPS 16     /* slow-start groups (collections created into) per commit */
 
 /* ---------------------------------------------------------------------------------------
  * Types */
@@ -36,9 +40,12 @@ typedef struct lc_res_s {
     char canon[4 * LC_SEG_MAX]; /* "v1/pods", "apps/v1/replicasets" (no subresource) */
 } lc_res_t;
 
+typedef struct lc_group_s lc_group_t;
+
 typedef struct lc_op_s {
     struct lc_op_s  *next, *prev;
     luacluster_t    *lc;
+    lc_group_t      *group;     /* its slow-start group, or NULL */
     apiclient_call_t *call;
     const char      *verb;      /* static */
     const char      *method;    /* static */
@@ -48,6 +55,18 @@ typedef struct lc_op_s {
     json_t          *body;      /* may be NULL */
     char            *tag;       /* luacluster_commit_tagged's tag, or NULL */
 } lc_op_t;
+
+/* The creates of one collection (path) in one slow-start commit (kube's slowStartBatch):
+ * held here and released in batches of 1, 2, 4, ...; a batch with a failure ends the group
+ * and its held creates are reported skipped, unsent. Freed when nothing is held or out. */
+struct lc_group_s {
+    lc_group_t *next, *prev;    /* lc->groups */
+    lc_op_t    *head, *tail;    /* held, in commit order */
+    unsigned    nheld;
+    unsigned    out;            /* released, not finished */
+    unsigned    batch;          /* the size of the batch last released */
+    int         failed;         /* a create of the current batch failed */
+};
 
 typedef struct lcvm_s lcvm_t;
 
@@ -77,6 +96,8 @@ struct luacluster_s {
     lc_op_t           *phead, *ptail;   /* committed, not started */
     lc_op_t           *inflight;
     unsigned           npending, ninflight;
+    lc_group_t        *groups;          /* slow-start groups with creates held or out */
+    unsigned           nheld;           /* creates held in them */
     luacluster_done_fn *done;
     void              *done_priv;
     const char        *done_tag;        /* the tag of the action being reported */
@@ -277,14 +298,10 @@ static void lc_vm_unlink(lcvm_t *v)
     v->lc = NULL;
 }
 
-/* __gc of the per-VM userdata: the VM is closing (lua_close), its refs die with it. */
-static int lc_vm_gc(lua_State *L)
+/* Forget a VM's state: its queued actions are dropped, its refs die with the VM. */
+static void lc_vm_forget(void *priv)
 {
-    lcvm_t **pv = luaL_checkudata(L, 1, LC_UDATA_MT);
-    lcvm_t *v = *pv;
-    if (v == NULL)
-        return 0;
-    *pv = NULL;
+    lcvm_t *v = priv;
     if (v->lc)
         v->lc->stats.discarded += v->qlen;
     lc_vm_unlink(v);
@@ -292,6 +309,19 @@ static int lc_vm_gc(lua_State *L)
     lc_scratch_clear(v);
     json_decref(v->cache);
     free(v);
+}
+
+/* __gc of the per-VM userdata: the VM is closing (lua_close). A VM that luavm abandons is
+ * never closed; it calls lc_vm_forget through luavm_on_discard instead. */
+static int lc_vm_gc(lua_State *L)
+{
+    lcvm_t **pv = luaL_checkudata(L, 1, LC_UDATA_MT);
+    lcvm_t *v = *pv;
+    if (v == NULL)
+        return 0;
+    *pv = NULL;
+    luavm_forget_discard(L, v);
+    lc_vm_forget(v);
     return 0;
 }
 
@@ -606,6 +636,8 @@ static void lc_finish(luacluster_t *lc, lc_op_t *op, int status, json_t *body,
 {
     if (status >= 200 && status < 300) {
         lc->stats.succeeded++;
+    } else if (status == LUACLUSTER_SKIPPED) {
+        lc->stats.skipped++;
     } else {
         char labels[256];
         const char *msg = json_str(body, "message");
@@ -625,6 +657,96 @@ static void lc_finish(luacluster_t *lc, lc_op_t *op, int status, json_t *body,
 
 static void lc_pump(luacluster_t *lc);
 
+/* Append op to the pending FIFO. */
+static void lc_pending_add(luacluster_t *lc, lc_op_t *op)
+{
+    op->next = op->prev = NULL;
+    if (lc->ptail)
+        lc->ptail->next = op;
+    else
+        lc->phead = op;
+    lc->ptail = op;
+    lc->npending++;
+}
+
+/* Release the group's next batch (twice the last, at most what is held) to the pending
+ * FIFO. */
+static void lc_group_release(luacluster_t *lc, lc_group_t *g)
+{
+    unsigned n = g->batch ? g->batch * 2 : 1;
+    if (n > g->nheld)
+        n = g->nheld;
+    g->batch = n;
+    for (unsigned i = 0; i < n; i++) {
+        lc_op_t *op = g->head;
+        g->head = op->next;
+        if (g->head == NULL)
+            g->tail = NULL;
+        g->nheld--;
+        lc->nheld--;
+        g->out++;
+        lc_pending_add(lc, op);
+    }
+}
+
+static void lc_group_free(luacluster_t *lc, lc_group_t *g)
+{
+    while (g->head) {
+        lc_op_t *op = g->head;
+        g->head = op->next;
+        lc_op_free(op);
+    }
+    lc->nheld -= g->nheld;
+    if (g->prev)
+        g->prev->next = g->next;
+    else
+        lc->groups = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+    free(g);
+}
+
+/* A released create of group g finished (ok: 2xx). When its batch is done: the next batch,
+ * or after a failure every held create reported skipped (kube's slowStartBatch stops at the
+ * first batch with an error; the caller lowers its expectations by the skipped ones). */
+static void lc_group_done(luacluster_t *lc, lc_group_t *g, int ok)
+{
+    if (!ok)
+        g->failed = 1;
+    if (--g->out > 0)
+        return;
+    if (g->nheld > 0 && !g->failed) {
+        lc_group_release(lc, g);
+        return;
+    }
+    if (g->nheld > 0) {
+        log_warn("%s: slow start: %u creates skipped after a failed one", lc->component,
+                 g->nheld);
+        while (g->head) {
+            lc_op_t *op = g->head;
+            g->head = op->next;
+            if (g->head == NULL)
+                g->tail = NULL;
+            g->nheld--;
+            lc->nheld--;
+            op->group = NULL;
+            lc_finish(lc, op, LUACLUSTER_SKIPPED, NULL,
+                      "not sent: an earlier create of the same sync failed (slow start)");
+            lc_op_free(op);
+        }
+    }
+    lc_group_free(lc, g);
+}
+
+/* op is finished and reported: its group's accounting, then free it. */
+static void lc_op_end(luacluster_t *lc, lc_op_t *op, int ok)
+{
+    lc_group_t *g = op->group;
+    lc_op_free(op);
+    if (g)
+        lc_group_done(lc, g, ok);
+}
+
 static void lc_op_done(int status, json_t *body, const char *errstr, void *priv)
 {
     lc_op_t *op = priv;
@@ -639,7 +761,7 @@ static void lc_op_done(int status, json_t *body, const char *errstr, void *priv)
     lc->ninflight--;
     op->call = NULL;
     lc_finish(lc, op, status, body, errstr);
-    lc_op_free(op);
+    lc_op_end(lc, op, status >= 200 && status < 300);
     lc_pump(lc);
 }
 
@@ -664,7 +786,7 @@ static void lc_pump(luacluster_t *lc)
                                      lc_op_done, op);
         if (op->call == NULL) {
             lc_finish(lc, op, 0, NULL, "the request could not be started");
-            lc_op_free(op);
+            lc_op_end(lc, op, 0);
             continue;
         }
         op->next = lc->inflight;
@@ -1144,6 +1266,8 @@ static int lc_lua_open(lua_State *L)
         lc->vms->prev = v;
     lc->vms = v;
     *pv = v;
+    if (luavm_on_discard(L, lc_vm_forget, v) != 0)
+        return luaL_error(L, "berth.cluster: out of memory");
 
     lua_newtable(L);
     for (const luaL_Reg *f = lc_funcs; f->name; f++) {
@@ -1199,6 +1323,8 @@ void luacluster_free(luacluster_t *lc)
         lc->phead = op->next;
         lc_op_free(op);
     }
+    while (lc->groups)
+        lc_group_free(lc, lc->groups);
     while (lc->vms) {
         lcvm_t *v = lc->vms;
         lc_queue_clear(v);
@@ -1261,12 +1387,44 @@ void luacluster_begin(luacluster_t *lc, lua_State *L)
 
 int luacluster_commit(luacluster_t *lc, lua_State *L)
 {
-    return luacluster_commit_tagged(lc, L, NULL);
+    return luacluster_commit_opts(lc, L, NULL, 0);
 }
 
 int luacluster_commit_tagged(luacluster_t *lc, lua_State *L, const char *tag)
 {
+    return luacluster_commit_opts(lc, L, tag, 0);
+}
+
+/* The slow-start group of this commit for a create to path (a collection), made on first
+ * use; groups[0..*n) are this commit's. NULL when out of memory (the create then goes out
+ * unbatched). */
+static lc_group_t *lc_group_for(luacluster_t *lc, lc_group_t **groups, char **paths,
+                                unsigned *n, unsigned max, const char *path)
+{
+    for (unsigned i = 0; i < *n; i++)
+        if (!strcmp(paths[i], path))
+            return groups[i];
+    if (*n >= max)
+        return NULL;
+    lc_group_t *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return NULL;
+    g->next = lc->groups;
+    if (lc->groups)
+        lc->groups->prev = g;
+    lc->groups = g;
+    groups[*n] = g;
+    paths[*n] = (char *)path;
+    (*n)++;
+    return g;
+}
+
+int luacluster_commit_opts(luacluster_t *lc, lua_State *L, const char *tag, int flags)
+{
     lcvm_t *v = lc_vm_of(lc, L);
+    lc_group_t *groups[LC_MAX_GROUPS];
+    char *paths[LC_MAX_GROUPS];
+    unsigned ngroups = 0;
     int n;
     if (v == NULL)
         return 0;
@@ -1274,18 +1432,38 @@ int luacluster_commit_tagged(luacluster_t *lc, lua_State *L, const char *tag)
     lc_scratch_clear(v);
     if (v->qhead == NULL)
         return 0;
-    if (tag)
-        for (lc_op_t *op = v->qhead; op; op = op->next)
-            op->tag = strdup(tag);
     n = (int)v->qlen;
-    if (lc->ptail)
-        lc->ptail->next = v->qhead;
-    else
-        lc->phead = v->qhead;
-    lc->ptail = v->qtail;
-    lc->npending += v->qlen;
+    lc_op_t *op = v->qhead, *next;
     v->qhead = v->qtail = NULL;
     v->qlen = 0;
+    /* In commit order: each group's first create goes where it was queued (a batch of 1),
+     * its others wait in the group. */
+    for (; op; op = next) {
+        next = op->next;
+        if (tag)
+            op->tag = strdup(tag);
+        lc_group_t *g = NULL;
+        if ((flags & LUACLUSTER_SLOW_START) && !strcmp(op->verb, "create"))
+            g = lc_group_for(lc, groups, paths, &ngroups, LC_MAX_GROUPS, op->path);
+        if (g && g->batch > 0) {
+            op->group = g;
+            op->next = NULL;
+            if (g->tail)
+                g->tail->next = op;
+            else
+                g->head = op;
+            g->tail = op;
+            g->nheld++;
+            lc->nheld++;
+            continue;
+        }
+        if (g) {
+            op->group = g;
+            g->batch = 1;
+            g->out = 1;
+        }
+        lc_pending_add(lc, op);
+    }
     lc_pump(lc);
     return n;
 }
@@ -1316,7 +1494,7 @@ void luacluster_set_done(luacluster_t *lc, luacluster_done_fn *fn, void *priv)
 
 unsigned luacluster_pending(const luacluster_t *lc)
 {
-    return lc->npending + lc->ninflight;
+    return lc->npending + lc->ninflight + lc->nheld;
 }
 
 void luacluster_stats(const luacluster_t *lc, luacluster_stats_t *out)

@@ -55,11 +55,21 @@
 #define LUACLUSTER_MAX_QUEUE     10000   /* actions one hook call may queue */
 #define LUACLUSTER_MAX_INFORMERS 64
 
+/* luacluster_commit_opts flags. SLOW_START: the creates of the commit go out in slow-start
+ * batches (kube's slowStartBatch, initial batch 1), one group per collection: one create,
+ * then 2, 4, 8, ... each batch only once the previous one has been answered; after a batch
+ * with a failure the group's remaining creates are not sent but reported with status
+ * LUACLUSTER_SKIPPED. Other actions of the commit are sent as usual. */
+#define LUACLUSTER_SLOW_START    1
+/* The done callback's status for an action that was committed but never sent. */
+#define LUACLUSTER_SKIPPED       (-1)
+
 typedef struct luacluster_s luacluster_t;
 
 /* The result of one committed action. verb is "create", "update", "patch", "delete",
  * "evict", "event" or "bind"; method and path the request sent; status the HTTP status or 0
- * (errstr then says why: no connection, or the request could not start); body the parsed
+ * (errstr then says why: no connection, or the request could not start), or
+ * LUACLUSTER_SKIPPED for a slow-start create that was not sent; body the parsed
  * response (a Status on failure), borrowed for the call, may be NULL. Called from the event
  * loop, or from inside luacluster_commit() for a request that could not start. The callback
  * may call luacluster_* functions except luacluster_free. */
@@ -76,6 +86,7 @@ typedef struct luacluster_stats_s {
     unsigned long sent;          /* requests started */
     unsigned long succeeded;     /* 2xx answers */
     unsigned long failed;        /* other answers, no answer, or could not start */
+    unsigned long skipped;       /* slow-start creates not sent after a failure */
 } luacluster_stats_t;
 
 /* A cluster API over client (borrowed; must outlive lc). component (copied) names the
@@ -123,6 +134,10 @@ int luacluster_commit(luacluster_t *lc, lua_State *L);
  * action was for (a controller's expectations per parent). */
 int luacluster_commit_tagged(luacluster_t *lc, lua_State *L, const char *tag);
 
+/* luacluster_commit_tagged with flags (LUACLUSTER_SLOW_START or 0). Every committed action
+ * is reported to the done callback exactly once, skipped ones included. */
+int luacluster_commit_opts(luacluster_t *lc, lua_State *L, const char *tag, int flags);
+
 /* Inside a done callback: the tag of the action reported, or NULL. */
 const char *luacluster_done_tag(const luacluster_t *lc);
 
@@ -133,7 +148,8 @@ int luacluster_discard(luacluster_t *lc, lua_State *L);
 /* Report each committed action's result to fn (NULL to stop). */
 void luacluster_set_done(luacluster_t *lc, luacluster_done_fn *fn, void *priv);
 
-/* Committed actions not finished yet (pending + in flight), e.g. for a test to wait on. */
+/* Committed actions not finished yet (held in slow-start groups, pending, in flight), e.g.
+ * for a test to wait on. */
 unsigned luacluster_pending(const luacluster_t *lc);
 
 void luacluster_stats(const luacluster_t *lc, luacluster_stats_t *out);

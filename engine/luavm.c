@@ -1,9 +1,14 @@
 /* luavm.c: the policy VM: allocator with a cap, the frozen allow-listed environment, the
  * deadline timer + count hook, and the protected call with a traceback handler.
  * See luavm.h for the contract and docs/policies.md for why it is built this way. */
+#define _GNU_SOURCE 1
 #include "luavm.h"
 
 #include <ctype.h>
+#include <link.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <ucontext.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,6 +27,33 @@
 #include <luajit.h>
 
 #define LUAVM_SIGNAL       (SIGRTMIN + 5)
+/* With the JIT on: how long after the deadline the soft stop (the count hook) may take
+ * before the VM is abandoned, and how soon to look again when the signal landed outside
+ * compiled code (in LuaJIT's runtime, the allocator, libc). */
+#define LUAVM_GRACE_MS     5
+#define LUAVM_RETRY_NS     1000000L
+#define LUAVM_MAX_OBJECTS  512
+
+/* Which way the interrupted program counter is read from the signal's context. Elsewhere
+ * the JIT stays off (the hook alone holds the budget there). */
+#if defined(__x86_64__)
+#define LUAVM_CTX_PC(uc) ((uintptr_t)(uc)->uc_mcontext.gregs[REG_RIP])
+#elif defined(__aarch64__)
+#define LUAVM_CTX_PC(uc) ((uintptr_t)(uc)->uc_mcontext.pc)
+#endif
+
+/* Every block the allocator hands out starts with this header, linking it into its VM's
+ * list: a VM abandoned inside compiled code cannot be lua_close'd, so its memory is freed
+ * block by block from the list instead. 16 bytes keep malloc's 16-byte alignment. */
+typedef struct luavm_blk_s {
+    struct luavm_blk_s *prev, *next;
+} luavm_blk_t;
+
+typedef struct luavm_discard_s {
+    struct luavm_discard_s *next;
+    void (*fn)(void *priv);
+    void *priv;
+} luavm_discard_t;
 /* Extra bytes the traceback handler may use above the cap, so that a runtime error raised
  * near the cap still gets its file:line message instead of "error in error handling". */
 #define LUAVM_ERR_RESERVE  (256u * 1024)
@@ -29,7 +61,16 @@
 #define LUAVM_MAX_MODNAME  128
 
 struct luavm_s {
-    lua_State   *L;
+    lua_State   *L;             /* NULL once the VM was abandoned (dead) */
+    luavm_blk_t  blocks;        /* every live block (circular list head) */
+    int          jit;           /* the JIT compiler is on in this VM */
+    int          dead;          /* abandoned inside compiled code: only luavm_free is valid */
+    volatile sig_atomic_t can_jump; /* jb is set: the handler may abandon the call */
+    volatile sig_atomic_t escalate; /* the grace period after the deadline is over */
+    sigjmp_buf   jb;
+    luavm_discard_t *discards;  /* host callbacks for an abandonment (luavm_on_discard) */
+    char        *source;        /* the policy text as loaded, for luavm_load_buffer rebuilds */
+    size_t       source_len;
     size_t       used;          /* bytes held by the Lua state (allocator's count) */
     size_t       limit;
     int          enforce;       /* 1 while a protected call runs: the cap applies */
@@ -91,15 +132,32 @@ static luavm_t *luavm_of(lua_State *L)
  * (enforce): outside calls the host pushes arguments unprotected, where a refusal would
  * reach LuaJIT's panic handler. Shrinks never fail: if realloc cannot shrink, the old
  * block is still valid and is kept. */
+static void luavm_blk_link(luavm_t *vm, luavm_blk_t *b)
+{
+    b->prev = &vm->blocks;
+    b->next = vm->blocks.next;
+    vm->blocks.next->prev = b;
+    vm->blocks.next = b;
+}
+
+static void luavm_blk_unlink(luavm_blk_t *b)
+{
+    b->prev->next = b->next;
+    b->next->prev = b->prev;
+}
+
 static void *luavm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     luavm_t *vm = ud;
-    void *p;
+    luavm_blk_t *b = ptr ? (luavm_blk_t *)ptr - 1 : NULL, *nb;
 
     if (ptr == NULL)
         osize = 0;
     if (nsize == 0) {
-        free(ptr);
+        if (b) {
+            luavm_blk_unlink(b);
+            free(b);
+        }
         vm->used -= osize;
         return NULL;
     }
@@ -111,15 +169,88 @@ static void *luavm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             return NULL;
         }
     }
-    p = realloc(ptr, nsize);
-    if (p == NULL) {
+    if (nsize > SIZE_MAX - sizeof(*nb)) {
+        vm->mem_refused = 1;
+        return NULL;
+    }
+    if (b)
+        luavm_blk_unlink(b);
+    nb = realloc(b, sizeof(*nb) + nsize);
+    if (nb == NULL) {
+        if (b)
+            luavm_blk_link(vm, b);
         if (nsize <= osize)
             return ptr;
         vm->mem_refused = 1;
         return NULL;
     }
+    luavm_blk_link(vm, nb);
     vm->used = vm->used - osize + nsize;
-    return p;
+    return nb + 1;
+}
+
+/* ------------------------------------------------------- code the JIT may be running ------ */
+
+/* The executable segments of every loaded object (the program, libc, libluajit, ...). An
+ * interrupted program counter in none of them is in memory LuaJIT mapped for compiled
+ * traces: pure Lua, which can be abandoned without leaving a lock held or a C structure
+ * half-updated. Two tables, swapped atomically, so a handler never reads one being filled. */
+typedef struct luavm_objtab_s {
+    int n;
+    struct { uintptr_t lo, hi; } r[LUAVM_MAX_OBJECTS];
+} luavm_objtab_t;
+
+static luavm_objtab_t luavm_objtabs[2];
+static luavm_objtab_t *_Atomic luavm_objtab;
+static pthread_mutex_t luavm_objtab_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int luavm_objtab_add(struct dl_phdr_info *info, size_t size, void *data)
+{
+    luavm_objtab_t *t = data;
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        if (t->n == LUAVM_MAX_OBJECTS) {
+            t->n = -1;                      /* too many to tell: never abandon */
+            return 1;
+        }
+        t->r[t->n].lo = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
+        t->r[t->n].hi = t->r[t->n].lo + ph->p_memsz;
+        t->n++;
+    }
+    return 0;
+}
+
+/* Called at every luavm_create (objects loaded since are then known too). */
+static void luavm_objtab_refresh(void)
+{
+    pthread_mutex_lock(&luavm_objtab_lock);
+    luavm_objtab_t *cur = atomic_load(&luavm_objtab);
+    luavm_objtab_t *next = cur == &luavm_objtabs[0] ? &luavm_objtabs[1] : &luavm_objtabs[0];
+    next->n = 0;
+    dl_iterate_phdr(luavm_objtab_add, next);
+    atomic_store(&luavm_objtab, next);
+    pthread_mutex_unlock(&luavm_objtab_lock);
+}
+
+/* Async-signal-safe: is the interrupted instruction in compiled Lua code? */
+static int luavm_in_compiled_code(void *uctx)
+{
+#ifdef LUAVM_CTX_PC
+    luavm_objtab_t *t = atomic_load(&luavm_objtab);
+    uintptr_t pc = LUAVM_CTX_PC((ucontext_t *)uctx);
+    if (t == NULL || t->n <= 0)
+        return 0;
+    for (int i = 0; i < t->n; i++)
+        if (pc >= t->r[i].lo && pc < t->r[i].hi)
+            return 0;
+    return 1;
+#else
+    (void)uctx;
+    return 0;
+#endif
 }
 
 /* ---------------------------------------------------------------- the budget --------- */
@@ -131,22 +262,56 @@ static void luavm_timeout_hook(lua_State *L, lua_Debug *ar)
 {
     luavm_t *vm = luavm_of(L);
     (void)ar;
+    if (vm->escalate && vm->can_jump) {
+        /* Past the grace period the policy is still running: it caught the error below
+         * (pcall in a compiled loop, which never sees the hook). Called from LuaJIT's
+         * hook dispatch, so no foreign lock is held: abandon the VM from here. */
+        vm->can_jump = 0;
+        siglongjmp(vm->jb, 1);
+    }
     lua_pushfstring(L, "time budget of %d ms exceeded", (int)vm->budget_ms);
     lua_error(L);
 }
 
+static void luavm_timer_arm_ns(luavm_t *vm, long ns)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    its.it_value.tv_sec = ns / 1000000000L;
+    its.it_value.tv_nsec = ns % 1000000000L;
+    timer_settime(vm->timer, 0, &its, NULL);      /* async-signal-safe */
+}
+
 /* The deadline timer's signal. Only acts if this thread is running the VM whose timer
- * fired; a stale signal (call already over) is ignored. lua_sethook is documented as safe
- * to call from a signal handler: it only stores the hook and switches the dispatch table. */
+ * fired; a stale signal (call already over) is ignored.
+ *
+ * First the soft stop: a count hook that raises at the next bytecode the interpreter runs
+ * (lua_sethook is documented as safe in a signal handler: it stores the hook and switches
+ * the dispatch table). Compiled traces never look at hooks, so with the JIT on the timer is
+ * re-armed: if the call is still running LUAVM_GRACE_MS later and the signal lands in
+ * compiled code, the handler jumps out of it (siglongjmp to luavm_run) and the VM is
+ * abandoned. Landing anywhere else (LuaJIT's C runtime, the allocator, libc, a host
+ * function) it looks again 1 ms later: only pure Lua is ever cut short. */
 static void luavm_on_signal(int sig, siginfo_t *si, void *uctx)
 {
     int saved = errno;
     luavm_t *vm = tls_running;
     (void)sig;
-    (void)uctx;
     if (vm != NULL && si != NULL && si->si_code == SI_TIMER && si->si_value.sival_ptr == vm) {
-        vm->timed_out = 1;
-        lua_sethook(vm->L, luavm_timeout_hook, LUA_MASKCOUNT, 1);
+        if (!vm->timed_out) {
+            vm->timed_out = 1;
+            lua_sethook(vm->L, luavm_timeout_hook, LUA_MASKCOUNT, 1);
+            if (vm->jit)
+                luavm_timer_arm_ns(vm, LUAVM_GRACE_MS * 1000000L);
+        } else if (vm->jit) {
+            vm->escalate = 1;
+            if (vm->can_jump && luavm_in_compiled_code(uctx)) {
+                vm->can_jump = 0;
+                errno = saved;
+                siglongjmp(vm->jb, 1);
+            }
+            luavm_timer_arm_ns(vm, LUAVM_RETRY_NS);
+        }
     }
     errno = saved;
 }
@@ -221,18 +386,55 @@ static int luavm_msgh(lua_State *L)
     return 1;
 }
 
+/* The handler jumped out of compiled code: the Lua state may be mid-update, so it is never
+ * touched again. The host's discard callbacks forget what they tied to it, every block is
+ * freed from the list, and the VM is dead (luavm_dead). The compiled-code area LuaJIT
+ * mapped for it cannot be found from outside and stays mapped (tens of KB): policy.c
+ * rebuilds such a policy with the JIT off, so this happens once per policy version. */
+static void luavm_abandon(luavm_t *vm)
+{
+    sigset_t set;
+    /* siglongjmp left the handler with its signal still blocked. */
+    sigemptyset(&set);
+    sigaddset(&set, LUAVM_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    while (vm->discards) {
+        luavm_discard_t *d = vm->discards;
+        vm->discards = d->next;
+        d->fn(d->priv);
+        free(d);
+    }
+    for (luavm_blk_t *b = vm->blocks.next, *next; b != &vm->blocks; b = next) {
+        next = b->next;
+        free(b);
+    }
+    vm->blocks.next = vm->blocks.prev = &vm->blocks;
+    vm->L = NULL;
+    vm->dead = 1;
+    vm->used = 0;
+    vm->running = 0;
+    vm->enforce = vm->relax = 0;
+    vm->env_ref = vm->loaded_ref = vm->hooks_ref = LUA_NOREF;
+    vm->trace[0] = '\0';
+    luavm_seterr(vm, "%s: time budget of %u ms exceeded%s%s%s (stopped inside JIT-compiled code, "
+                 "where no line is known; the VM was discarded)", vm->chunk, vm->budget_ms,
+                 vm->hook ? " in hook '" : "", vm->hook ? vm->hook : "", vm->hook ? "'" : "");
+}
+
 /* Run the function at -(nargs+1) with its arguments under the budget and the cap.
  * Leaves nresults values on OK, nothing otherwise. */
 static int luavm_run(luavm_t *vm, int nargs, int nresults)
 {
     lua_State *L = vm->L;
     int base = lua_gettop(L) - nargs;   /* the function's index; the handler goes here */
-    int rc, status;
+    volatile int rc = 0, jumped = 0;
+    int status;
 
     lua_pushcfunction(L, luavm_msgh);
     lua_insert(L, base);
     vm->err[0] = vm->trace[0] = '\0';
     vm->timed_out = 0;
+    vm->escalate = 0;
     vm->mem_refused = 0;
     vm->relax = 0;
     if (luavm_timer_arm(vm, vm->budget_ms) != 0) {
@@ -246,12 +448,24 @@ static int luavm_run(luavm_t *vm, int nargs, int nresults)
     tls_running = vm;
     atomic_signal_fence(memory_order_seq_cst);
 
-    rc = lua_pcall(L, nargs, nresults, base);
+    if (sigsetjmp(vm->jb, 0) == 0) {
+        vm->can_jump = 1;
+        atomic_signal_fence(memory_order_seq_cst);
+        rc = lua_pcall(L, nargs, nresults, base);
+        atomic_signal_fence(memory_order_seq_cst);
+        vm->can_jump = 0;
+    } else {
+        jumped = 1;
+    }
 
     atomic_signal_fence(memory_order_seq_cst);
     tls_running = NULL;
     atomic_signal_fence(memory_order_seq_cst);
     luavm_timer_arm(vm, 0);
+    if (jumped) {
+        luavm_abandon(vm);
+        return LUAVM_TIMEOUT;
+    }
     lua_sethook(L, NULL, 0, 0);   /* a handler that ran just before we cleared tls_running */
     vm->enforce = 0;
     vm->relax = 0;
@@ -631,6 +845,13 @@ static int luavm_env_init(lua_State *L)
 
 /* ---------------------------------------------------------------- API ----------------- */
 
+static int luavm_open_jit(lua_State *L)
+{
+    lua_pushcfunction(L, luaopen_jit);
+    lua_call(L, 0, 0);
+    return 0;
+}
+
 luavm_t *luavm_create(const luavm_opts_t *opts, char *err, size_t errlen)
 {
     luavm_t *vm;
@@ -648,6 +869,12 @@ luavm_t *luavm_create(const luavm_opts_t *opts, char *err, size_t errlen)
         return NULL;
     }
     vm->env_ref = vm->loaded_ref = vm->hooks_ref = LUA_NOREF;
+    vm->blocks.next = vm->blocks.prev = &vm->blocks;
+#ifdef LUAVM_CTX_PC
+    vm->jit = !(opts && opts->no_jit);
+#endif
+    if (vm->jit)
+        luavm_objtab_refresh();
     vm->budget_ms = opts && opts->budget_ms ? opts->budget_ms : LUAVM_DEFAULT_BUDGET_MS;
     vm->limit = opts && opts->mem_limit_bytes ? opts->mem_limit_bytes : LUAVM_DEFAULT_MEM_LIMIT;
     snprintf(vm->chunk, sizeof vm->chunk, "(no policy)");
@@ -680,8 +907,16 @@ luavm_t *luavm_create(const luavm_opts_t *opts, char *err, size_t errlen)
                    "(LuaJIT built without GC64?) or out of memory");
         goto failed;
     }
-    /* Compiled traces never check the hook mask, so the budget needs the interpreter. */
-    if (!luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF)) {
+    /* luaopen_jit initializes the compiler (CPU features, default parameters); without it
+     * LuaJIT never records a trace. It sets globals of the raw state only: policies run in
+     * the sandbox environment and never see `jit`. */
+    if (vm->jit && lua_cpcall(vm->L, luavm_open_jit, NULL) != 0) {
+        luavm_copy(err, errlen, "luavm: cannot start the JIT compiler");
+        goto failed;
+    }
+    /* Compiled traces never check the hook mask: with the JIT on, the budget relies on
+     * abandoning the VM (luavm_on_signal); without it, on the hook alone. */
+    if (!luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | (vm->jit ? LUAJIT_MODE_ON : LUAJIT_MODE_OFF))) {
         luavm_copy(err, errlen, "luavm: cannot turn the JIT off");
         goto failed;
     }
@@ -704,50 +939,42 @@ void luavm_free(luavm_t *vm)
     if (vm == NULL)
         return;
     if (vm->L)
-        lua_close(vm->L);
+        lua_close(vm->L);          /* runs the hosts' __gc: the discard list is not needed */
+    while (vm->discards) {
+        luavm_discard_t *d = vm->discards;
+        vm->discards = d->next;
+        free(d);
+    }
+    free(vm->source);
     if (vm->have_timer)
         timer_delete(vm->timer);
     free(vm->lib_dir);
     free(vm);
 }
 
-int luavm_load_file(luavm_t *vm, const char *path, const char *chunkname,
-                    char *err, size_t errlen)
+/* Compile buf as the policy (chunkname set in vm->chunk already) and run it. */
+static int luavm_load_source(luavm_t *vm, const char *buf, size_t len, const char *chunkname,
+                             char *err, size_t errlen)
 {
     lua_State *L = vm->L;
-    char msg[512], namebuf[300];
-    char *buf = NULL;
-    size_t len = 0;
     int st;
 
-    if (vm->hooks_ref != LUA_NOREF) {
-        luavm_seterr(vm, "luavm: a policy is already loaded in this VM");
-        goto failed;
-    }
-    if (vm->running || luavm_gettid() != vm->tid) {
-        luavm_seterr(vm, "luavm: load from inside a call or from another thread");
-        goto failed;
-    }
-    if (chunkname == NULL) {
-        snprintf(namebuf, sizeof namebuf, "@%s", path);
-        chunkname = namebuf;
-    }
-    luavm_copy(vm->chunk, sizeof vm->chunk,
-               chunkname[0] == '@' || chunkname[0] == '=' ? chunkname + 1 : chunkname);
-    if (luavm_read_file(path, &buf, &len, msg, sizeof msg) != 0) {
-        luavm_seterr(vm, "%s", msg);
-        goto failed;
-    }
     vm->enforce = 1;
     vm->mem_refused = 0;
     st = luavm_compile(L, buf, len, chunkname);
     vm->enforce = 0;
-    free(buf);
     if (st != 0) {
         luavm_seterr(vm, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "compile error");
         lua_pop(L, 1);
         luavm_copy(err, errlen, vm->err);
         return st == LUA_ERRMEM ? LUAVM_NOMEM : LUAVM_ERROR;
+    }
+    free(vm->source);
+    vm->source = malloc(len + 1);
+    if (vm->source) {
+        memcpy(vm->source, buf, len);
+        vm->source[len] = '\0';
+        vm->source_len = len;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->env_ref);
     lua_setfenv(L, -2);
@@ -761,15 +988,123 @@ int luavm_load_file(luavm_t *vm, const char *path, const char *chunkname,
         luavm_seterr(vm, "%s: the policy must return a table of hooks (got a %s)", vm->chunk,
                      luaL_typename(L, -1));
         lua_pop(L, 1);
-        goto failed;
+        luavm_copy(err, errlen, vm->err);
+        return LUAVM_ERROR;
     }
     vm->hooks_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     luavm_copy(err, errlen, "");
     return LUAVM_OK;
+}
+
+/* Checks shared by the two loaders; 0, or -1 with vm->err set. */
+static int luavm_load_check(luavm_t *vm, const char *chunkname)
+{
+    if (vm->dead) {
+        luavm_seterr(vm, "luavm: this VM was discarded");
+        return -1;
+    }
+    if (vm->hooks_ref != LUA_NOREF) {
+        luavm_seterr(vm, "luavm: a policy is already loaded in this VM");
+        return -1;
+    }
+    if (vm->running || luavm_gettid() != vm->tid) {
+        luavm_seterr(vm, "luavm: load from inside a call or from another thread");
+        return -1;
+    }
+    luavm_copy(vm->chunk, sizeof vm->chunk,
+               chunkname[0] == '@' || chunkname[0] == '=' ? chunkname + 1 : chunkname);
+    return 0;
+}
+
+int luavm_load_file(luavm_t *vm, const char *path, const char *chunkname,
+                    char *err, size_t errlen)
+{
+    char msg[512], namebuf[300];
+    char *buf = NULL;
+    size_t len = 0;
+    int st;
+
+    if (chunkname == NULL) {
+        snprintf(namebuf, sizeof namebuf, "@%s", path);
+        chunkname = namebuf;
+    }
+    if (luavm_load_check(vm, chunkname) != 0)
+        goto failed;
+    if (luavm_read_file(path, &buf, &len, msg, sizeof msg) != 0) {
+        luavm_seterr(vm, "%s", msg);
+        goto failed;
+    }
+    st = luavm_load_source(vm, buf, len, chunkname, err, errlen);
+    free(buf);
+    return st;
 
 failed:
     luavm_copy(err, errlen, vm->err);
     return LUAVM_ERROR;
+}
+
+int luavm_load_buffer(luavm_t *vm, const char *buf, size_t len, const char *chunkname,
+                      char *err, size_t errlen)
+{
+    if (buf == NULL || chunkname == NULL) {
+        luavm_seterr(vm, "luavm_load_buffer: no source");
+        luavm_copy(err, errlen, vm->err);
+        return LUAVM_ERROR;
+    }
+    if (luavm_load_check(vm, chunkname) != 0) {
+        luavm_copy(err, errlen, vm->err);
+        return LUAVM_ERROR;
+    }
+    return luavm_load_source(vm, buf, len, chunkname, err, errlen);
+}
+
+const char *luavm_source(const luavm_t *vm, size_t *len)
+{
+    if (len)
+        *len = vm->source ? vm->source_len : 0;
+    return vm->source;
+}
+
+int luavm_dead(const luavm_t *vm)
+{
+    return vm->dead;
+}
+
+int luavm_jit(const luavm_t *vm)
+{
+    return vm->jit;
+}
+
+int luavm_on_discard(lua_State *L, void (*fn)(void *priv), void *priv)
+{
+    void *ud = NULL;
+    if (lua_getallocf(L, &ud) != luavm_alloc || ud == NULL)
+        return 0;                      /* not a luavm state: lua_close runs __gc as usual */
+    luavm_t *vm = ud;
+    luavm_discard_t *d = malloc(sizeof(*d));
+    if (d == NULL)
+        return -1;
+    d->fn = fn;
+    d->priv = priv;
+    d->next = vm->discards;
+    vm->discards = d;
+    return 0;
+}
+
+void luavm_forget_discard(lua_State *L, void *priv)
+{
+    void *ud = NULL;
+    if (lua_getallocf(L, &ud) != luavm_alloc || ud == NULL)
+        return;
+    luavm_t *vm = ud;
+    for (luavm_discard_t **pd = &vm->discards; *pd; pd = &(*pd)->next) {
+        if ((*pd)->priv == priv) {
+            luavm_discard_t *d = *pd;
+            *pd = d->next;
+            free(d);
+            return;
+        }
+    }
 }
 
 /* The hook's function, pushed; rawget so a policy's metatable on its hook table cannot run
@@ -777,7 +1112,7 @@ failed:
 static int luavm_push_hook(luavm_t *vm, const char *hook)
 {
     lua_State *L = vm->L;
-    if (vm->hooks_ref == LUA_NOREF || hook == NULL)
+    if (vm->dead || vm->hooks_ref == LUA_NOREF || hook == NULL)
         return 0;
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->hooks_ref);
     lua_pushstring(L, hook);
@@ -793,7 +1128,7 @@ int luavm_policy_field(luavm_t *vm, const char *field, double *out)
 {
     lua_State *L = vm->L;
     int type;
-    if (vm->running || vm->hooks_ref == LUA_NOREF || field == NULL)
+    if (vm->dead || vm->running || vm->hooks_ref == LUA_NOREF || field == NULL)
         return LUA_TNIL;
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->hooks_ref);
     lua_pushstring(L, field);
@@ -838,6 +1173,10 @@ int luavm_preload(luavm_t *vm, const char *name, lua_CFunction open, void *upval
     lua_State *L = vm->L;
     int top = lua_gettop(L);
 
+    if (vm->dead) {
+        luavm_seterr(vm, "luavm: this VM was discarded");
+        return LUAVM_ERROR;
+    }
     if (name == NULL || open == NULL || !luavm_modname_ok(name)) {
         luavm_seterr(vm, "luavm_preload: invalid module name '%s'", name ? name : "(null)");
         return LUAVM_ERROR;
@@ -859,7 +1198,7 @@ int luavm_preload(luavm_t *vm, const char *name, lua_CFunction open, void *upval
 
 int luavm_has_hook(luavm_t *vm, const char *hook)
 {
-    if (vm->running || !luavm_push_hook(vm, hook))
+    if (vm->dead || vm->running || !luavm_push_hook(vm, hook))
         return 0;
     lua_pop(vm->L, 1);
     return 1;
@@ -874,6 +1213,10 @@ int luavm_call(luavm_t *vm, const char *hook, int nargs, int nresults)
 {
     lua_State *L = vm->L;
 
+    if (vm->dead) {
+        luavm_seterr(vm, "%s: this VM was discarded after a call overran its budget", vm->chunk);
+        return LUAVM_ERROR;
+    }
     if (nargs < 0 || lua_gettop(L) < nargs) {
         luavm_seterr(vm, "luavm_call: %d arguments expected on the stack", nargs);
         return LUAVM_ERROR;
@@ -905,7 +1248,10 @@ int luavm_call(luavm_t *vm, const char *hook, int nargs, int nresults)
 int luavm_call_function(luavm_t *vm, const char *name, int nargs, int nresults)
 {
     lua_State *L = vm->L;
-    if (nargs < 0 || lua_gettop(L) < nargs + 1 || !lua_isfunction(L, -(nargs + 1))) {
+    if (vm->dead) {
+        luavm_seterr(vm, "%s: this VM was discarded after a call overran its budget", vm->chunk);
+        return LUAVM_ERROR;
+    }    if (nargs < 0 || lua_gettop(L) < nargs + 1 || !lua_isfunction(L, -(nargs + 1))) {
         luavm_seterr(vm, "luavm_call_function: a function and %d arguments expected", nargs);
         return LUAVM_ERROR;
     }
@@ -923,7 +1269,7 @@ int luavm_call_function(luavm_t *vm, const char *name, int nargs, int nresults)
 int luavm_require(luavm_t *vm, const char *module)
 {
     lua_State *L = vm->L;
-    if (vm->env_ref == LUA_NOREF || !module || !lua_checkstack(L, 4)) {
+    if (vm->dead || vm->env_ref == LUA_NOREF || !module || !lua_checkstack(L, 4)) {
         luavm_seterr(vm, "luavm_require: no environment");
         return LUAVM_ERROR;
     }
@@ -946,7 +1292,7 @@ int luavm_require(luavm_t *vm, const char *module)
 
 int luavm_push_policy(luavm_t *vm)
 {
-    if (vm->hooks_ref == LUA_NOREF)
+    if (vm->dead || vm->hooks_ref == LUA_NOREF)
         return 0;
     lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->hooks_ref);
     return 1;

@@ -13,11 +13,18 @@
  * and require() limited to opts->lib_dir and to host modules (luavm_preload). Reading an unknown global and writing any global
  * raise errors.
  *
- * Budget mechanism: the JIT is off in these VMs (LuaJIT hooks never fire inside compiled
- * traces). No hook is installed while a policy runs; a per-VM POSIX timer aimed at the
- * calling thread fires a signal at the deadline, whose handler installs a count hook that
- * raises an error at the next bytecode. Memory: a custom allocator counts bytes and refuses
- * to grow past the cap while a call runs, so even one huge allocation fails cleanly.
+ * Budget mechanism (docs/policies.md, "Budgets"): the JIT is on (opts->no_jit turns it
+ * off). No hook is installed while a policy runs; a per-VM POSIX timer aimed at the calling
+ * thread fires a signal at the deadline, whose handler installs a count hook that raises an
+ * error at the next bytecode the interpreter runs: the VM stays usable. LuaJIT hooks never
+ * fire inside compiled traces, so with the JIT on the timer fires again LUAVM_GRACE_MS
+ * later; if the call still runs and the signal lands in compiled code (not in LuaJIT's C
+ * runtime, the allocator, libc or a host function), the handler jumps out of it and the VM
+ * is abandoned: it returns LUAVM_TIMEOUT and from then on luavm_dead() is 1, its memory is
+ * freed (the allocator keeps every block on a list), and only luavm_free may be called;
+ * the host rebuilds it (policy.c does, from luavm_source, with the JIT off). Memory: a
+ * custom allocator counts bytes and refuses to grow past the cap while a call runs, so even
+ * one huge allocation fails cleanly.
  * Known limit: a single C function that runs long without allocating (a pathological
  * string.find pattern) is not interrupted until it returns.
  *
@@ -55,6 +62,8 @@ typedef struct luavm_opts_s {
     const char *lib_dir;
     unsigned    budget_ms;        /* wall clock per call; 0 means LUAVM_DEFAULT_BUDGET_MS */
     size_t      mem_limit_bytes;  /* whole VM; 0 means LUAVM_DEFAULT_MEM_LIMIT */
+    int         no_jit;           /* 1: interpreter only (always so where the signal's
+                                   * program counter cannot be read: not x86-64/arm64) */
 } luavm_opts_t;
 
 /* A fresh VM with the policy environment and no policy loaded. opts may be NULL (defaults).
@@ -74,6 +83,27 @@ void luavm_free(luavm_t *vm);
  * luavm_errmsg(). */
 int luavm_load_file(luavm_t *vm, const char *path, const char *chunkname,
                     char *err, size_t errlen);
+
+/* Like luavm_load_file, from a buffer (text only) with the chunk name given. */
+int luavm_load_buffer(luavm_t *vm, const char *buf, size_t len, const char *chunkname,
+                      char *err, size_t errlen);
+
+/* The policy source as loaded (borrowed, NUL-terminated; also after the VM died), or NULL
+ * before a load got as far as compiling. */
+const char *luavm_source(const luavm_t *vm, size_t *len);
+
+/* 1 once a call was abandoned inside compiled code (see above): only luavm_free, luavm_source,
+ * luavm_errmsg and these getters may be used. */
+int luavm_dead(const luavm_t *vm);
+/* 1 if the JIT compiler is on in this VM. */
+int luavm_jit(const luavm_t *vm);
+
+/* Host modules that tie C state to a VM free it in a __gc metamethod, which lua_close runs.
+ * An abandoned VM is never closed: register fn(priv) here to hear of that instead. A no-op
+ * (returning 0) for states not made by luavm. luavm_forget_discard drops the registration
+ * (call it from the __gc). 0, or -1 when out of memory. */
+int luavm_on_discard(lua_State *L, void (*fn)(void *priv), void *priv);
+void luavm_forget_discard(lua_State *L, void *priv);
 
 /* 1 if the loaded policy has a function named hook, else 0. */
 int luavm_has_hook(luavm_t *vm, const char *hook);

@@ -28,7 +28,7 @@ static json_t *load_kinds(const char *dir, const char *name, const char *lib_dir
                           size_t errlen)
 {
     char path[PATH_MAX + 300], chunk[400];
-    luavm_opts_t vo = { lib_dir, 0, 0 };
+    luavm_opts_t vo = { lib_dir, 0, 0, 0 };
     luavm_t *vm = luavm_create(&vo, err, errlen);
     json_t *kinds = NULL;
     if (!vm)

@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 
 #include "luavm.h"
+#include "log.h"
 #include "metrics.h"
 #include "policy.h"
 
@@ -43,6 +44,8 @@ struct policy_s {
     char             name[POLICY_NAME_MAX];   /* "x.lua" or "sub/x.lua" */
     char             subdir[POLICY_NAME_MAX]; /* "" or "sub" */
     luavm_t         *vm;                      /* last good version; NULL before the first */
+    int              no_jit;                  /* this version's VM was abandoned once: it
+                                               * runs interpreted until the file changes */
     unsigned         budget_ms;               /* of vm */
     size_t           mem_limit;               /* of vm */
     int              dirty;                   /* an inotify event named the file */
@@ -102,7 +105,10 @@ static void policy_metric(const char *metric, const policy_t *p, const char *key
 {
     char labels[POLICY_NAME_MAX + 64];
     /* Names are restricted to [A-Za-z0-9_.-/] by policy_name_ok, so no escaping is needed. */
-    snprintf(labels, sizeof labels, "policy=\"%s\",%s=\"%s\"", p->name, key, value);
+    if (key)
+        snprintf(labels, sizeof labels, "policy=\"%s\",%s=\"%s\"", p->name, key, value);
+    else
+        snprintf(labels, sizeof labels, "policy=\"%s\"", p->name);
     metrics_add(metric, labels, 1);
 }
 
@@ -180,14 +186,17 @@ static int policy_read_limits(luavm_t *vm, const char *chunk, unsigned *budget_m
     return 0;
 }
 
-/* A fresh VM with the policy loaded and its limits applied; NULL with msg filled (and the
- * luavm status in *status) on failure. */
-static luavm_t *policy_vm_load(policy_t *p, const char *path, const char *chunk,
-                               unsigned budget_ms, size_t mem, int *status,
-                               char *msg, size_t msglen)
+/* A fresh VM with the policy loaded and its limits applied, from the file path or (src not
+ * NULL) from src; NULL with msg filled (and the luavm status in *status) on failure.
+ * BERTH_POLICY_JIT=off in the environment runs every policy interpreted. */
+static luavm_t *policy_vm_make(policy_t *p, const char *path, const char *src, size_t srclen,
+                               const char *chunk, unsigned budget_ms, size_t mem, int no_jit,
+                               int *status, char *msg, size_t msglen)
 {
+    const char *env = getenv("BERTH_POLICY_JIT");
     luavm_opts_t o = { .lib_dir = p->set->lib_dir, .budget_ms = budget_ms,
-                       .mem_limit_bytes = mem };
+                       .mem_limit_bytes = mem,
+                       .no_jit = no_jit || (env && !strcmp(env, "off")) };
     luavm_t *vm = luavm_create(&o, msg, msglen);
 
     if (vm == NULL) {
@@ -204,12 +213,53 @@ static luavm_t *policy_vm_load(policy_t *p, const char *path, const char *chunk,
             return NULL;
         }
     }
-    *status = luavm_load_file(vm, path, chunk, msg, msglen);
+    *status = src ? luavm_load_buffer(vm, src, srclen, chunk, msg, msglen)
+                  : luavm_load_file(vm, path, chunk, msg, msglen);
     if (*status != LUAVM_OK) {
         luavm_free(vm);
         return NULL;
     }
     return vm;
+}
+
+static luavm_t *policy_vm_load(policy_t *p, const char *path, const char *chunk,
+                               unsigned budget_ms, size_t mem, int *status,
+                               char *msg, size_t msglen)
+{
+    return policy_vm_make(p, path, NULL, 0, chunk, budget_ms, mem, 0, status, msg, msglen);
+}
+
+/* The last call overran inside JIT-compiled code and luavm abandoned its VM (luavm.h).
+ * Build the same version again from the source it had, with the same limits and the JIT
+ * off, so that if it overruns again the hook stops it and the VM survives. If even that
+ * fails the policy has no version until policy_get loads the file again. */
+static void policy_rebuild(policy_t *p)
+{
+    luavm_t *dead = p->vm, *vm;
+    size_t len = 0;
+    const char *src = luavm_source(dead, &len);
+    char chunk[POLICY_NAME_MAX + 16], msg[768] = "no source kept";
+    int st = LUAVM_ERROR;
+
+    snprintf(chunk, sizeof chunk, "@policies/%s", p->name);
+    vm = src ? policy_vm_make(p, NULL, src, len, chunk, p->budget_ms, p->mem_limit, 1, &st,
+                              msg, sizeof msg)
+             : NULL;
+    p->stats.vm_discards++;
+    policy_metric("berth_policy_vm_discards_total", p, NULL, NULL);
+    if (vm == NULL) {
+        log_error("policies/%s: a call overran inside compiled code and its VM was discarded; "
+                  "rebuilding it failed (%s): the file will be loaded again", p->name, msg);
+        p->vm = NULL;
+        p->have_tried = 0;
+    } else {
+        log_warn("policies/%s: a call overran inside compiled code and its VM was discarded; "
+                 "version %u runs again, interpreted (the JIT is off for it until the file "
+                 "changes)", p->name, p->stats.version);
+        p->vm = vm;
+        p->no_jit = 1;
+    }
+    luavm_free(dead);
 }
 
 /* Build, load and self-test a new version of p. Returns the VM (its limits in *budget_ms and
@@ -323,6 +373,7 @@ static int policy_reload(policy_t *p, int asked)
      * callbacks or policy_set_reload_all), so nothing is running on the old VM. */
     luavm_free(p->vm);
     p->vm = vm;
+    p->no_jit = 0;
     p->budget_ms = budget_ms;
     p->mem_limit = mem;
     p->missing_reported = 0;
@@ -688,6 +739,8 @@ static int policy_account(policy_t *p, int st)
     }
     policy_copy(p->errmsg, sizeof p->errmsg, luavm_errmsg(p->vm));
     policy_metric(M_FAILURES, p, "reason", reason);
+    if (luavm_dead(p->vm))
+        policy_rebuild(p);
     return st;
 }
 

@@ -29,8 +29,15 @@
  * load and each reload), so the host can add its modules (luavm_preload, luacluster_open).
  *
  * Metrics (engine/metrics.h): berth_policy_reloads_total{policy,result} with result
- * "success", "failure" or "deleted", and berth_policy_call_failures_total{policy,reason}
- * with reason "error", "timeout", "nomem" or "malformed".
+ * "success", "failure" or "deleted", berth_policy_call_failures_total{policy,reason}
+ * with reason "error", "timeout", "nomem" or "malformed", and
+ * berth_policy_vm_discards_total{policy}.
+ *
+ * JIT: policies run with LuaJIT's compiler on. A call that overruns inside compiled code
+ * makes luavm abandon the VM (luavm.h); the failing call returns LUAVM_TIMEOUT as usual and,
+ * before it returns, the same version is rebuilt from its source in a fresh VM with the JIT
+ * off (setup runs again), so the caller's next policy_state() is that VM. Host C state tied
+ * to the old VM hears of it through luavm_on_discard.
  *
  * Depends on luavm (LuaJIT), libevent, Linux inotify, metrics. Used by the scheduler and the
  * controllers (bin/berth), and by t/c/policy.c. Single-threaded: the loop thread only (the
@@ -91,6 +98,7 @@ typedef struct policy_stats_s {
     unsigned long call_nomem;
     unsigned long call_malformed;   /* results the caller rejected (policy_note_malformed) */
     unsigned      version;          /* 0 until the first good load, then +1 per swap */
+    unsigned long vm_discards;      /* VMs abandoned inside compiled code and rebuilt */
 } policy_stats_t;
 
 /* A set over dir (copied). lib_dir (copied, may be NULL) is where require() finds modules.

@@ -22,7 +22,7 @@
 static int check_one(const char *path, const char *lib_dir, unsigned budget_ms)
 {
     char err[1024], chunk[PATH_MAX + 2];
-    luavm_opts_t o = { lib_dir, budget_ms, 0 };
+    luavm_opts_t o = { lib_dir, budget_ms, 0, 0 };
     luavm_t *vm = luavm_create(&o, err, sizeof(err));
     int ok = 0;
     if (!vm) {

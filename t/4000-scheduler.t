@@ -200,7 +200,26 @@ test_expect_success 'a policy that loops forever costs its budget, not the sched
 	pod spinning 100m "\"schedulerName\":\"spin\"" &&
 	test_wait_until 10 has_event spinning budget &&
 	pod after-spin 100m &&
-	test_wait_until 15 has_node after-spin
+	test_wait_until 15 has_node after-spin &&
+	k get events --field-selector involvedObject.name=spinning -o jsonpath="{.items[*].message}" >spin-events &&
+	grep -q "policies/schedulers/spin.lua" spin-events &&
+	api GET /metrics >metrics &&
+	grep -q "berth_policy_vm_discards_total{policy=\"schedulers/spin.lua\"}" metrics
+'
+
+test_expect_success 'a policy that allocates without end hits its memory cap, not the scheduler' '
+	cat >"$TRASH/policies/schedulers/hog.lua" <<-\EOF &&
+	return { memory_mb = 16, schedule = function(pod, ctx)
+	    local t = {}
+	    while true do t[#t + 1] = { pod, ctx } end
+	end }
+	EOF
+	pod hogging 100m "\"schedulerName\":\"hog\"" &&
+	test_wait_until 10 has_event hogging "memory limit" &&
+	k get events --field-selector involvedObject.name=hogging -o jsonpath="{.items[*].message}" >hog-events &&
+	grep -q "policies/schedulers/hog.lua" hog-events &&
+	pod after-hog 100m &&
+	test_wait_until 15 has_node after-hog
 '
 
 test_expect_success 'scheduling attempts are counted in /metrics' '

@@ -132,4 +132,47 @@ test_expect_success 'the server is still healthy and exits cleanly' '
 	test_berth_log_clean
 '
 
+# With the controllers running in the server: a plugin dropped in while it runs gets its
+# kind served and its controller started, without a restart or SIGHUP.
+test_expect_success 'with controllers: a new plugin kind and its controller start at once' '
+	rm -rf "$P/demo" &&
+	BERTH_SERVER_ARGS="--no-scheduler" start_berth --plugins "$P" &&
+	mkdir -p "$P/counter" &&
+	cat >"$P/counter/plugin.lua.new" <<-\EOF &&
+	-- Counts the labels of each Tally into its status.
+	local tally = {
+	    parent = "count.berth.dev/v1/tallies",
+	    sync = function(parent, children, ctx)
+	        local n = 0
+	        for _ in pairs(parent.metadata.labels or {}) do n = n + 1 end
+	        return { status = { labels = n } }
+	    end,
+	}
+	return {
+	    kinds = { { group = "count.berth.dev", version = "v1", kind = "Tally", plural = "tallies",
+	                namespaced = true, subresources = { "status" } } },
+	    controllers = { tally = tally },
+	}
+	EOF
+	mv "$P/counter/plugin.lua.new" "$P/counter/plugin.lua" &&
+	test_wait_until 10 eval "curl -s \"\$BERTH_URL/apis/count.berth.dev/v1\" | grep -q tallies" &&
+	echo "{\"apiVersion\":\"count.berth.dev/v1\",\"kind\":\"Tally\",\"metadata\":{\"name\":\"t1\",\"labels\":{\"a\":\"1\",\"b\":\"2\"}}}" >t1.json &&
+	k apply -f t1.json &&
+	test_wait_until 20 eval "test \"\$(k get tallies.count.berth.dev t1 -o jsonpath={.status.labels})\" = 2"
+'
+
+test_expect_success 'with controllers: objects of a plugin kind go with their namespace' '
+	k create namespace scratch &&
+	sed "s/\"name\":\"t1\"/\"name\":\"t2\",\"namespace\":\"scratch\"/" t1.json >t2.json &&
+	k apply -f t2.json &&
+	k delete namespace scratch --wait=false &&
+	test_wait_until 30 eval "! k get namespace scratch >/dev/null 2>&1" &&
+	test "$(redis_cli HLEN berth:o:tallies.count.berth.dev)" = 1
+'
+
+test_expect_success 'with controllers: the server exits cleanly' '
+	stop_berth &&
+	test_berth_log_clean
+'
+
 test_done

@@ -465,6 +465,38 @@ static void test_limits(void)
     policy_set_free(set);
 }
 
+/* A hook that loops forever in compiled code: the VM is abandoned and the same version is
+ * rebuilt, interpreted, before the call returns; the next overrun is stopped by the hook. */
+static void test_runaway(void)
+{
+    char err[256];
+    policy_opts_t opts = { .no_watch = 1, .report = on_report };
+    policy_set_t *set = policy_set_create(base, FIXTURES, NULL, &opts, err, sizeof err);
+    policy_t *p = set ? policy_get(set, "runaway.lua") : NULL;
+    policy_stats_t st;
+
+    if (!ok(p != NULL, "runaway loaded"))
+        return;
+    is_int(answer(p), 42, "answers before");
+    is_int(policy_call(p, "forever", 0, 0), LUAVM_TIMEOUT, "a loop compiled by the JIT times out");
+    ok(contains(policy_errmsg(p), "policies/runaway.lua: time budget of 40 ms exceeded in hook 'forever'") &&
+       contains(policy_errmsg(p), "JIT-compiled"), "the message names the file and the hook (%s)",
+       policy_errmsg(p));
+    policy_stats(p, &st);
+    is_int(st.vm_discards, 1, "one VM discarded");
+    is_int(st.call_timeouts, 1, "the timeout counted");
+    ok(policy_get(set, "runaway.lua") == p, "the policy is still there");
+    is_int(answer(p), 42, "the rebuilt VM answers");
+    is_int(st.version, 1, "same version");
+    is_int(policy_call(p, "forever", 0, 0), LUAVM_TIMEOUT, "the next overrun times out too");
+    ok(contains(policy_errmsg(p), "policies/runaway.lua:7: time budget of 40 ms exceeded"),
+       "interpreted now: the message has the line (%s)", policy_errmsg(p));
+    policy_stats(p, &st);
+    is_int(st.vm_discards, 1, "and the VM was kept");
+    is_int(answer(p), 42, "which still answers");
+    policy_set_free(set);
+}
+
 static void cleanup_tmpdir(void)
 {
     const char *names[] = { "p.lua", "h.lua", "schedulers/late.lua", ".p.lua.swp" };
@@ -501,6 +533,7 @@ int main(void)
     test_reload();
     test_reload_all();
     test_limits();
+    test_runaway();
     ok(!watchdog_fired, "finished before the watchdog");
 
     event_free(tick);
