@@ -182,6 +182,39 @@ test_expect_success 'a broken controller policy is reported and skipped; the oth
 	test_wait_until 20 pods_are app=web 3
 '
 
+# create_failures: the controller manager's failed creates so far (/metrics)
+create_failures() {
+	api GET /metrics | sed -n 's/^berth_lua_cluster_action_failures_total{component="controller-manager",verb="create"} //p' |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+
+# kube's slowStartBatch: creates go out 1, 2, 4, ... and a failed batch ends the sync's
+# creates; the failures back off. The image with a trailing space passes the ReplicaSet's
+# template validation but not the pod's (as kube's), so every create is rejected.
+test_expect_success 'a template the API server rejects costs one create per sync, with backoff' '
+	before=$(create_failures) &&
+	sed -e "s/name: web/name: rejected/" -e "s/app: web/app: rejected/g" -e "s/replicas: 3/replicas: 20/" \
+	    -e "s/image: busybox}/image: \"busybox \"}/" rs.yaml >rejected.yaml &&
+	grep -q "busybox \"" rejected.yaml &&
+	k apply -f rejected.yaml &&
+	test_wait_until 20 has_event rejected "Error creating" &&
+	sleep 3 &&
+	after=$(create_failures) &&
+	echo "failed creates in about 3 s: $((after - before))" &&
+	test $((after - before)) -ge 1 && test $((after - before)) -le 20 &&
+	pods_are app=rejected 0 &&
+	grep -q "creates skipped after a failed one" "$TRASH/berth.log" &&
+	k delete rs rejected
+'
+
+test_expect_success 'a valid ReplicaSet of 20 converges quickly through the slow-start batches' '
+	sed -e "s/name: web/name: twenty/" -e "s/app: web/app: twenty/g" -e "s/replicas: 3/replicas: 20/" rs.yaml >twenty.yaml &&
+	k apply -f twenty.yaml &&
+	test_wait_until 20 pods_are app=twenty 20 &&
+	test_wait_until 20 field_is rs/twenty "{.status.readyReplicas}" 20 &&
+	k delete rs twenty
+'
+
 test_expect_success 'controller syncs are counted in /metrics' '
 	api GET /metrics >metrics &&
 	grep -q "berth_controller_syncs_total{controller=\"controllers/replicaset.lua\",result=\"success\"}" metrics

@@ -32,7 +32,7 @@ function policy.self_test()
         },
     }
     local r = policy.sync(rs, { ["v1/pods"] = {} }, { now = 0, orphans = {} })
-    local pods = r.children["v1/pods"]
+    local pods = r.children["v1/pods"].entries
     assert(#pods == 2 and pods[1].metadata.generateName == "t-" and pods[1].metadata.labels.app == "t",
         "self_test: expected two pods from the template")
     assert(r.status.replicas == 0 and r.status.observedGeneration == 1, "self_test: status")

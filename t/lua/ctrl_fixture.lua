@@ -238,8 +238,56 @@ end
 
 -- Applies result.children[resource] to store (a list of objects owned by parent) as the
 -- runtime does; returns created, updated, deleted name lists. o.now stamps creations.
+-- The complete desired list of a result.children[resource] value in either shape of
+-- docs/controllers.md: a list as it is; a "keep the rest" table ({rest = "keep", entries,
+-- delete}) as the list it stands for over the existing children: every existing child
+-- neither deleted nor named by an entry (as {metadata = {name}}, in existing's order), then
+-- the entries.
+function F.desired(desired, existing)
+    if type(desired) ~= "table" or desired.rest == nil then
+        return desired
+    end
+    assert(desired.rest == "keep", "rest must be \"keep\"")
+    local drop = {}
+    for _, n in ipairs(desired.delete or {}) do
+        drop[n] = true
+    end
+    for _, e in ipairs(desired.entries or {}) do
+        local n = e.metadata and e.metadata.name
+        if n then drop[n] = true end
+    end
+    local list = {}
+    for _, obj in ipairs(existing or {}) do
+        local n = C.name(obj)
+        if not drop[n] then
+            list[#list + 1] = { metadata = { name = n } }
+        end
+    end
+    for _, e in ipairs(desired.entries or {}) do
+        list[#list + 1] = e
+    end
+    return list
+end
+
+-- F.desired over the children the runtime would have after result's release and adopt of
+-- resource: owned without the released, plus the adopted orphans.
+function F.desired_after(result, res, owned, orphans)
+    local gone, taken = {}, {}
+    for _, n in ipairs(result.release and result.release[res] or {}) do gone[n] = true end
+    for _, n in ipairs(result.adopt and result.adopt[res] or {}) do taken[n] = true end
+    local existing = {}
+    for _, obj in ipairs(owned or {}) do
+        if not gone[C.name(obj)] then existing[#existing + 1] = obj end
+    end
+    for _, obj in ipairs(orphans or {}) do
+        if taken[C.name(obj)] then existing[#existing + 1] = obj end
+    end
+    return F.desired(result.children[res], existing)
+end
+
 function F.apply_children(store, entries, parent, o)
     o = o or {}
+    entries = F.desired(entries, store)
     local by_name, keep = {}, {}
     for _, obj in ipairs(store) do
         by_name[C.name(obj)] = obj

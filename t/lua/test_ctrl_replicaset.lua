@@ -30,7 +30,7 @@ end
 -- The names an applied result deletes: owned pods missing from the desired list.
 local function deleted(pods, result)
     local keep = {}
-    for _, e in ipairs(result.children[PODS]) do
+    for _, e in ipairs(F.desired(result.children[PODS], pods)) do
         if e.metadata.name then keep[e.metadata.name] = true end
     end
     local out = {}
@@ -43,7 +43,7 @@ end
 
 local function creates(result)
     local n = 0
-    for _, e in ipairs(result.children[PODS]) do
+    for _, e in ipairs(F.desired(result.children[PODS], {})) do
         if not e.metadata.name then n = n + 1 end
     end
     return n
@@ -53,7 +53,9 @@ end
 do
     local rs = F.rs("web-abc", { replicas = 5, generation = 3 })
     local r = RS.sync(rs, { [PODS] = {} }, F.ctx())
-    local list = r.children[PODS]
+    t.is(r.children[PODS].rest, "keep", "the keep-the-rest shape")
+    t.is(#r.children[PODS].delete, 0, "nothing to delete")
+    local list = F.desired(r.children[PODS], {})
     t.is(#list, 5, "0 -> 5: five pods desired")
     t.is(creates(r), 5, "all five are creates")
     t.is(list[1].metadata.generateName, "web-abc-", "generateName is <rs>-")
@@ -72,7 +74,8 @@ do
     local store = {}
     F.apply_children(store, list, rs)
     local r2 = RS.sync(rs, { [PODS] = store }, F.ctx())
-    t.is(#r2.children[PODS], 5, "next sync: five kept")
+    t.is(#F.desired(r2.children[PODS], store), 5, "next sync: five kept")
+    t.is(#r2.children[PODS].entries + #r2.children[PODS].delete, 0, "next sync: names no pod")
     t.is(creates(r2), 0, "next sync: no create")
     t.is(r2.status.replicas, 5, "next sync: status.replicas 5")
     t.is(r2.status.fullyLabeledReplicas, 5, "fullyLabeledReplicas")
@@ -174,7 +177,8 @@ do
     local r = RS.sync(rs, { [PODS] = owned }, F.ctx({ orphans = { [PODS] = orphans } }))
     t.is(names(r.adopt[PODS]), "orphan", "adopts the matching orphan only")
     t.is(names(r.release[PODS]), "relabelled", "releases the pod that stopped matching")
-    t.is(names(r.children[PODS]), "mine,orphan", "released pod is not a child; adopted one is")
+    t.is(names(F.desired_after(r, PODS, owned, orphans)), "mine,orphan",
+        "released pod is not a child; adopted one is")
     t.is(creates(r), 1, "two claimed: one created for 3")
     t.is(r.status.replicas, 2, "status counts the adopted pod")
 end
@@ -224,12 +228,87 @@ do
     local r = RC.sync(rc, { [PODS] = {} }, F.ctx({ orphans = { [PODS] = orphans } }))
     t.is(names(r.adopt[PODS]), "o1", "RC: map selector adopts a superset-labelled orphan")
     t.is(creates(r), 1, "RC: one created")
-    t.is(r.children[PODS][2].metadata.generateName, "frontend-", "RC: generateName")
+    t.is(F.desired_after(r, PODS, {}, orphans)[2].metadata.generateName, "frontend-", "RC: generateName")
     local rc2 = F.rc("nosel", { replicas = 1, labels = { app = "ns" }, selector = false })
     local r2 = RC.sync(rc2, { [PODS] = {} }, F.ctx({ orphans = { [PODS] = { F.pod("o2", { labels = { app = "ns" } }) } } }))
     t.is(names(r2.adopt[PODS]), "o2", "RC without selector: the template labels select")
     t.is(RC.parent, "v1/replicationcontrollers", "RC parent resource")
     t.is(RC.selector, "map", "RC declares a map selector")
+end
+
+-- Scale-down victims without a full sort: the same pods, in the same order, as the first k
+-- of deletion_order, over pods that differ in every criterion (and many ties).
+do
+    local R = require("berth.controller.replicas")
+    local rs = F.rs("many", { replicas = 1 })
+    local L = { app = "web" }
+    local pods = {}
+    local phases = { "Pending", "Running", "Unknown", "Running" }
+    for i = 1, 300 do
+        pods[i] = F.pod("p" .. i, {
+            owner = rs, labels = L, node = (i % 7 == 0) and nil or ("n" .. (i % 23)),
+            phase = phases[i % 4 + 1], ready = (i % 3 ~= 0),
+            ready_since = F.T0 - (i * 37) % 5000, created = F.T0 - (i * 53) % 90000,
+            restarts = (i % 11 == 0) and (i % 5) or nil, cost = (i % 13 == 0) and -(i % 3) or nil,
+        })
+        pods[i].metadata.resourceVersion = tostring(1000 + i)
+    end
+    local order = R.deletion_order(pods, F.T0)
+    for _, k in ipairs({ 1, 2, 17, 150, 299, 300 }) do
+        local got = R.victims(pods, k, F.T0)
+        local want = {}
+        for i = 1, k do want[i] = order[i].metadata.name end
+        t.is(table.concat(got, ","), table.concat(want, ","), "victims(" .. k .. ") = the first " .. k .. " of deletion_order")
+    end
+    t.is(#R.victims(pods, 0, F.T0), 0, "victims(0): none")
+end
+
+-- Facts cached per pod version: a second sync over the same objects gives the same result;
+-- a pod that changes (a new table with a new resourceVersion) is read afresh; a changed
+-- template or selector is applied to cached pods.
+do
+    local R = require("berth.controller.replicas")
+    local rs = F.rs("cached", { replicas = 3, labels = { app = "web", tier = "fe" } })
+    rs.spec.selector = { matchLabels = { app = "web" } }
+    local L = { app = "web", tier = "fe" }
+    local pods = {}
+    for i = 1, 3 do
+        pods[i] = F.pod("c" .. i, { owner = rs, labels = L, node = "n", ready = true })
+        pods[i].metadata.resourceVersion = tostring(i)
+    end
+    local r1 = RS.sync(rs, { [PODS] = pods }, F.ctx())
+    local r2 = RS.sync(rs, { [PODS] = pods }, F.ctx())
+    t.is(r1.status.readyReplicas, 3, "cached: three ready")
+    t.is(r2.status.readyReplicas, 3, "cached: the same on the next sync")
+    t.is(R.facts(pods[1]), R.facts(pods[1]), "one facts table per pod version")
+    local changed = F.pod("c1", { owner = rs, labels = L, node = "n", ready = false })
+    changed.metadata.resourceVersion = "10"
+    changed.metadata.uid = pods[1].metadata.uid
+    pods[1] = changed
+    local r3 = RS.sync(rs, { [PODS] = pods }, F.ctx())
+    t.is(r3.status.readyReplicas, 2, "a new version of a pod is read afresh")
+    rs.spec.template.metadata.labels = { app = "web", tier = "be" }
+    t.is(RS.sync(rs, { [PODS] = pods }, F.ctx()).status.fullyLabeledReplicas, nil,
+        "a changed template: no pod is fully labelled any more")
+    rs.spec.selector = { matchLabels = { app = "web", tier = "be" } }
+    local r4 = RS.sync(rs, { [PODS] = pods }, F.ctx())
+    t.is(names(r4.release[PODS]), "c1,c2,c3", "a changed selector: the cached pods are released")
+    t.is(r4.status.replicas, 0, "and no longer counted")
+end
+
+-- The result names only what changes: surplus pods by name, no entry per kept pod.
+do
+    local rs = F.rs("down", { replicas = 2 })
+    local pods = {}
+    for i = 1, 5 do
+        pods[i] = F.pod("d" .. i, { owner = rs, labels = { app = "web" }, node = "n" .. i, ready = true,
+            ready_since = F.T0 - 100 * i })
+    end
+    local r = RS.sync(rs, { [PODS] = pods }, F.ctx())
+    local c = r.children[PODS]
+    t.is(c.rest, "keep", "scale-down: keep the rest")
+    t.is(#c.entries, 0, "scale-down: no entries")
+    t.is(table.concat(c.delete, ","), "d1,d2,d3", "scale-down: the three most recently ready, in order")
 end
 
 -- self_test hooks pass.

@@ -151,24 +151,37 @@ local function owner_ref(policy, parent)
     }
 end
 
--- The owned children of resource (controller ownerReference = parent uid, same namespace).
+-- The owned children of resource (controller ownerReference = parent uid, same namespace):
+-- the core's "controller" index, filtered by namespace in C (a parent may own 10,000 pods).
 local function owned(res, parent)
+    local ns, uid = common.namespace(parent), parent.metadata.uid
+    if ns ~= "" and type(uid) == "string" then
+        return cluster.list(res, { namespace = ns, index = { "controller", uid } })
+    end
     local out = {}
-    for _, o in ipairs(cluster.index(res, "controller", parent.metadata.uid)) do
-        if common.namespace(o) == common.namespace(parent) then
+    for _, o in ipairs(cluster.index(res, "controller", uid)) do
+        if common.namespace(o) == ns then
             out[#out + 1] = o
         end
     end
     return out
 end
 
+-- Objects of res in the parent's namespace without a controller ownerReference that match
+-- its selector: the core's "orphan" index (objects without a controller reference, by
+-- namespace), so the owned pods of the namespace are not handed over at every sync.
 local function orphans_of(res, parent, shape)
     local sel = list_selector(parent, shape)
     if sel == nil then
         return {}
     end
+    local ns = common.namespace(parent)
+    local opts = { namespace = ns, selector = sel }
+    if ns ~= "" then
+        opts.index = { "orphan", ns }
+    end
     local out = {}
-    for _, o in ipairs(cluster.list(res, { namespace = common.namespace(parent), selector = sel })) do
+    for _, o in ipairs(cluster.list(res, opts)) do
         if common.controller_ref(o) == nil then
             out[#out + 1] = o
         end
@@ -187,15 +200,75 @@ local function with_refs(obj, refs)
     }
 end
 
--- Apply one resource's desired children. existing: name -> object.
+-- The desired children of one resource in either shape of docs/controllers.md: the complete
+-- list (an array), or "keep the rest" ({ rest = "keep", entries = {...}, delete = {names} }).
+-- Returns the entries, the names to delete (nil for a complete list) and whether the rest
+-- is kept. Raises on a malformed table.
+local function desired_shape(res, desired)
+    if type(desired) ~= "table" then
+        error("result.children[" .. res .. "] must be a list or a {rest = \"keep\"} table", 0)
+    end
+    if desired.rest == nil then
+        return desired, nil
+    end
+    if desired.rest ~= "keep" then
+        error("result.children[" .. res .. "].rest must be \"keep\"", 0)
+    end
+    for k in pairs(desired) do
+        if k ~= "rest" and k ~= "entries" and k ~= "delete" then
+            error("result.children[" .. res .. "]: unknown field " .. tostring(k) ..
+                  " (rest, entries, delete)", 0)
+        end
+    end
+    local entries, delete = desired.entries or {}, desired.delete or {}
+    if type(entries) ~= "table" or type(delete) ~= "table" then
+        error("result.children[" .. res .. "]: entries and delete must be lists", 0)
+    end
+    return entries, delete
+end
+
+-- The current children of one resource: ex.map() is name -> object, built on first use (a
+-- "keep the rest" result that names no child never needs it) and then changed by release
+-- and adopt; ex.find(names) is name -> object for a few names (a set), without the map when
+-- it is not built yet (deleting 500 of 10,000 pods reads the list once and inserts nothing).
+local function new_existing(list)
+    local ex, map = {}, nil
+    function ex.map()
+        if map == nil then
+            map = {}
+            for _, c in ipairs(list) do
+                map[c.metadata.name] = c
+            end
+        end
+        return map
+    end
+    function ex.find(names)
+        local out = {}
+        if map ~= nil then
+            for n in pairs(names) do
+                out[n] = map[n]
+            end
+            return out
+        end
+        for _, c in ipairs(list) do
+            local n = c.metadata.name
+            if names[n] then
+                out[n] = c
+            end
+        end
+        return out
+    end
+    return ex
+end
+
+-- Apply one resource's desired children to the current ones (existing: new_existing).
+-- Returns the number of writes (creates, updates, deletes) queued.
 local function apply_children(policy, parent, spec, desired, existing, failed_adopt)
     local res, ns = spec.resource, common.namespace(parent)
-    if type(desired) ~= "table" then
-        error("result.children[" .. res .. "] must be a list", 0)
-    end
+    local entries, delete = desired_shape(res, desired)
     local seen = {}
     local creates, updates = {}, {}
-    for i, entry in ipairs(desired) do
+    for i, entry in ipairs(entries) do
         if type(entry) ~= "table" then
             error("result.children[" .. res .. "][" .. i .. "] is not a table", 0)
         end
@@ -209,7 +282,7 @@ local function apply_children(policy, parent, spec, desired, existing, failed_ad
         local meta = entry.metadata
         local only_name = type(meta) == "table" and next(entry, next(entry)) == nil and
             next(meta) ~= nil and next(meta, next(meta)) == nil and name ~= nil
-        local cur = name and existing[name]
+        local cur = name and existing.map()[name]
         if cur then
             if not only_name and not common.is_deleting(cur) then
                 updates[#updates + 1] = { entry = entry, cur = cur }
@@ -220,6 +293,19 @@ local function apply_children(policy, parent, spec, desired, existing, failed_ad
                       parent.metadata.name, 0)
             end
             creates[#creates + 1] = entry
+        end
+    end
+    local deletes = {}
+    if delete then
+        for i, name in ipairs(delete) do
+            if type(name) ~= "string" then
+                error("result.children[" .. res .. "].delete[" .. i .. "] is not a name", 0)
+            end
+            if seen[name] then
+                error("result.children[" .. res .. "] names " .. name .. " twice", 0)
+            end
+            seen[name] = true
+            deletes[#deletes + 1] = name
         end
     end
     for _, entry in ipairs(creates) do
@@ -234,8 +320,10 @@ local function apply_children(policy, parent, spec, desired, existing, failed_ad
         if not spec.by_name then
             obj.metadata.ownerReferences = { owner_ref(policy, parent) }
         end
+        -- the core sends the creates of one sync in slow-start batches (docs/controllers.md)
         cluster.create(obj, res)
     end
+    local nupdates = 0
     for _, u in ipairs(updates) do
         local entry, cur = u.entry, u.cur
         local obj = common.copy(cur)
@@ -266,13 +354,32 @@ local function apply_children(policy, parent, spec, desired, existing, failed_ad
         end
         if changed then
             cluster.update(obj, res)
+            nupdates = nupdates + 1
         end
     end
-    for name, cur in pairs(existing) do
+    local nwrites = #creates + nupdates
+    if delete then
+        local want = {}
+        for _, name in ipairs(deletes) do
+            want[name] = true
+        end
+        local found = existing.find(want)
+        for _, name in ipairs(deletes) do
+            local cur = found[name]
+            if cur and not common.is_deleting(cur) then
+                cluster.delete(res, ns, name, { uid = cur.metadata.uid })
+                nwrites = nwrites + 1
+            end
+        end
+        return nwrites
+    end
+    for name, cur in pairs(existing.map()) do
         if not seen[name] and not common.is_deleting(cur) then
             cluster.delete(res, ns, name, { uid = cur.metadata.uid })
+            nwrites = nwrites + 1
         end
     end
+    return nwrites
 end
 
 -- result.delete and result.patch: imperative writes, after the declarative ones, in order.
@@ -401,7 +508,9 @@ end
 
 -- One sync of the parent under key ("<ns>/<name>" or "<name>"). settings: the server's
 -- flags (ctx.settings); resources: every cached resource (ctx.resources()). Returns
--- { requeue_after = seconds or nil }. Raises on a malformed result: nothing is then written.
+-- { requeue_after = seconds or nil, children = how many children the sync was given,
+-- child_writes = how many creates, updates and deletes of them it queued } (the core paces
+-- the syncs of big parents by these). Raises on a malformed result: nothing is then written.
 function M.reconcile(policy, key, settings, resources)
     local ns, name = split_key(key)
     local parent = cluster.get(policy.parent, ns, name)
@@ -423,7 +532,8 @@ function M.reconcile(policy, key, settings, resources)
         return {}
     end
 
-    local children, existing, orphans = {}, {}, {}
+    -- existing[res]: the current children (see new_existing), changed by release and adopt.
+    local children, existing, orphans, nchildren = {}, {}, {}, 0
     for _, spec in ipairs(specs) do
         local res = spec.resource
         local list
@@ -434,10 +544,8 @@ function M.reconcile(policy, key, settings, resources)
             list = owned(res, parent)
         end
         children[res] = list
-        existing[res] = {}
-        for _, c in ipairs(list) do
-            existing[res][c.metadata.name] = c
-        end
+        nchildren = nchildren + #list
+        existing[res] = new_existing(list)
         if policy.adopt and not spec.by_name then
             orphans[res] = common.is_deleting(parent) and {} or orphans_of(res, parent, policy.selector)
         end
@@ -446,14 +554,14 @@ function M.reconcile(policy, key, settings, resources)
     ctx.orphans = orphans
     local result = policy.sync(parent, children, ctx)
     if result == nil then
-        return {}
+        return { children = nchildren }
     end
     if type(result) ~= "table" then
         error("sync must return a table (or nil)", 0)
     end
 
     -- release, adopt: before the children, which they change.
-    local failed_adopt = {}
+    local failed_adopt, child_writes = {}, 0
     for _, which in ipairs({ "release", "adopt" }) do
         for res, names in pairs(type(result[which]) == "table" and result[which] or {}) do
             if existing[res] == nil then
@@ -461,7 +569,7 @@ function M.reconcile(policy, key, settings, resources)
             end
             for _, n in ipairs(names) do
                 if which == "release" then
-                    local cur = existing[res][n]
+                    local cur = existing[res].map()[n]
                     if cur then
                         local refs = {}
                         for _, r in ipairs(cur.metadata.ownerReferences or {}) do
@@ -470,7 +578,7 @@ function M.reconcile(policy, key, settings, resources)
                             end
                         end
                         cluster.patch(res, ns, n, with_refs(cur, refs))
-                        existing[res][n] = nil
+                        existing[res].map()[n] = nil
                     end
                 else
                     local orphan
@@ -488,7 +596,7 @@ function M.reconcile(policy, key, settings, resources)
                     end
                     refs[#refs + 1] = owner_ref(policy, parent)
                     cluster.patch(res, ns, n, with_refs(orphan, refs))
-                    existing[res][n] = orphan
+                    existing[res].map()[n] = orphan
                 end
             end
         end
@@ -506,7 +614,8 @@ function M.reconcile(policy, key, settings, resources)
         for _, spec in ipairs(specs) do
             local desired = result.children[spec.resource]
             if desired ~= nil then
-                apply_children(policy, parent, spec, desired, existing[spec.resource], failed_adopt)
+                child_writes = child_writes +
+                    apply_children(policy, parent, spec, desired, existing[spec.resource], failed_adopt)
             end
         end
     end
@@ -533,7 +642,8 @@ function M.reconcile(policy, key, settings, resources)
                       tostring(ev.message or ""))
     end
     local rq = result.requeue_after
-    return { requeue_after = type(rq) == "number" and rq > 0 and rq or nil }
+    return { requeue_after = type(rq) == "number" and rq > 0 and rq or nil, children = nchildren,
+             child_writes = child_writes }
 end
 
 -- The controller the core runs for a plugin's hooks.load_balancer (docs/plugins.md): for
