@@ -5,11 +5,15 @@
  * and one for the pods with affinity. Generations come from one counter, so a number is
  * never reused, even across a node's deletion and re-creation.
  *
+ * The names of the nodes whose pods changed are also logged, in a ring of the last
+ * SCHEDCACHE_LOG changes, for ctx.pods_changed: a policy that keeps something per node
+ * asks which nodes changed since its last look instead of asking every node.
+ *
  * Lua side, per VM: registry[<this cache as light userdata>] = cache table C with
  *   conv      key -> converted object (weak values)      rvs  object -> resourceVersion (weak keys)
  *   on_arr    node name -> array of its pods             on_gen  node name -> generation
  *   nodes, nodes_gen / pods, pods_gen / aff, aff_gen      the other cached arrays
- *   f_on, f_pods, f_aff                                   the ctx functions, made once
+ *   f_on, f_pods, f_aff, f_chg                            the ctx functions, made once
  * Conversion keys carry a prefix per role, since a pod is converted differently while
  * pending, assumed (a copy with spec.nodeName) and bound: "q/", "a/", "p/"; nodes "n/". */
 #include <stdio.h>
@@ -23,6 +27,9 @@
 #include "schedcache.h"
 #include "util.h"
 
+/* How many node changes ctx.pods_changed can report; a token older than that gets "all". */
+#define SCHEDCACHE_LOG 4096
+
 struct schedcache_s {
     json_t *nodes;        /* name -> node (own reference), in insertion order */
     json_t *node_pods;    /* name -> { key -> pod }: the pods counted on that node */
@@ -33,6 +40,8 @@ struct schedcache_s {
     json_int_t counter;   /* source of every generation */
     json_int_t nodes_gen, pods_gen, aff_gen;
     json_int_t nodes_deleted_gen; /* changes when a node is deleted */
+    char *log[SCHEDCACHE_LOG];    /* change i (0-based, of log_n) at log[i % SCHEDCACHE_LOG] */
+    json_int_t log_n;             /* changes logged so far: the current token */
 };
 
 /* The table slot that pushes use to hand results out of lua_cpcall. */
@@ -68,6 +77,8 @@ void schedcache_free(schedcache_t *sc)
     json_decref(sc->pod_node);
     json_decref(sc->assumed);
     json_decref(sc->affinity);
+    for (size_t i = 0; i < SCHEDCACHE_LOG; i++)
+        free(sc->log[i]);
     free(sc);
 }
 
@@ -99,6 +110,16 @@ void schedcache_node_delete(schedcache_t *sc, const json_t *node)
 static void bump_node(schedcache_t *sc, const char *node)
 {
     json_object_set_new(sc->node_gen, node, json_integer(++sc->counter));
+    /* Out of memory: the name is lost, so every token up to here must read "all". Dropping
+     * the whole ring does that (a token more than SCHEDCACHE_LOG behind reads "all"). */
+    char **slot = &sc->log[sc->log_n % SCHEDCACHE_LOG];
+    free(*slot);
+    *slot = strdup(node);
+    if (!*slot) {
+        sc->log_n += SCHEDCACHE_LOG + 1;
+        return;
+    }
+    sc->log_n++;
 }
 
 /* Stop counting the pod under key wherever it is counted. */
@@ -296,6 +317,31 @@ static int l_pods_on(lua_State *L)
     return 1;
 }
 
+/* ctx.pods_changed(token): the current token and an array of the names of the nodes whose
+ * pods changed after token (a token from an earlier call; a name may repeat), or only the
+ * current token when token is not one (nil, or too old for the log): the caller must then
+ * take every node as changed. */
+static int l_pods_changed(lua_State *L)
+{
+    schedcache_t *sc = lua_touserdata(L, lua_upvalueindex(1));
+    json_int_t now = sc->log_n;
+    lua_pushnumber(L, (lua_Number)now);
+    if (!lua_isnumber(L, 1))
+        return 1;
+    lua_Number t = lua_tonumber(L, 1);
+    if (!(t >= 0 && t <= (lua_Number)now) || (lua_Number)(json_int_t)t != t ||   /* NaN too */
+        now - (json_int_t)t > SCHEDCACHE_LOG)
+        return 1;
+    json_int_t since = (json_int_t)t;
+    lua_createtable(L, (int)(now - since), 0);
+    for (json_int_t i = since; i < now; i++) {
+        const char *name = sc->log[i % SCHEDCACHE_LOG];
+        lua_pushstring(L, name ? name : "");
+        lua_rawseti(L, -2, (int)(i - since + 1));
+    }
+    return 2;
+}
+
 /* ctx.pods(): every counted pod that is not terminating (inter-pod affinity, spread). */
 static int l_pods(lua_State *L)
 {
@@ -357,6 +403,7 @@ static void push_cache_table(schedcache_t *sc, lua_State *L)
     lua_setfield(L, cache, "on_gen");
     static const struct { const char *name; lua_CFunction fn; } fns[] = {
         { "f_on", l_pods_on }, { "f_pods", l_pods }, { "f_aff", l_pods_with_affinity },
+        { "f_chg", l_pods_changed },
     };
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
         lua_pushlightuserdata(L, sc);
@@ -415,7 +462,7 @@ static int push_args_protected(lua_State *L)
     lua_rawset(L, LUA_REGISTRYINDEX);
 
     lua_pushlightuserdata(L, (void *)&schedcache_out_ctx);
-    lua_createtable(L, 0, 8);                          /* 3: ctx */
+    lua_createtable(L, 0, 9);                          /* 3: ctx */
     push_nodes(a->sc, L, 1);
     lua_setfield(L, 3, "nodes");
     lua_getfield(L, 1, "f_on");
@@ -424,6 +471,8 @@ static int push_args_protected(lua_State *L)
     lua_setfield(L, 3, "pods");
     lua_getfield(L, 1, "f_aff");
     lua_setfield(L, 3, "pods_with_affinity");
+    lua_getfield(L, 1, "f_chg");
+    lua_setfield(L, 3, "pods_changed");
     lua_pushinteger(L, a->percentage);
     lua_setfield(L, 3, "percentage_of_nodes_to_score");
     lua_newtable(L);

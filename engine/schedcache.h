@@ -12,6 +12,9 @@
  *     requests summed over a node's pods, say) in a table with weak keys, keyed by the
  *     array: the same array means the same pods. Policies must not modify these tables.
  *   - ctx.pods() (every scheduled pod) and ctx.pods_with_affinity() are cached the same way.
+ *   - ctx.pods_changed(token) returns a new token and the names of the nodes whose pods
+ *     changed since token (a log of the last 4096 changes), so a policy that keeps
+ *     something per node refreshes only those, without asking pods_on for every node.
  *
  * Pods that finished (Succeeded, Failed) hold nothing and are left out; terminating pods
  * still hold their resources and are counted.
@@ -53,8 +56,8 @@ void schedcache_unassume(schedcache_t *sc, const char *key);
 int schedcache_is_assumed(const schedcache_t *sc, const char *key);
 
 /* Push the two arguments of a decision: the pending pod (under key) as a Lua table, then a
- * new ctx table: nodes, pods_on, pods, pods_with_affinity, percentage_of_nodes_to_score,
- * state (empty), now. The closures hold sc: the cache must outlive the call they are used
+ * new ctx table: nodes, pods_on, pods, pods_with_affinity, pods_changed,
+ * percentage_of_nodes_to_score, state (empty), now. The closures hold sc: the cache must outlive the call they are used
  * in (it does: decisions are synchronous). Runs protected: 0, or -1 with nothing pushed
  * and the reason in err (out of memory, an object too deep to convert). */
 int schedcache_push_args(schedcache_t *sc, lua_State *L, const char *key, const json_t *pod,

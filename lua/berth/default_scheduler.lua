@@ -168,38 +168,59 @@ local function pod_requests(pod)
 end
 policy.pod_requests = pod_requests
 
--- Requests of the pods on a node, plus the pod count and their host ports. The core hands
--- out one ctx.pods_on array per node until that node's pods change (lua/berth/framework.lua,
--- "ctx"), so the sums are memoized per array, across decisions: a decision costs the pods
--- that changed, not every pod in the cluster. Weak keys: an array the core replaced is
--- collected with its sums.
+-- Requests of the pods on a node, plus the pod count. The core hands out one ctx.pods_on
+-- array per node until that node's pods change (lua/berth/framework.lua, "ctx"), so the
+-- sums are memoized per array, across decisions: a decision costs the pods that changed,
+-- not every pod in the cluster. Weak keys: an array the core replaced is collected with
+-- its sums. A placed pod's own requests are memoized per pod table too (the core converts
+-- a pod once per resourceVersion), so a node whose array changed re-sums numbers instead of
+-- re-parsing every container of every pod on it.
 local node_info   -- below
 local usage_memo = setmetatable({}, { __mode = "k" })
+local placed_req_memo = setmetatable({}, { __mode = "k" })
 local EMPTY = {}
+local EMPTY_USAGE = { req = {}, nonzero_cpu = 0, nonzero_mem = 0, pods = 0 }
 
-local function node_usage(node, ctx)
-    local pods = ctx.pods_on and ctx.pods_on(node_info(node).name) or EMPTY
-    if type(pods) ~= "table" then
-        pods = EMPTY
+-- The usage of a pods_on array (EMPTY for none): {req, nonzero_cpu, nonzero_mem, pods}.
+-- Never modified once made.
+local function usage_of(pods)
+    if pods == EMPTY then
+        return EMPTY_USAGE
     end
     local u = usage_memo[pods]
     if u then
         return u
     end
-    u = { req = {}, nonzero_cpu = 0, nonzero_mem = 0, pods = 0, ports = {} }
+    local req, nonzero_cpu, nonzero_mem, n = {}, 0, 0, 0
     for _, p in ipairs(pods) do
-        local r = pod_requests(p)
-        for k, v in pairs(r) do
-            u.req[k] = (u.req[k] or 0) + v
+        local r = placed_req_memo[p]
+        if r == nil then
+            r = pod_requests(p)
+            placed_req_memo[p] = r
         end
-        u.nonzero_cpu = u.nonzero_cpu + ((r.cpu or 0) > 0 and r.cpu or DEFAULT_MILLI_CPU)
-        u.nonzero_mem = u.nonzero_mem + ((r.memory or 0) > 0 and r.memory or DEFAULT_MEMORY)
-        u.pods = u.pods + 1
+        for k, v in pairs(r) do
+            req[k] = (req[k] or 0) + v
+        end
+        nonzero_cpu = nonzero_cpu + ((r.cpu or 0) > 0 and r.cpu or DEFAULT_MILLI_CPU)
+        nonzero_mem = nonzero_mem + ((r.memory or 0) > 0 and r.memory or DEFAULT_MEMORY)
+        n = n + 1
     end
-    if pods ~= EMPTY then
-        usage_memo[pods] = u
-    end
+    u = { req = req, nonzero_cpu = nonzero_cpu, nonzero_mem = nonzero_mem, pods = n }
+    usage_memo[pods] = u
     return u
+end
+
+-- ctx.pods_on(name) as a table (EMPTY when the core has nothing or no pods_on).
+local function pods_on_of(ctx, name)
+    local pods = ctx.pods_on and ctx.pods_on(name) or EMPTY
+    if type(pods) ~= "table" then
+        pods = EMPTY
+    end
+    return pods
+end
+
+local function node_usage(node, ctx)
+    return usage_of(pods_on_of(ctx, node_info(node).name))
 end
 
 -- Host ports in use on a node (see host_ports below), memoized like node_usage.
@@ -207,10 +228,7 @@ local ports_memo = setmetatable({}, { __mode = "k" })
 local host_ports
 
 local function node_ports(node, ctx)
-    local pods = ctx.pods_on and ctx.pods_on(node_info(node).name) or EMPTY
-    if type(pods) ~= "table" then
-        pods = EMPTY
-    end
+    local pods = pods_on_of(ctx, node_info(node).name)
     local used = ports_memo[pods]
     if used then
         return used
@@ -234,6 +252,13 @@ end
 -- What the filters and scores read from a node, computed once per Node object: the core
 -- hands out the same table until the node changes (a new resourceVersion), so this is
 -- memoized per table, weakly. effective_taints is defined below.
+--
+-- The record also carries the slots the batch filter and score (below, "Batch forms")
+-- keep per node across decisions: the pods_on array its usage was summed from and that
+-- usage flattened into numbers (pods, u_*, free_*, full), `fresh` (that array is still the
+-- node's current one), the resource scores last computed (s_*, for the requests s_rc and
+-- s_rm) and `tmemo` (taint filter results per tolerations key). It never refers to the
+-- node table, or the weak key could never be collected.
 local effective_taints
 local node_info_memo = setmetatable({}, { __mode = "k" })
 local NO_TAINTS = {}
@@ -264,6 +289,12 @@ function node_info(node)
         alloc = alloc,
         has_max_pods = dig(node, "status", "allocatable", "pods") ~= nil,
         unschedulable = dig(node, "spec", "unschedulable") == true,
+        labels = labels_of(node),
+        alloc_cpu = alloc.cpu or 0, alloc_mem = alloc.memory or 0, alloc_pods = alloc.pods or 0,
+        -- batch slots
+        pods = false, u_req = EMPTY_USAGE.req, u_pods = 0, u_cpu = 0, u_mem = 0,
+        u_nzcpu = 0, u_nzmem = 0, free_cpu = 0, free_mem = 0, full = false, fresh = false,
+        s_rc = false, s_rm = false, s_fit = 0, s_bal = 0, tmemo = false, tmemo_n = 0,
     }
     node_info_memo[node] = info
     return info
@@ -321,6 +352,18 @@ function effective_taints(node)
     return out
 end
 
+-- The TaintToleration reason for an untolerated taint, made once per taint table (a node's
+-- taints are the same tables until the node changes).
+local taint_reason_memo = setmetatable({}, { __mode = "k" })
+local function taint_reason(t)
+    local r = taint_reason_memo[t]
+    if r == nil then
+        r = "node(s) had untolerated taint {" .. (str(t.key) or "") .. ": " .. (str(t.value) or "") .. "}"
+        taint_reason_memo[t] = r
+    end
+    return r
+end
+
 -- TaintToleration: every NoSchedule/NoExecute taint must be tolerated.
 local function taint_filter(pod, node, ctx)
     local taints = node_info(node).hard_taints
@@ -329,8 +372,7 @@ local function taint_filter(pod, node, ctx)
     end
     local t = selector.untolerated_taint(taints, dig(pod, "spec", "tolerations"))
     if t then
-        return false, "node(s) had untolerated taint {" .. (str(t.key) or "") .. ": " ..
-            (str(t.value) or "") .. "}", "unresolvable"
+        return false, taint_reason(t), "unresolvable"
     end
     return true
 end
@@ -1007,16 +1049,20 @@ end
 -- and a weight per constraint of log(domains + 2), the domains counted among the feasible
 -- nodes (ctx.state.feasible, set by the framework before scoring), so keys with many
 -- domains (hostname) do not drown keys with few (zone), as kube does.
-local function spread_prescore(pod, ctx)
+-- The feasible nodes are nodes[idx[k]] when idx is given (the batch score), else
+-- ctx.state.feasible's.
+local function spread_prescore(pod, ctx, nodes, idx)
     local soft = spread_constraints(pod, "ScheduleAnyway")
     local st = { soft = soft }
     if #soft > 0 then
         st.counts = spread_counts(pod, ctx, soft)
         st.weights = {}
+        local feasible = not idx and (ctx.state.feasible or {}) or nil
+        local nf = idx and #idx or #feasible
         for i, c in ipairs(soft) do
             local seen, domains = {}, 0
-            for _, f in ipairs(ctx.state.feasible or {}) do
-                local v = labels_of(f.node)[c.key]
+            for k = 1, nf do
+                local v = labels_of(idx and nodes[idx[k]] or feasible[k].node)[c.key]
                 if v ~= nil and not seen[v] then
                     seen[v], domains = true, domains + 1
                 end
@@ -1132,6 +1178,532 @@ function policy.normalize(pod, scores, ctx)
         end
     end
 end
+
+---------------------------------------------------------------------------------------------
+-- Batch forms of filter and score, for lua/berth/framework.lua
+--
+-- The framework runs these instead of calling filter and score node by node when the policy
+-- it runs has this policy's filter (and, for the score, score and normalize) unchanged; see
+-- policy.batch at the end. They give the same nodes, reasons and scores as the per-node
+-- hooks, for a fraction of the cost in the interpreter (the JIT is off in the sandbox): one
+-- loop per cycle over per-node records, few field reads and no table per node.
+--
+-- A view is kept per ctx.nodes array (the core keeps one until a node changes): the node
+-- records (node_info) by position and a map of node names to positions. Each record keeps
+-- the usage of its node's pods_on array, and the last resource scores it gave; a cycle
+-- asks ctx.pods_on again only for the nodes whose pods may have changed. Without
+-- ctx.pods_changed that is every node it looks at (one call each, as the per-node hooks
+-- do); with it, the nodes the core names as changed since the previous cycle.
+---------------------------------------------------------------------------------------------
+
+local floor = math.floor
+local views = setmetatable({}, { __mode = "k" })   -- ctx.nodes -> view
+local tracked = nil    -- the view whose records' `fresh` flags follow ctx.pods_changed
+
+-- Brings the view of a ctx.nodes array up to date with its n first elements.
+local function view_fill(v, nodes, n)
+    local recs, vnodes = v.recs, v.vnodes
+    for i = 1, n do
+        local node = nodes[i]
+        if vnodes[i] ~= node then
+            recs[i], vnodes[i] = node_info(node), node
+        end
+    end
+    for i = n + 1, v.n do
+        recs[i], vnodes[i] = nil, nil
+    end
+    v.n = n
+    -- Names must be distinct non-empty strings for scores kept by position to equal the
+    -- framework's scores kept by name, and for a name from the change feed to mean one
+    -- record. (A non-empty name_of is the node's metadata.name.)
+    local by_name, unique = {}, true
+    for i = 1, n do
+        local name = recs[i].name
+        if name == "" or by_name[name] then
+            unique = false
+        end
+        by_name[name] = i
+    end
+    v.by_name, v.unique = by_name, unique
+    v.tok = nil
+end
+
+-- Brings the records' `fresh` flags (true: rec.pods is the node's current pods_on array)
+-- up to date for a new cycle. ctx.pods_changed(token) returns a new token and the names of
+-- the nodes whose pods changed since token, or no list when it cannot tell (no token yet,
+-- or too old): then every record is taken as changed, as it is without ctx.pods_changed.
+local function view_sync(v, nodes, n, ctx)
+    if v.n ~= n or v.by_name == nil then
+        view_fill(v, nodes, n)
+    end
+    local recs = v.recs
+    local changed = ctx.pods_changed
+    if type(changed) == "function" and v.unique then
+        if tracked == v and v.changed == changed and v.tok ~= nil then
+            local tok, names = changed(v.tok)
+            if type(names) == "table" then
+                local by_name = v.by_name
+                for j = 1, #names do
+                    local i = by_name[names[j]]
+                    if i then
+                        recs[i].fresh = false
+                    end
+                end
+                v.tok = tok
+                return
+            end
+        end
+        local tok = changed(nil)
+        if tok ~= nil then
+            v.changed, v.tok, tracked = changed, tok, v
+        else
+            tracked = nil
+        end
+    else
+        tracked = nil
+    end
+    for i = 1, n do
+        recs[i].fresh = false
+    end
+end
+
+-- Makes rec's usage that of its node's current pods_on array.
+local function rec_refresh(rec, ctx)
+    local pods = pods_on_of(ctx, rec.name)
+    if pods ~= rec.pods then
+        local u = usage_of(pods)
+        local req = u.req
+        rec.pods, rec.u_req, rec.u_pods = pods, req, u.pods
+        rec.u_cpu, rec.u_mem = req.cpu or 0, req.memory or 0
+        rec.u_nzcpu, rec.u_nzmem = u.nonzero_cpu, u.nonzero_mem
+        -- What fit_filter computes, less the pod: NodeResourcesFit's free cpu and memory,
+        -- and whether the pod count is at allocatable pods already.
+        rec.free_cpu, rec.free_mem = rec.alloc_cpu - rec.u_cpu, rec.alloc_mem - rec.u_mem
+        rec.full = rec.has_max_pods and u.pods + 1 > rec.alloc_pods
+        rec.s_rc = false   -- the resource scores below were for the old usage
+    end
+    rec.fresh = true
+end
+
+-- A key for the content of a tolerations list, as selector.toleration_tolerates reads it
+-- (key, operator, value, effect of each entry); nil when one of those is neither a string
+-- nor absent: such lists are not memoized.
+local function key_part(v)
+    if v == nil then
+        return "-"
+    end
+    return type(v) == "string" and #v .. ":" .. v or nil
+end
+
+local function tolerations_key(tols)
+    if type(tols) ~= "table" then
+        return ""
+    end
+    local parts = {}
+    for i, t in ipairs(tols) do
+        if type(t) ~= "table" then
+            parts[i] = "x"   -- tolerates nothing
+        else
+            local k, o, v, e = key_part(t.key), key_part(t.operator), key_part(t.value), key_part(t.effect)
+            if not (k and o and v and e) then
+                return nil
+            end
+            parts[i] = k .. o .. v .. e
+        end
+    end
+    return table.concat(parts, "|")
+end
+
+local TMEMO_MAX = 32
+
+-- The first of rec's NoSchedule/NoExecute taints that tols do not tolerate, or false;
+-- memoized per record by the tolerations' key (tkey; nil: not memoized).
+local function untolerated(rec, tols, tkey)
+    local memo = rec.tmemo
+    if tkey ~= nil and memo then
+        local r = memo[tkey]
+        if r ~= nil then
+            return r
+        end
+    end
+    local r = selector.untolerated_taint(rec.hard_taints, tols) or false
+    if tkey ~= nil then
+        if not memo or rec.tmemo_n >= TMEMO_MAX then
+            memo = {}
+            rec.tmemo, rec.tmemo_n = memo, 0
+        end
+        memo[tkey], rec.tmemo_n = r, rec.tmemo_n + 1
+    end
+    return r
+end
+
+-- The batch filter: filters nodes from position start + 1 on, wrapping, until want fit, as
+-- the framework's loop over the filter hook does. Returns the positions of the feasible
+-- nodes in the order looked at; where in that list the positions wrap to 1 (nil if they
+-- do not); how many nodes were looked at; and how many failed, with the reasons and codes
+-- the filter returned for them (two arrays, in the order looked at).
+--
+-- The filters of ctx.state.filters run for each node as policy.filter runs them. When
+-- they are the common ones (unschedulable, taints, nodeSelector, resources) the loop
+-- checks them inline on the node's record; a node short of resources gets its reasons
+-- from fit_filter itself.
+local function batch_filter(pod, ctx, nodes, start, want)
+    local st = ctx.state
+    local filters = st.filters
+    if filters == nil then
+        -- As policy.filter: prefilter did not run (a policy's own prefilter did not chain).
+        policy.prefilter(pod, ctx)
+        filters = st.filters
+    end
+    local n = #nodes
+    local v = views[nodes]
+    if v == nil then
+        v = { recs = {}, vnodes = {}, n = 0 }
+        views[nodes] = v
+    end
+    view_sync(v, nodes, n, ctx)
+    local recs, vnodes = v.recs, v.vnodes
+
+    -- Fast: the filters are exactly what the inline checks do.
+    local nfl = #filters
+    local fast = (nfl == 3 or nfl == 4) and filters[1] == node_unschedulable_filter and
+        filters[2] == taint_filter and filters[nfl] == fit_filter and
+        (nfl == 3 or (filters[3] == node_affinity_filter and st.required_node_affinity == nil))
+    local tols = dig(pod, "spec", "tolerations")
+    local tol_unsched, tkey, tkey_done = false, nil, false
+    local ns_k, ns_v, ns_n = {}, {}, 0
+    local req = st.requests
+    local rc, rm, chk_cpu, chk_mem, extra, nextra = 0, 0, false, false, {}, 0
+    if fast then
+        tol_unsched = selector.tolerates_taint(tols, UNSCHEDULABLE_TAINT)
+        if nfl == 4 and st.node_selector then
+            for k, val in pairs(st.node_selector) do
+                ns_n = ns_n + 1
+                ns_k[ns_n], ns_v[ns_n] = k, val
+            end
+        end
+        local resources = st.fit_resources
+        if resources == nil then
+            resources = fit_resources(req)
+            st.fit_resources = resources
+        end
+        for i = 1, #resources do
+            local r = resources[i]
+            if r == "cpu" then
+                chk_cpu, rc = true, req.cpu
+            elseif r == "memory" then
+                chk_mem, rm = true, req.memory
+            else
+                nextra = nextra + 1
+                extra[nextra] = r
+            end
+        end
+    end
+    local ns_k1, ns_v1 = ns_k[1], ns_v[1]
+
+    local feasible, nf, wrap = {}, 0, nil
+    local fail_reason, fail_code, nfail = {}, {}, 0
+    local processed = 0
+    local idx = start
+    for i = 1, n do
+        idx = idx + 1
+        if idx > n then
+            idx = 1
+            wrap = nf + 1
+        end
+        processed = i
+        local node = nodes[idx]
+        local rec = recs[idx]
+        if vnodes[idx] ~= node then
+            -- The array changed under us (tests append nodes): take the node as it is now,
+            -- and rebuild the names and restart the change feed next cycle.
+            rec = node_info(node)
+            rec.fresh = false
+            recs[idx], vnodes[idx] = rec, node
+            v.by_name = nil
+        end
+        local ok, reason, code = true, nil, nil
+        if fast then
+            if rec.unschedulable and not tol_unsched then
+                ok, reason, code = false, "node(s) were unschedulable", "unresolvable"
+            elseif rec.hard_taints ~= NO_TAINTS then
+                if not tkey_done then
+                    tkey, tkey_done = tolerations_key(tols), true
+                end
+                local t = untolerated(rec, tols, tkey)
+                if t then
+                    ok, reason, code = false, taint_reason(t), "unresolvable"
+                end
+            end
+            if ok and ns_n > 0 then
+                local labels = rec.labels
+                if labels[ns_k1] ~= ns_v1 then
+                    ok = false
+                else
+                    for j = 2, ns_n do
+                        if labels[ns_k[j]] ~= ns_v[j] then
+                            ok = false
+                            break
+                        end
+                    end
+                end
+                if not ok then
+                    reason, code = "node(s) didn't match Pod's node affinity/selector", "unresolvable"
+                end
+            end
+            if ok then
+                if not rec.fresh then
+                    rec_refresh(rec, ctx)
+                end
+                -- fit_filter's test, with the node's side computed once per usage.
+                if rec.full or (chk_cpu and rc > rec.free_cpu) or (chk_mem and rm > rec.free_mem) then
+                    ok, reason, code = fit_filter(pod, node, ctx)
+                elseif nextra > 0 then
+                    local alloc, used = rec.alloc, rec.u_req
+                    for j = 1, nextra do
+                        local r = extra[j]
+                        if req[r] > (alloc[r] or 0) - (used[r] or 0) then
+                            ok, reason, code = fit_filter(pod, node, ctx)
+                            break
+                        end
+                    end
+                end
+            end
+        else
+            for j = 1, nfl do
+                ok, reason, code = filters[j](pod, node, ctx)
+                if not ok then
+                    break
+                end
+            end
+        end
+        if ok then
+            nf = nf + 1
+            feasible[nf] = idx
+            if nf >= want then
+                break
+            end
+        else
+            nfail = nfail + 1
+            fail_reason[nfail], fail_code[nfail] = reason, code
+        end
+    end
+    if wrap and (wrap == 1 or wrap > nf) then
+        wrap = nil   -- nothing feasible on one side of the wrap: already in order
+    end
+    return feasible, wrap, processed, nfail, fail_reason, fail_code
+end
+
+-- kube's DefaultNormalizeScore over raw scores a[1..nf], in place (default_normalize).
+local function normalize_array(a, nf, reverse)
+    local max = 0
+    for k = 1, nf do
+        if a[k] > max then
+            max = a[k]
+        end
+    end
+    for k = 1, nf do
+        if max == 0 then
+            a[k] = reverse and MAX or 0
+        else
+            local s = floor(MAX * a[k] / max)
+            a[k] = reverse and MAX - s or s
+        end
+    end
+end
+
+-- The batch score, after batch_filter in the same cycle: scores the feasible nodes
+-- nodes[idx[k]] (k = 1..#idx, at least two, in any order) as score and normalize would,
+-- and returns the k of the best (the highest score; of equal ones, the first in ctx.nodes)
+-- and the final scores by k. Adds to `lazy` a builder of ctx.state.default_scores (what
+-- policy.score records, normalized). Returns nil when it cannot stand in for score and
+-- normalize this cycle (node names not distinct, or the score hook ran already): the
+-- framework then calls them.
+local function batch_score(pod, ctx, nodes, idx, lazy)
+    local st = ctx.state
+    local v = views[nodes]
+    if v == nil or not v.unique or v.by_name == nil or st.inter_pod_topo ~= nil or st[RAW] ~= nil then
+        return nil
+    end
+    if st.requests == nil then
+        policy.prefilter(pod, ctx)
+    end
+    inter_pod_prescore(pod, ctx)
+    spread_prescore(pod, ctx, nodes, idx)
+    local recs = v.recs
+    local nf = #idx
+    local req = st.requests
+    local rc, rm = req.cpu or 0, req.memory or 0
+    local nzc = rc > 0 and rc or DEFAULT_MILLI_CPU
+    local nzm = rm > 0 and rm or DEFAULT_MEMORY
+    local least = STRATEGY ~= "MostAllocated"
+    local pref_aff = st.preferred_node_affinity
+    local topo_any = next(st.inter_pod_topo) ~= nil
+    local soft_any = #st.spread_soft.soft > 0
+    local a_fit, a_bal = {}, {}
+    local a_taint, a_aff, a_inter, a_spread   -- nil: the plugin scores 0 on every node
+    if pref_aff then a_aff = {} end
+    if topo_any then a_inter = {} end
+    if soft_any then a_spread = {} end
+    for k = 1, nf do
+        local i = idx[k]
+        local rec = recs[i]
+        if not rec.fresh then
+            rec_refresh(rec, ctx)
+        end
+        -- NodeResourcesFit and BalancedAllocation (resource_scores, inline), memoized in
+        -- the record for the pod's cpu and memory requests until its usage changes.
+        local fit, bal
+        if rec.s_rc == rc and rec.s_rm == rm then
+            fit, bal = rec.s_fit, rec.s_bal
+        else
+            local ca, ma = rec.alloc_cpu, rec.alloc_mem
+            local cu, mu = rec.u_nzcpu + nzc, rec.u_nzmem + nzm
+            local sc, sm
+            if least then
+                sc = (ca <= 0 or cu > ca) and 0 or floor((ca - cu) * MAX / ca)
+                sm = (ma <= 0 or mu > ma) and 0 or floor((ma - mu) * MAX / ma)
+            else
+                sc, sm = resource_score(cu, ca), resource_score(mu, ma)
+            end
+            fit = floor((sc + sm) / 2)
+            bal = MAX
+            if ca > 0 and ma > 0 then
+                local fc = (rec.u_cpu + rc) / ca
+                if fc > 1 then
+                    fc = 1
+                end
+                local fm = (rec.u_mem + rm) / ma
+                if fm > 1 then
+                    fm = 1
+                end
+                local d = fc - fm
+                if d < 0 then
+                    d = -d
+                end
+                bal = floor((1 - d / 2) * MAX)
+            end
+            rec.s_rc, rec.s_rm, rec.s_fit, rec.s_bal = rc, rm, fit, bal
+        end
+        a_fit[k], a_bal[k] = fit, bal
+        if rec.prefer_taints ~= NO_TAINTS then
+            if a_taint == nil then
+                a_taint = {}
+                for j = 1, k - 1 do
+                    a_taint[j] = 0
+                end
+            end
+            a_taint[k] = taint_count(pod, nodes[i], ctx)
+        elseif a_taint then
+            a_taint[k] = 0
+        end
+        if pref_aff then
+            a_aff[k] = selector.preferred_node_affinity_score(pod, nodes[i])
+        end
+        if topo_any then
+            a_inter[k] = inter_pod_score(nodes[i], ctx)
+        end
+        if soft_any then
+            a_spread[k] = spread_score(nodes[i], ctx) or false
+        end
+    end
+    -- normalize, plugin by plugin. A plugin that scored 0 on every node normalizes to a
+    -- constant: TaintToleration (reversed) and PodTopologySpread to MAX, the others to 0.
+    local c_taint, c_aff, c_inter, c_spread = MAX, 0, 0, MAX
+    if a_taint then
+        normalize_array(a_taint, nf, true)
+    end
+    if a_aff then
+        normalize_array(a_aff, nf, false)
+    end
+    if a_inter then
+        local lo, hi = a_inter[1], a_inter[1]
+        for k = 2, nf do
+            local x = a_inter[k]
+            if x < lo then lo = x end
+            if x > hi then hi = x end
+        end
+        for k = 1, nf do
+            a_inter[k] = hi > lo and floor(MAX * (a_inter[k] - lo) / (hi - lo)) or 0
+        end
+    end
+    if a_spread then
+        local smin, smax
+        for k = 1, nf do
+            local x = a_spread[k]
+            if x then
+                smin = (smin == nil or x < smin) and x or smin
+                smax = (smax == nil or x > smax) and x or smax
+            end
+        end
+        for k = 1, nf do
+            local x = a_spread[k]
+            if not x then
+                a_spread[k] = 0
+            elseif smax == 0 then
+                a_spread[k] = MAX
+            else
+                a_spread[k] = floor(MAX * (smax + smin - x) / smax)
+            end
+        end
+    end
+    -- The weighted sum, as normalize computes it: every term is an integer, so the sum is
+    -- exact in any order and the constant terms can be added up first.
+    local w_taint, w_aff, w_spread = WEIGHTS.taint, WEIGHTS.node_affinity, WEIGHTS.spread
+    local w_inter, w_fit, w_bal = WEIGHTS.inter_pod, WEIGHTS.fit, WEIGHTS.balanced
+    local total = 0
+    for _, w in pairs(WEIGHTS) do
+        total = total + w
+    end
+    local final = {}
+    local best, best_score, best_i = nil, nil, nil
+    if not (a_taint or a_aff or a_spread or a_inter) then
+        local c = c_taint * w_taint + c_aff * w_aff + c_spread * w_spread + c_inter * w_inter
+        for k = 1, nf do
+            local s = (c + a_fit[k] * w_fit + a_bal[k] * w_bal) / total
+            final[k] = s
+            if best == nil or s > best_score or (s == best_score and idx[k] < best_i) then
+                best, best_score, best_i = k, s, idx[k]
+            end
+        end
+    else
+        for k = 1, nf do
+            local t = a_taint and a_taint[k] or c_taint
+            local a = a_aff and a_aff[k] or c_aff
+            local sp = a_spread and a_spread[k] or c_spread
+            local ip = a_inter and a_inter[k] or c_inter
+            local s = (t * w_taint + a * w_aff + sp * w_spread + ip * w_inter + a_fit[k] * w_fit +
+                a_bal[k] * w_bal) / total
+            final[k] = s
+            if best == nil or s > best_score or (s == best_score and idx[k] < best_i) then
+                best, best_score, best_i = k, s, idx[k]
+            end
+        end
+    end
+    lazy[RAW] = function()
+        local raw = {}
+        for k = 1, nf do
+            raw[name_of(nodes[idx[k]])] = {
+                fit = a_fit[k], balanced = a_bal[k],
+                taint = a_taint and a_taint[k] or c_taint,
+                node_affinity = a_aff and a_aff[k] or c_aff,
+                inter_pod = a_inter and a_inter[k] or c_inter,
+                spread = a_spread and a_spread[k] or c_spread,
+            }
+        end
+        return raw
+    end
+    return best, final
+end
+
+-- What lua/berth/framework.lua needs to use the batch forms: the hooks they stand in for
+-- (the framework compares a policy's hooks with these, so a policy that replaces one, or a
+-- test that wraps one, gets the per-node calls) and the batch functions. Not hooks:
+-- framework.with_defaults does not copy it.
+policy.batch = {
+    filter = policy.filter, score = policy.score, normalize = policy.normalize,
+    find_feasible = batch_filter, score_feasible = batch_score,
+}
 
 -- The core records the reservation (ctx.pods_on sees the pod from now on); nothing to add.
 function policy.reserve(pod, node_name, ctx)

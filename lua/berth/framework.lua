@@ -38,20 +38,36 @@
 --                                      same table is returned until that node's pods
 --                                      change (then a new one), so a policy may memoize
 --                                      per array in a weak-keyed table. Never modify it.
+--   ctx.pods_changed(token)            optional: the current token, and the names of the
+--                                      nodes whose pods changed since token (an earlier
+--                                      token from the same function), or the token alone
+--                                      when it cannot tell: then take every node as changed.
+--                                      The default policy's batch forms use it to look up
+--                                      pods_on only for those nodes.
 --   ctx.pods()                         all scheduled pods (an array, or an iterator function)
 --   ctx.percentage_of_nodes_to_score   0 = adaptive (50 - nodes/125, at least 5%)
---   ctx.state                          per-pod scratch table (reset by schedule)
+--   ctx.state                          per-pod scratch table (reset by schedule); after
+--                                      filtering it holds feasible (array of {node, index}
+--                                      in ctx.nodes order) and after scoring scores (node
+--                                      name -> score). On the batch path (below) these are
+--                                      built on first read.
 --   ctx.now                            unix time
 --   ctx.namespace_labels(ns)           optional: labels of a namespace (namespaceSelector)
 --
 -- framework.schedule(policy, pod, ctx) -> nodeName [, nil, true when the policy's bind hook
 -- bound the pod itself], or nil, message.
+--
+-- The batch path: when the policy's filter is the default policy's, schedule does not call
+-- filter node by node but the default policy's batch filter (policy.batch.find_feasible),
+-- and when score and normalize are the default's too, its batch score. Same nodes, reasons
+-- and scores; one call per cycle instead of several per node (see default_scheduler.lua,
+-- "Batch forms").
 -- framework.order(policy, pods) -> the queue order, an array of indexes into pods.
 
 -- Globals as locals: in the sandbox every global read goes through the environment's
 -- metatable, which the interpreter pays on each call in the per-node loops.
-local type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, assert =
-    type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, assert
+local type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, getmetatable, assert =
+    type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, getmetatable, assert
 local math, string, table = math, string, table
 local M = {}
 
@@ -281,7 +297,159 @@ local function node_name(node)
     return type(node.metadata) == "table" and node.metadata.name or ""
 end
 
--- Runs one scheduling cycle: prefilter, filter (sampled), score, normalize, choose, reserve.
+-- Sorts feasible positions (numbers, or the {node=, index=} of find_feasible) into
+-- ctx.nodes order, to keep ties stable: evaluate and choose in the order of ctx.nodes, not
+-- the rotation. The rotation visits start+1..n then 1..start, so the indexes rise, wrap
+-- once, and rise again: putting the wrapped part first sorts them in linear time.
+local function unwrap(list, key)
+    local wrap = nil
+    for i = 2, #list do
+        local a, b = list[i], list[i - 1]
+        if key then
+            a, b = a[key], b[key]
+        end
+        if a < b then
+            wrap = i
+            break
+        end
+    end
+    if not wrap then
+        return list
+    end
+    local sorted, n = {}, 0
+    for i = wrap, #list do
+        n = n + 1
+        sorted[n] = list[i]
+    end
+    for i = 1, wrap - 1 do
+        n = n + 1
+        sorted[n] = list[i]
+    end
+    return sorted
+end
+
+-- Fields of ctx.state that the batch path builds on first read (feasible, scores, ...):
+-- builders maps a key to a function returning its value. Reading works as if the fields
+-- were set; pairs() over ctx.state does not see them until read.
+local function lazy_state(state, builders)
+    setmetatable(state, { __index = function(t, key)
+        local build = builders[key]
+        if build == nil then
+            return nil
+        end
+        builders[key] = nil
+        local value = build()
+        t[key] = value
+        return value
+    end })
+end
+
+-- The batch forms a policy may use: those of the default policy (lua/berth/default_scheduler.lua,
+-- policy.batch), when the policy's filter is the default's filter. They filter all the
+-- nodes of a cycle, and score all the feasible ones, in one call each, with the same result
+-- as calling the hooks node by node; only the cost differs.
+local function batch_of(policy)
+    local dp = default_policy
+    local b = dp and dp.batch
+    if type(b) == "table" and policy.filter ~= nil and policy.filter == b.filter then
+        return b
+    end
+    return nil
+end
+
+-- The rest of a cycle with the batch forms: filter, score, normalize, choose. Returns the
+-- chosen node's name, or nil and kube's message. nodes is ctx.nodes, want the number of
+-- feasible nodes to find. ctx.state.feasible and ctx.state.scores are built on first read.
+local function schedule_batch(policy, b, pod, ctx, nodes, want)
+    local n = #nodes
+    local start = (next_start[policy] or 0) % n
+    local idx, wrap, processed, nfail, fail_reason, fail_code = b.find_feasible(pod, ctx, nodes, start, want)
+    next_start[policy] = (start + processed) % n
+    local nf = #idx
+    if nf == 0 then
+        local statuses = {}
+        for j = 1, nfail do
+            local reason = fail_reason[j]
+            statuses[j] = {
+                reasons = type(reason) == "table" and reason or
+                    { tostring(reason or "node(s) didn't pass the policy's filter") },
+                unresolvable = fail_code[j] == "unresolvable",
+            }
+        end
+        return nil, M.fit_error(n, statuses)
+    end
+    -- idx is in rotation order; sorted (ctx.nodes order) only where the order shows: the
+    -- batch score breaks ties by position itself.
+    local sorted = not wrap and idx or nil
+    local function in_order()
+        sorted = sorted or unwrap(idx)
+        return sorted
+    end
+    local state = ctx.state
+    local lazy = {
+        feasible = function()
+            local feasible, list = {}, in_order()
+            for k = 1, nf do
+                feasible[k] = { node = nodes[list[k]], index = list[k] }
+            end
+            return feasible
+        end,
+    }
+    -- A state table that already has a metatable (a prefilter's doing) gets plain fields.
+    local eager = getmetatable(state) ~= nil
+    if eager then
+        state.feasible = lazy.feasible()
+        lazy.feasible = nil
+    else
+        lazy_state(state, lazy)
+    end
+    if nf == 1 or not policy.score then
+        -- kube skips scoring when only one node is feasible.
+        return node_name(nodes[in_order()[1]])
+    end
+    local best_k, final
+    if policy.score == b.score and policy.normalize == b.normalize then
+        best_k, final = b.score_feasible(pod, ctx, nodes, idx, lazy)
+    end
+    if best_k then
+        lazy.scores = function()
+            local scores = {}
+            for k = 1, nf do
+                scores[node_name(nodes[idx[k]])] = final[k]
+            end
+            return scores
+        end
+        if eager then
+            for key, build in pairs(lazy) do
+                state[key] = build()
+            end
+        end
+        return node_name(nodes[idx[best_k]])
+    end
+    -- The policy's own score (or normalize): node by node in ctx.nodes order, as schedule.
+    local list = in_order()
+    local scores = {}
+    local score = policy.score
+    for k = 1, nf do
+        local node = nodes[list[k]]
+        scores[node_name(node)] = tonumber(score(pod, node, ctx)) or 0
+    end
+    if policy.normalize then
+        policy.normalize(pod, scores, ctx)
+    end
+    local best, best_score
+    for k = 1, nf do
+        local name = node_name(nodes[list[k]])
+        local s = scores[name] or 0
+        if best_score == nil or s > best_score then
+            best, best_score = name, s
+        end
+    end
+    state.scores = scores
+    return best
+end
+
+-- Runs one cycle: prefilter, filter (sampled), score, normalize, choose, reserve.
 -- Returns nodeName, or nil and kube's message. Raises only when a hook raises (the core
 -- reports that as a policy error, not as an unschedulable pod).
 -- Borrowed: pod and ctx; ctx.state is replaced by a fresh table.
@@ -298,52 +466,42 @@ function M.schedule(policy, pod, ctx)
         end
     end
     local want = M.num_feasible_nodes_to_find(ctx.percentage_of_nodes_to_score, #nodes)
-    local feasible, statuses = find_feasible(policy, pod, ctx, nodes, want)
-    if #feasible == 0 then
-        return nil, M.fit_error(#nodes, statuses)
-    end
-    -- Keep ties stable: evaluate and choose in the order of ctx.nodes, not the rotation.
-    -- The rotation visits start+1..n then 1..start, so the indexes rise, wrap once, and rise
-    -- again: putting the wrapped part first sorts them in linear time.
-    local wrap = nil
-    for i = 2, #feasible do
-        if feasible[i].index < feasible[i - 1].index then
-            wrap = i
-            break
-        end
-    end
-    if wrap then
-        local sorted = {}
-        for i = wrap, #feasible do
-            sorted[#sorted + 1] = feasible[i]
-        end
-        for i = 1, wrap - 1 do
-            sorted[#sorted + 1] = feasible[i]
-        end
-        feasible = sorted
-    end
-    ctx.state.feasible = feasible
     local best
-    if #feasible == 1 or not policy.score then
-        -- kube skips scoring when only one node is feasible.
-        best = node_name(feasible[1].node)
+    local b = batch_of(policy)
+    if b then
+        local msg
+        best, msg = schedule_batch(policy, b, pod, ctx, nodes, want)
+        if best == nil then
+            return nil, msg
+        end
     else
-        local scores = {}
-        for _, f in ipairs(feasible) do
-            scores[node_name(f.node)] = tonumber(policy.score(pod, f.node, ctx)) or 0
+        local feasible, statuses = find_feasible(policy, pod, ctx, nodes, want)
+        if #feasible == 0 then
+            return nil, M.fit_error(#nodes, statuses)
         end
-        if policy.normalize then
-            policy.normalize(pod, scores, ctx)
-        end
-        local best_score
-        for _, f in ipairs(feasible) do
-            local name = node_name(f.node)
-            local s = scores[name] or 0
-            if best_score == nil or s > best_score then
-                best, best_score = name, s
+        feasible = unwrap(feasible, "index")
+        ctx.state.feasible = feasible
+        if #feasible == 1 or not policy.score then
+            -- kube skips scoring when only one node is feasible.
+            best = node_name(feasible[1].node)
+        else
+            local scores = {}
+            for _, f in ipairs(feasible) do
+                scores[node_name(f.node)] = tonumber(policy.score(pod, f.node, ctx)) or 0
             end
+            if policy.normalize then
+                policy.normalize(pod, scores, ctx)
+            end
+            local best_score
+            for _, f in ipairs(feasible) do
+                local name = node_name(f.node)
+                local s = scores[name] or 0
+                if best_score == nil or s > best_score then
+                    best, best_score = name, s
+                end
+            end
+            ctx.state.scores = scores
         end
-        ctx.state.scores = scores
     end
     if policy.reserve then
         local ok, reason = policy.reserve(pod, best, ctx)

@@ -1,7 +1,8 @@
 -- t/lua/sched_fixture.lua: a fixture cluster for the scheduler tests (t/lua/test_scheduler_*.lua):
 -- builds Node and Pod objects shaped like the Kubernetes JSON, and the ctx that the C core
 -- builds for lua/berth/framework.lua (nodes, pods_on, pods, percentage_of_nodes_to_score,
--- state, now). Pure Lua, so it also loads in the sandbox mimic (t/lua/sandbox.lua).
+-- state, now, and on request pods_changed). Pure Lua, so it also loads in the sandbox
+-- mimic (t/lua/sandbox.lua).
 -- Used by: t/lua/test_scheduler_*.lua, run by t/0190-scheduler-policy.t.
 --
 --   local F = require("sched_fixture")
@@ -20,9 +21,11 @@ local Cluster = {}
 Cluster.__index = Cluster
 
 -- A new empty cluster. percentage: percentage_of_nodes_to_score (default 0, adaptive).
-function F.cluster(percentage)
-    return setmetatable({ nodes = {}, placed = {}, by_node = {}, percentage = percentage or 0, seq = 0 },
-        Cluster)
+-- feed: give the ctx a pods_changed change feed, as the core's (engine/schedcache.h).
+-- c.pods_on_calls counts the calls of ctx.pods_on.
+function F.cluster(percentage, feed)
+    return setmetatable({ nodes = {}, placed = {}, by_node = {}, percentage = percentage or 0, seq = 0,
+        feed = feed or false, log = {}, pods_on_calls = 0 }, Cluster)
 end
 
 -- Adds a node. o: cpu, memory, ephemeral (ephemeral-storage), pods (max pods), extra
@@ -128,6 +131,44 @@ function Cluster:place(pod, node_name)
     end
     l[#l + 1] = pod
     self.by_node[node_name] = l
+    self.log[#self.log + 1] = node_name
+end
+
+-- Takes a placed pod off its node (deleted, or done), with a new array for the node.
+function Cluster:remove(pod)
+    local node_name = pod.spec.nodeName
+    for i, p in ipairs(self.placed) do
+        if p == pod then
+            table.remove(self.placed, i)
+            break
+        end
+    end
+    local l = {}
+    for _, p in ipairs(self.by_node[node_name] or {}) do
+        if p ~= pod then
+            l[#l + 1] = p
+        end
+    end
+    self.by_node[node_name] = l
+    self.log[#self.log + 1] = node_name
+end
+
+-- ctx.pods_changed(token), as the core's: the current token (the length of the log of
+-- changed nodes) and the names logged after token, or the token alone for a token that is
+-- not one. One function per cluster, as the core keeps one per cache.
+function Cluster:changed_fn()
+    local c = self
+    c.changed = c.changed or function(tok)
+        if type(tok) ~= "number" or tok > #c.log then
+            return #c.log
+        end
+        local names = {}
+        for i = tok + 1, #c.log do
+            names[#names + 1] = c.log[i]
+        end
+        return #c.log, names
+    end
+    return c.changed
 end
 
 -- The ctx the core would build. Counts calls in self.calls for the sampling test.
@@ -135,11 +176,15 @@ function Cluster:ctx()
     local c = self
     return {
         nodes = c.nodes,
-        pods_on = function(name) return c.by_node[name] or {} end,
+        pods_on = function(name)
+            c.pods_on_calls = c.pods_on_calls + 1
+            return c.by_node[name] or {}
+        end,
         pods = function() return c.placed end,
         percentage_of_nodes_to_score = c.percentage,
         state = {},
         now = 1767225600,
+        pods_changed = c.feed and c:changed_fn() or nil,
     }
 end
 
