@@ -209,7 +209,7 @@ test_expect_success 'a policy that loops forever costs its budget, not the sched
 
 test_expect_success 'a policy that allocates without end hits its memory cap, not the scheduler' '
 	cat >"$TRASH/policies/schedulers/hog.lua" <<-\EOF &&
-	return { memory_mb = 16, schedule = function(pod, ctx)
+	return { memory_mb = 16, budget_ms = 1000, schedule = function(pod, ctx)
 	    local t = {}
 	    while true do t[#t + 1] = { pod, ctx } end
 	end }

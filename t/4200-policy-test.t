@@ -55,8 +55,12 @@ ptest() {
 }
 
 # state: each pod's, node's and event's name and resourceVersion, and each pod's node
+# Pods and nodes with their resourceVersions, and which Events exist. Not the Events'
+# versions: the live scheduler retries zz-picky in the background and bumps its
+# FailedScheduling count whenever it does.
 state() {
-	k get pods,nodes,events -A -o jsonpath='{range .items[*]}{.kind} {.metadata.name} {.metadata.resourceVersion} {.spec.nodeName}{"\n"}{end}'
+	k get pods,nodes -A -o jsonpath='{range .items[*]}{.kind} {.metadata.name} {.metadata.resourceVersion} {.spec.nodeName}{"\n"}{end}' &&
+	k get events -A -o jsonpath='{range .items[*]}{.kind} {.metadata.name}{"\n"}{end}'
 }
 
 # Placed one at a time by the live default policy (least allocated, ties to the first node
@@ -134,11 +138,15 @@ test_expect_success 'a candidate with a syntax error: exit 1, naming the file an
 	test ! -s out
 '
 
-test_expect_success 'a score that never returns: each pod an overrun with file:line, the run finishes' '
+# The first overrun happens in a loop the JIT compiled: its VM is discarded and the message
+# has no line; the version rebuilt runs interpreted, so the next ones have it.
+SQ="'"
+test_expect_success 'a score that never returns: each pod an overrun (file, then file:line), the run finishes' '
 	ptest "$DATA/spin-score.lua" >out &&
-	for p in web-1:n2 web-2:spare web-3:n2 web-4:spare web-5:n1; do
+	echo "default/web-1: n2 -> error (timeout): $DATA/spin-score.lua: time budget of 50 ms exceeded in hook ${SQ}schedule${SQ} (stopped inside JIT-compiled code, where no line is known; the VM was discarded)" >expect &&
+	for p in web-2:spare web-3:n2 web-4:spare web-5:n1; do
 		echo "default/${p%:*}: ${p#*:} -> error (timeout): $DATA/spin-score.lua:7: time budget of 50 ms exceeded" || return 1
-	done >expect &&
+	done >>expect &&
 	grep "^default/" out >actual &&
 	test_cmp expect actual &&
 	grep -qx "summary: 0 moved, 0 newly unschedulable, 0 newly schedulable, 1 unchanged, 5 errors (5 budget overruns)" out
