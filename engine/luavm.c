@@ -76,6 +76,7 @@ struct luavm_s {
     int          enforce;       /* 1 while a protected call runs: the cap applies */
     int          relax;         /* 1 while the traceback handler builds the message */
     int          mem_refused;   /* the allocator refused a block during this call */
+    size_t       after_gc;      /* used right after the last collection luavm_run forced */
     volatile sig_atomic_t timed_out;
     int          running;
     unsigned     budget_ms;
@@ -497,9 +498,15 @@ static int luavm_run(luavm_t *vm, int nargs, int nresults)
         lua_settop(L, base - 1);
     }
     /* Garbage from a failed call (the table a runaway loop built) is unreachable now;
-     * collect it at once so the next call starts well below the cap. */
-    if (status == LUAVM_NOMEM || vm->used > vm->limit / 4 * 3)
+     * collect it at once so the next call starts well below the cap. Near the cap, collect
+     * too, but not again until the heap has grown by an eighth of the cap since: a policy
+     * whose live data is legitimately above three quarters (a big cluster's cache) would
+     * otherwise pay a full collection on every call. */
+    if (status == LUAVM_NOMEM ||
+        (vm->used > vm->limit / 4 * 3 && vm->used > vm->after_gc + vm->limit / 8)) {
         lua_gc(L, LUA_GCCOLLECT, 0);
+        vm->after_gc = vm->used;
+    }
     return status;
 }
 

@@ -13,4 +13,7 @@
 local framework = require("berth.framework")
 
 return framework.with_defaults({
+    -- The scheduler's VM holds the cluster as the policy sees it (every node and scheduled
+    -- pod, converted once per version): more than the 64 MiB default in a big cluster.
+    memory_mb = 512,
 })
