@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
@@ -743,6 +745,39 @@ void api_ensure_namespaces(api_server_t *srv)
     }
 }
 
+/* A listening socket on host:port with the largest backlog the kernel allows.
+ * evhttp_bind_socket listens with 128: every client request comes on a connection of its
+ * own (apiclient.h), so a burst (the scheduler binding, the controllers creating, the agents
+ * reporting) overflowed it, the kernel dropped the SYNs, and each dropped client waited out
+ * the one-second SYN retransmission. -1 on failure. */
+#define API_LISTEN_BACKLOG 4096   /* the kernel caps it at net.core.somaxconn */
+
+static evutil_socket_t api_listen_socket(const char *host, int port)
+{
+    struct evutil_addrinfo hints, *ai = NULL;
+    char portstr[16];
+    evutil_socket_t fd = -1;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = EVUTIL_AI_PASSIVE;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if (evutil_getaddrinfo(*host ? host : NULL, portstr, &hints, &ai) != 0 || !ai)
+        return -1;
+    fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (fd < 0 || evutil_make_socket_nonblocking(fd) != 0 ||
+        evutil_make_socket_closeonexec(fd) != 0 || evutil_make_listen_socket_reuseable(fd) != 0 ||
+        bind(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) != 0 || listen(fd, API_LISTEN_BACKLOG) != 0) {
+        if (fd >= 0)
+            evutil_closesocket(fd);
+        fd = -1;
+    }
+    evutil_freeaddrinfo(ai);
+    return fd;
+}
+
 int api_server_init(api_server_t *srv, struct event_base *base, store_t *store, watch_hub_t *hub,
                     const char *listen_addr)
 {
@@ -778,7 +813,10 @@ int api_server_init(api_server_t *srv, struct event_base *base, store_t *store, 
                                               EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
                                               EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(srv->http, dispatch, srv);
-    if (!evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port)) {
+    evutil_socket_t fd = api_listen_socket(host, port);
+    if (fd < 0 || !evhttp_accept_socket_with_handle(srv->http, fd)) {
+        if (fd >= 0)
+            evutil_closesocket(fd);
         log_error("cannot listen on %s", listen_addr);
         return -1;
     }
