@@ -28,7 +28,9 @@ static json_t *load_kinds(const char *dir, const char *name, const char *lib_dir
                           size_t errlen)
 {
     char path[PATH_MAX + 300], chunk[400];
-    luavm_opts_t vo = { lib_dir, 0, 0, 0 };
+    /* A generous budget: this runs once per change of the files, and a plugin skipped for
+     * a slow start (a loaded machine, valgrind) would lose its kinds. */
+    luavm_opts_t vo = { lib_dir, 1000, 0, 0 };
     luavm_t *vm = luavm_create(&vo, err, errlen);
     json_t *kinds = NULL;
     if (!vm)

@@ -266,8 +266,11 @@ out:
     scheduler_free(ctx.scheduler);
     controllers_free(ctx.controllers);
     watch_hub_free(ctx.hub);
-    api_server_release(&ctx.api);
+    /* The store before the HTTP server: freeing the store calls back every request still
+     * waiting on Redis, which answers it; evhttp_free then frees those requests. The other
+     * way round the callbacks answered requests evhttp had already freed. */
     store_free(ctx.store);
+    api_server_release(&ctx.api);
     if (ctx.base)
         event_base_free(ctx.base);
     kinds_release();

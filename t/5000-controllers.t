@@ -119,15 +119,53 @@ test_expect_success 'a Deployment rolls out; kubectl rollout status follows it' 
 	test "$(cat reason)" = NewReplicaSetAvailable
 '
 
-test_expect_success 'set image rolls over within maxSurge and maxUnavailable (25%: 1 of 4)' '
+# replay_bounds FILE: replays a pod watch stream (one JSON event per line, the first ones
+# the ADDED events of the pods as they were) and prints the largest number of pods not
+# being deleted and the smallest number of those that are Ready, over the state after
+# every single event once the initial ones are in.
+replay_bounds() {
+	node -e '
+		const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean);
+		const pods = new Map();
+		let max = 0, min = 1e9, initial = Number(process.argv[2]);
+		lines.forEach((l, i) => {
+			const ev = JSON.parse(l), p = ev.object;
+			if (ev.type === "ERROR" || !p || !p.metadata) return;
+			if (ev.type === "DELETED") pods.delete(p.metadata.name);
+			else pods.set(p.metadata.name, p);
+			if (i + 1 < initial) return;
+			let n = 0, ready = 0;
+			for (const q of pods.values()) {
+				if (q.metadata.deletionTimestamp) continue;
+				n++;
+				const c = ((q.status || {}).conditions || []).find(c => c.type === "Ready");
+				if (c && c.status === "True") ready++;
+			}
+			max = Math.max(max, n);
+			min = Math.min(min, ready);
+		});
+		console.log(max + " " + min + " " + lines.length);' "$1" "$2"
+}
+
+test_expect_success 'set image rolls over within maxSurge and maxUnavailable (25%: 1 of 4), at every event' '
 	rm -f rollout.done bounds &&
 	{ sample_rollout & spid=$!; } &&
+	api GET "/api/v1/namespaces/default/pods?labelSelector=app%3Droll" >before.json &&
+	n0=$(json_get before.json o.items.length) &&
+	{ curl -sN --max-time 60 "$BERTH_URL/api/v1/namespaces/default/pods?watch=true&labelSelector=app%3Droll&resourceVersion=0" >events.json 2>/dev/null & wpid=$!; } &&
+	test_bg_pid $wpid &&
+	test_wait_until 10 eval "test \$(wc -l <events.json) -ge $n0" &&
 	k set image deployment/roll busybox=busybox:2 &&
 	k rollout status deployment/roll --timeout=60s &&
 	touch rollout.done && wait $spid &&
+	sleep 1 && { kill $wpid; wait $wpid 2>/dev/null; true; } &&
 	read max min <bounds &&
-	echo "pods at most $max, ready at least $min" &&
+	echo "sampled: pods at most $max, ready at least $min" &&
 	test "$max" -le 5 && test "$min" -ge 3 &&
+	replay_bounds events.json "$n0" >replayed &&
+	read rmax rmin nev <replayed &&
+	echo "every event ($nev): pods at most $rmax, ready at least $rmin" &&
+	test "$nev" -gt "$n0" && test "$rmax" -le 5 && test "$rmin" -ge 3 &&
 	test "$(k get rs -l app=roll -o jsonpath="{.items[*].spec.replicas}" | tr " " "\n" | sort -n | tr "\n" " ")" = "0 4 " &&
 	jp deploy/roll "{.spec.template.spec.containers[0].image}" | grep -q busybox:2
 '
