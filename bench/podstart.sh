@@ -47,7 +47,7 @@ docker image inspect berth/busybox >/dev/null 2>&1 || "$top/scripts/test-images.
 free_port() {
 	local p
 	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 20000))
+		p=$((20000 + RANDOM % 12000))   # below the ephemeral ports (32768-)
 		(exec 9<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 	die "no free port"

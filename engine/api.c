@@ -1,5 +1,6 @@
 /* api.c: request routing, replies and errors, discovery, OpenAPI, health and metrics.
  * The resource handlers live in api_read.c, api_watch.c and api_write.c. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -764,15 +765,18 @@ static evutil_socket_t api_listen_socket(const char *host, int port)
     hints.ai_protocol = IPPROTO_TCP;
     hints.ai_flags = EVUTIL_AI_PASSIVE;
     snprintf(portstr, sizeof(portstr), "%d", port);
+    errno = 0;
     if (evutil_getaddrinfo(*host ? host : NULL, portstr, &hints, &ai) != 0 || !ai)
         return -1;
     fd = socket(ai->ai_family, SOCK_STREAM, 0);
     if (fd < 0 || evutil_make_socket_nonblocking(fd) != 0 ||
         evutil_make_socket_closeonexec(fd) != 0 || evutil_make_listen_socket_reuseable(fd) != 0 ||
         bind(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) != 0 || listen(fd, API_LISTEN_BACKLOG) != 0) {
+        int e = errno;
         if (fd >= 0)
             evutil_closesocket(fd);
         fd = -1;
+        errno = e;
     }
     evutil_freeaddrinfo(ai);
     return fd;
@@ -815,9 +819,10 @@ int api_server_init(api_server_t *srv, struct event_base *base, store_t *store, 
     evhttp_set_gencb(srv->http, dispatch, srv);
     evutil_socket_t fd = api_listen_socket(host, port);
     if (fd < 0 || !evhttp_accept_socket_with_handle(srv->http, fd)) {
+        int e = errno;
         if (fd >= 0)
             evutil_closesocket(fd);
-        log_error("cannot listen on %s", listen_addr);
+        log_error("cannot listen on %s: %s", listen_addr, e ? strerror(e) : "no such address");
         return -1;
     }
     metrics_describe("apiserver_request_total", "counter",

@@ -80,7 +80,7 @@ port_free() {
 free_port() {
 	local i port
 	for i in $(seq 1 200); do
-		port=$((20000 + RANDOM % 30000))
+		port=$((20000 + RANDOM % 12000))   # below the ephemeral ports (32768-)
 		if port_free "$port"; then
 			echo "$port"
 			return 0

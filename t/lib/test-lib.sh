@@ -434,7 +434,7 @@ test_port_free() {
 test_free_port() {
 	local i port
 	for i in $(seq 1 200); do
-		port=$((20000 + RANDOM % 20000))
+		port=$((20000 + RANDOM % 12000))   # below the ephemeral range (32768-): an outgoing connection may hold any port there
 		if test_port_free "$port"; then
 			echo "$port"
 			return 0
