@@ -40,6 +40,8 @@ struct scheduler_s {
      * seen by the informer), and their Lua conversions. */
     schedcache_t *cache;
     json_t *attempts;          /* key -> failed attempts, for the retry backoff */
+    json_t *waits_on_pods;     /* unschedulable keys whose pods have pod affinity or spread
+                                * constraints: another pod's binding may let them fit */
     leader_t *leader;          /* only the leader schedules */
     luacluster_t *lua;         /* berth.cluster in the policy VMs */
     /* The scheduling queue: keys the work queue handed out wait in `incoming`; when
@@ -70,9 +72,33 @@ static void retry_later(scheduler_t *s, const char *key)
     workqueue_add_after(s->queue, key, delay);
 }
 
+/* kube-scheduler parks an unschedulable pod until a cluster event may let it fit (a node
+ * added or changed, a pod deleted or finished, for pods with pod affinity or spread
+ * constraints a pod bound), and at the latest after podMaxInUnschedulablePodsDuration
+ * (5 min). berth flushes after 60 s: a Lua policy may depend on state the scheduler cannot
+ * tell changed. Retrying every 10 s instead cost a decision and an Event per pending pod
+ * every 10 s, a steady load with many pods pending. */
+#define UNSCHEDULABLE_FLUSH_MS 60000
+
+static int waits_on_pods(const json_t *pod)
+{
+    return json_is_object(json_path(pod, "spec.affinity.podAffinity")) ||
+           json_array_size(json_path(pod, "spec.topologySpreadConstraints")) > 0;
+}
+
+static void park_unschedulable(scheduler_t *s, const char *key, const json_t *pod)
+{
+    json_int_t n = json_integer_value(json_object_get(s->attempts, key));
+    json_object_set_new(s->attempts, key, json_integer(n + 1));   /* cluster_changed sees it */
+    if (waits_on_pods(pod))
+        json_object_set_new(s->waits_on_pods, key, json_true());
+    workqueue_add_after(s->queue, key, UNSCHEDULABLE_FLUSH_MS);
+}
+
 static void forget(scheduler_t *s, const char *key)
 {
     json_object_del(s->attempts, key);
+    json_object_del(s->waits_on_pods, key);
     workqueue_forget(s->queue, key);
 }
 
@@ -334,7 +360,9 @@ static void decide(scheduler_t *s, const char *key)
         if (!same_unschedulable(pod, d.message))
             mark_unschedulable(s, pod, d.message);
         record_event(s, pod, "Warning", "FailedScheduling", d.message);
-        break;
+        park_unschedulable(s, key, pod);
+        finish(s, key);
+        return;
     default:   /* SCHEDULER_MALFORMED, counted by scheduler_decide_pod */
         metrics_add("berth_scheduler_schedule_attempts_total", "result=\"error\"", 1);
         break;
@@ -551,14 +579,31 @@ static void requeue_all(scheduler_t *s)
     informer_foreach(s->pods, requeue_pending, s);
 }
 
-static void pod_added(informer_t *inf, json_t *pod, void *priv)
+/* A pod was bound (or appeared bound): the parked pods whose fit depends on other pods'
+ * placement may fit now. */
+static void pod_assigned(scheduler_t *s)
 {
-    scheduler_t *s = priv;
+    const char *key;
+    json_t *v;
+    json_object_foreach(s->waits_on_pods, key, v)
+        workqueue_add(s->queue, key);
+}
+
+static void pod_set(scheduler_t *s, json_t *pod)
+{
     char key[600];
     pod_key(pod, key, sizeof(key));
     schedcache_pod_set(s->cache, key, pod);
     if (pod_pending(pod))
         workqueue_add(s->queue, key);
+}
+
+static void pod_added(informer_t *inf, json_t *pod, void *priv)
+{
+    scheduler_t *s = priv;
+    pod_set(s, pod);
+    if (!pod_pending(pod) && json_object_size(s->waits_on_pods) > 0)
+        pod_assigned(s);
 }
 
 /* Only what can change a decision: a pod still pending whose spec and labels are as before
@@ -576,7 +621,14 @@ static void pod_updated(informer_t *inf, json_t *old, json_t *pod, void *priv)
         schedcache_pod_set(s->cache, key, pod);
         return;
     }
-    pod_added(inf, pod, priv);
+    pod_set(s, pod);
+    /* Bound now, or a bound pod's labels changed: pod affinity and spread may differ. Not
+     * on its status updates, which every running pod makes. */
+    if (!pod_pending(pod) && json_object_size(s->waits_on_pods) > 0 &&
+        (pod_pending(old) ||
+         !json_equal(json_object_get(json_object_get(old, "metadata"), "labels"),
+                     json_object_get(json_object_get(pod, "metadata"), "labels"))))
+        pod_assigned(s);
     if (!pod_finished(old) && pod_finished(pod))
         cluster_changed(s);   /* a pod that finished frees its resources */
 }
@@ -589,6 +641,7 @@ static void pod_deleted(informer_t *inf, json_t *pod, void *priv)
     luacluster_forget(s->lua, "v1/pods", pod);
     schedcache_pod_delete(s->cache, key, pod);
     json_object_del(s->attempts, key);
+    json_object_del(s->waits_on_pods, key);
     if (!pod_pending(pod))
         cluster_changed(s);   /* its resources are free again */
 }
@@ -657,6 +710,7 @@ static void policy_report(void *priv, const char *policy, int ok, const char *me
     scheduler_t *s = priv;
     if (ok) {
         log_info("scheduler: policy %s loaded", policy);
+        cluster_changed(s);   /* a new version may place the pods the last one could not */
         return;
     }
     log_error("scheduler: policy %s: %s", policy, message);
@@ -708,6 +762,7 @@ scheduler_t *scheduler_create(struct event_base *base, const scheduler_opts_t *o
     s->percentage = opts->percentage_of_nodes_to_score;
     s->cache = schedcache_create();
     s->attempts = json_object();
+    s->waits_on_pods = json_object();
     s->client = apiclient_create(base, opts->server_url);
     if (!s->client) {
         snprintf(err, errlen, "bad server URL %s", opts->server_url);
@@ -807,6 +862,7 @@ void scheduler_free(scheduler_t *s)
         apiclient_free(s->client);
     schedcache_free(s->cache);
     json_decref(s->attempts);
+    json_decref(s->waits_on_pods);
     json_decref(s->batch);
     json_decref(s->incoming);
     free(s);

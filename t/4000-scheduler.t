@@ -222,6 +222,31 @@ test_expect_success 'a policy that allocates without end hits its memory cap, no
 	test_wait_until 15 has_node after-hog
 '
 
+test_expect_success 'an unschedulable pod waits for a change instead of being retried every 10 s' '
+	pod lonely 100m "\"nodeSelector\":{\"nowhere\":\"yes\"}" &&
+	test_wait_until 10 reason_is lonely Unschedulable &&
+	sleep 2 &&
+	k get events --field-selector involvedObject.name=lonely,reason=FailedScheduling -o jsonpath="{.items[*].count}" >count1 &&
+	sleep 12 &&
+	k get events --field-selector involvedObject.name=lonely,reason=FailedScheduling -o jsonpath="{.items[*].count}" >count2 &&
+	echo "FailedScheduling count: $(cat count1), 12 s later $(cat count2)" &&
+	test_cmp count1 count2
+'
+
+test_expect_success 'a pod waiting on pod affinity is placed once the pod it wants is bound' '
+	node aff-node 4 "[]" "{\"kubernetes.io/hostname\":\"aff-node\",\"aff\":\"yes\"}" &&
+	sleep 1 &&
+	pod follower 100m "\"nodeSelector\":{\"aff\":\"yes\"},\"affinity\":{\"podAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"labelSelector\":{\"matchLabels\":{\"role\":\"leader\"}},\"topologyKey\":\"kubernetes.io/hostname\"}]}}" &&
+	test_wait_until 10 reason_is follower Unschedulable &&
+	sleep 3 &&
+	api POST /api/v1/namespaces/default/pods "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",
+	 \"metadata\":{\"name\":\"leader\",\"labels\":{\"role\":\"leader\"}},
+	 \"spec\":{\"nodeSelector\":{\"aff\":\"yes\"},\"containers\":[{\"name\":\"c\",\"image\":\"img:1\",\"resources\":{\"requests\":{\"cpu\":\"100m\"}}}]}}" >/dev/null &&
+	test_wait_until 10 has_node leader &&
+	test_wait_until 8 has_node follower &&
+	node_is follower "$(node_of leader)"
+'
+
 test_expect_success 'scheduling attempts are counted in /metrics' '
 	api GET /metrics >metrics &&
 	grep -q "berth_scheduler_schedule_attempts_total{result=\"scheduled\"}" metrics &&
