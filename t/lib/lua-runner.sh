@@ -42,6 +42,9 @@ lua_check_run() {
 		lua_runner_failed=$((lua_runner_failed + 1))
 		echo "not ok $lua_runner_n - $name (exit $rc, plan ${planned:-none}, $ran ok, $notok not ok, $skipped skipped)"
 		printf '%s\n' "$out" | grep -E '^(not ok|#|ok .*# SKIP)' | sed 's/^/# /'
+		# Also on stderr, which prove shows without -v: a failure seen once in CI is then
+		# readable in its log.
+		printf '%s\n' "$out" | grep -E -A6 '^not ok' | sed "s/^/$name: /" | head -n 40 >&2
 	fi
 }
 
