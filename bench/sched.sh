@@ -104,13 +104,18 @@ wait_bound() {
     pending
 }
 
+# create_pods PREFIX: the PODS pods through the API, as fast as the load generator can.
+create_pods() {
+    "$loadgen" -p "$PORT" -m create -c 20 -N "$pods" -s default -b "$top/bench/pod.json" -P "$1" >/dev/null
+}
+
 prows=""
 for n in $nodes_list; do
     # The API server and the scheduler only, as kube's scheduler_perf runs them: an
     # in-process controller manager would parse every binding's watch event too.
     start --no-scheduler --no-controllers
     make_nodes "$n"
-    "$loadgen" -p "$PORT" -m create -c 20 -N "$pods" -s default -b "$top/bench/pod.json" -P p >/dev/null
+    create_pods p
     t0=$(now)
     "$berth" scheduler --server "$URL" --log-level warn >>"$work/scheduler.log" 2>&1 &
     sched_pid=$!
@@ -132,7 +137,7 @@ for n in $nodes_list; do
     start --no-scheduler
     make_nodes "$n"
     t0=$(now)
-    "$loadgen" -p "$PORT" -m create -c 20 -N "$pods" -s default -b "$top/bench/pod.json" -P ref >/dev/null
+    create_pods ref
     t1=$(now)
     stop
     create_rate=$(echo "$pods / ($t1 - $t0)" | bc -l)
@@ -141,13 +146,9 @@ for n in $nodes_list; do
     make_nodes "$n"
     sleep 1   # let the scheduler's node informer list them
     t0=$(now)
-    "$loadgen" -p "$PORT" -m create -c 20 -N "$pods" -s default -b "$top/bench/pod.json" -P s >/dev/null
-    for _ in $(seq 1 2400); do         # at most 10 minutes
-        any_pending || break
-        sleep 0.25
-    done
+    create_pods s
+    left=$(wait_bound)
     t1=$(now)
-    left=$(pending)
     stop
     if [ "$left" -ne 0 ]; then
         rows="$rows| $n | $pods | $left pods still pending after 10 min | - | - |\n"

@@ -253,6 +253,30 @@ static lcvm_t *lc_vm_of(luacluster_t *lc, lua_State *L)
     return NULL;
 }
 
+/* The three queues of actions (a VM's uncommitted ones, the committed pending ones, a
+ * slow-start group's held ones) are FIFOs linked through op->next. */
+static void lc_fifo_push(lc_op_t **head, lc_op_t **tail, lc_op_t *op)
+{
+    op->next = NULL;
+    if (*tail)
+        (*tail)->next = op;
+    else
+        *head = op;
+    *tail = op;
+}
+
+static lc_op_t *lc_fifo_pop(lc_op_t **head, lc_op_t **tail)
+{
+    lc_op_t *op = *head;
+    if (op) {
+        *head = op->next;
+        if (*head == NULL)
+            *tail = NULL;
+        op->next = NULL;
+    }
+    return op;
+}
+
 static void lc_op_free(lc_op_t *op)
 {
     free(op->path);
@@ -660,12 +684,8 @@ static void lc_pump(luacluster_t *lc);
 /* Append op to the pending FIFO. */
 static void lc_pending_add(luacluster_t *lc, lc_op_t *op)
 {
-    op->next = op->prev = NULL;
-    if (lc->ptail)
-        lc->ptail->next = op;
-    else
-        lc->phead = op;
-    lc->ptail = op;
+    op->prev = NULL;
+    lc_fifo_push(&lc->phead, &lc->ptail, op);
     lc->npending++;
 }
 
@@ -678,10 +698,7 @@ static void lc_group_release(luacluster_t *lc, lc_group_t *g)
         n = g->nheld;
     g->batch = n;
     for (unsigned i = 0; i < n; i++) {
-        lc_op_t *op = g->head;
-        g->head = op->next;
-        if (g->head == NULL)
-            g->tail = NULL;
+        lc_op_t *op = lc_fifo_pop(&g->head, &g->tail);
         g->nheld--;
         lc->nheld--;
         g->out++;
@@ -722,11 +739,8 @@ static void lc_group_done(luacluster_t *lc, lc_group_t *g, int ok)
     if (g->nheld > 0) {
         log_warn("%s: slow start: %u creates skipped after a failed one", lc->component,
                  g->nheld);
-        while (g->head) {
-            lc_op_t *op = g->head;
-            g->head = op->next;
-            if (g->head == NULL)
-                g->tail = NULL;
+        lc_op_t *op;
+        while ((op = lc_fifo_pop(&g->head, &g->tail)) != NULL) {
             g->nheld--;
             lc->nheld--;
             op->group = NULL;
@@ -776,11 +790,9 @@ static void lc_pump(luacluster_t *lc)
                 if (f->objkey && !strcmp(f->objkey, op->objkey))
                     return;
         }
-        lc->phead = op->next;
-        if (lc->phead == NULL)
-            lc->ptail = NULL;
+        lc_fifo_pop(&lc->phead, &lc->ptail);
         lc->npending--;
-        op->next = op->prev = NULL;
+        op->prev = NULL;
         lc->stats.sent++;
         op->call = apiclient_request(lc->client, op->method, op->path, op->ctype, op->body,
                                      lc_op_done, op);
@@ -830,11 +842,7 @@ static int lc_queue(lua_State *L, lcvm_t *v, const char *verb, const char *metho
     op->method = method;
     op->ctype = ctype;
     op->body = body;
-    if (v->qtail)
-        v->qtail->next = op;
-    else
-        v->qhead = op;
-    v->qtail = op;
+    lc_fifo_push(&v->qhead, &v->qtail, op);
     v->qlen++;
     v->lc->stats.queued++;
     lua_pushboolean(L, 1);
@@ -1447,12 +1455,7 @@ int luacluster_commit_opts(luacluster_t *lc, lua_State *L, const char *tag, int 
             g = lc_group_for(lc, groups, paths, &ngroups, LC_MAX_GROUPS, op->path);
         if (g && g->batch > 0) {
             op->group = g;
-            op->next = NULL;
-            if (g->tail)
-                g->tail->next = op;
-            else
-                g->head = op;
-            g->tail = op;
+            lc_fifo_push(&g->head, &g->tail, op);
             g->nheld++;
             lc->nheld++;
             continue;

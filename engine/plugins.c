@@ -76,9 +76,13 @@ out:
     return kinds;
 }
 
-static int same_gvp(const kind_t *k, const char *g, const char *v, const char *pl)
+/* Whether the definition d names group g (absent: core, ""), version v and plural pl. */
+static int def_names(const json_t *d, const char *g, const char *v, const char *pl)
 {
-    return !strcmp(k->group, g) && !strcmp(k->version, v) && !strcmp(k->plural, pl);
+    const char *dg = json_string_value(json_object_get(d, "group"));
+    const char *dv = json_string_value(json_object_get(d, "version"));
+    const char *dp = json_string_value(json_object_get(d, "plural"));
+    return dv && dp && !strcmp(dg ? dg : "", g) && !strcmp(dv, v) && !strcmp(dp, pl);
 }
 
 /* The entry of defs naming k's group/version/plural, or NULL. */
@@ -86,12 +90,9 @@ static json_t *def_for(json_t *defs, const kind_t *k)
 {
     size_t i;
     json_t *d;
-    json_array_foreach(defs, i, d) {
-        const char *g = json_string_value(json_object_get(d, "group"));
-        if (same_gvp(k, g ? g : "", json_string_value(json_object_get(d, "version")),
-                     json_string_value(json_object_get(d, "plural"))))
+    json_array_foreach(defs, i, d)
+        if (def_names(d, k->group, k->version, k->plural))
             return d;
-    }
     return NULL;
 }
 
@@ -121,10 +122,7 @@ static int apply_kinds(const char *name, json_t *defs, plugins_retired_fn *retir
             goto failed;
         }
         for (j = 0; j < i; j++) {
-            json_t *o = json_array_get(defs, j);
-            const char *og = json_string_value(json_object_get(o, "group"));
-            if (og && !strcmp(og, g) && !strcmp(json_string_value(json_object_get(o, "version")), v) &&
-                !strcmp(json_string_value(json_object_get(o, "plural")), pl)) {
+            if (def_names(json_array_get(defs, j), g, v, pl)) {
                 snprintf(err, errlen, "plugins/%s/plugin.lua: kinds[%zu]: %s/%s %s is listed twice",
                          name, i + 1, *g ? g : "core", v, pl);
                 goto failed;

@@ -415,6 +415,16 @@ local function fit_resources(req)
     return out
 end
 
+-- fit_resources of the pod of this cycle (ctx.state), computed once per cycle.
+local function pod_fit_resources(st)
+    local resources = st.fit_resources
+    if resources == nil then
+        resources = fit_resources(st.requests)
+        st.fit_resources = resources
+    end
+    return resources
+end
+
 local function fit_filter(pod, node, ctx)
     local st = ctx.state
     local req = st.requests
@@ -425,11 +435,7 @@ local function fit_filter(pod, node, ctx)
     if info.has_max_pods and u.pods + 1 > (alloc.pods or 0) then
         reasons = { "Too many pods" }
     end
-    local resources = st.fit_resources
-    if resources == nil then
-        resources = fit_resources(req)
-        st.fit_resources = resources
-    end
+    local resources = pod_fit_resources(st)
     local used = u.req
     for i = 1, #resources do
         local r = resources[i]
@@ -1382,11 +1388,7 @@ local function batch_filter(pod, ctx, nodes, start, want)
                 ns_k[ns_n], ns_v[ns_n] = k, val
             end
         end
-        local resources = st.fit_resources
-        if resources == nil then
-            resources = fit_resources(req)
-            st.fit_resources = resources
-        end
+        local resources = pod_fit_resources(st)
         for i = 1, #resources do
             local r = resources[i]
             if r == "cpu" then

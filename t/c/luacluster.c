@@ -629,8 +629,9 @@ int main(void)
     char tmpdir[] = "/tmp/berth-luacluster-XXXXXX", path[512], err[512];
 
     if (!url || !*url) {
-        printf("1..0 # SKIP BERTH_URL not set\n");
-        return 0;
+        /* Run by t/0178-luacluster.t, which starts the server; alone it cannot test. */
+        printf("Bail out! BERTH_URL is not set (run by t/0178-luacluster.t)\n");
+        return 1;
     }
     base = event_base_new();
     struct timeval tick_tv = { 0, 20000 }, dog_tv = { 150, 0 };
