@@ -10,8 +10,10 @@
  *   listener_t    one bound socket of a service port (TCP: an evconnlistener; UDP: a socket
  *                 and its flows). Owned by its service port;
  *   conn_t        an accepted TCP connection whose backend connect is in progress;
- *   active_t      a relay (proxy_relay.h) running; owned by the proxy, independent of the
- *                 service port, which is why an update or a delete never cuts it;
+ *   active_t      a relay (proxy_relay.h) running on the proxy's loop; owned by the proxy,
+ *                 independent of the service port, which is why an update or a delete never
+ *                 cuts it. With relay threads (the default) relays run in proxy_pool.h
+ *                 instead, equally independent of the service port;
  *   flow_t        a UDP client (address) and its connected socket to an endpoint; owned by
  *                 its listener.
  * The table is a list searched linearly by key: one sync touches the ports of one Service,
@@ -20,12 +22,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ifaddrs.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -41,6 +43,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "proxy.h"
+#include "proxy_pool.h"
 #include "proxy_relay.h"
 #include "util.h"
 
@@ -124,6 +127,7 @@ struct proxy_s {
     svc_port_t *ports;
     conn_t *conns;
     active_t *active;
+    proxy_pool_t *pool;                 /* relay threads; NULL: relays run on base */
     struct evhttp *http;
     struct event *tick;
     unsigned ticks;
@@ -163,12 +167,6 @@ static void sa_str(const struct sockaddr_in *sa, char *out, size_t len)
 static void client_ip(const struct sockaddr_in *sa, char out[INET_ADDRSTRLEN])
 {
     inet_ntop(AF_INET, &sa->sin_addr, out, INET_ADDRSTRLEN);
-}
-
-static void set_nodelay(int fd)
-{
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 /* ---- endpoint choice --------------------------------------------------------------- */
@@ -279,6 +277,16 @@ static void conn_connected(conn_t *c)
 {
     proxy_t *px = c->px;
     ep_used(c->sp, &c->client, &c->ep);
+    if (px->pool) {
+        int rc = proxy_pool_submit(px->pool, c->cfd, c->bfd);
+        c->cfd = c->bfd = -1;
+        if (rc == 0)
+            px->st.relayed++;
+        else
+            px->st.rejected++;
+        conn_free(c);
+        return;
+    }
     active_t *a = calloc(1, sizeof(*a));
     if (!a) {
         conn_reject(c);
@@ -344,12 +352,27 @@ static void conn_try(conn_t *c)
             log_warn("proxy: %s: socket: %s", sp->key, strerror(errno));
             break;
         }
-        set_nodelay(c->bfd);
         if (connect(c->bfd, (struct sockaddr *)&c->ep.sa, sizeof(c->ep.sa)) == 0) {
             conn_connected(c);
             return;
         }
         if (errno == EINPROGRESS) {
+            /* A local endpoint has usually answered the handshake before connect returned:
+             * one poll(2) then saves registering, waiting and unregistering an event. */
+            struct pollfd pfd = { .fd = c->bfd, .events = POLLOUT };
+            if (poll(&pfd, 1, 0) == 1) {
+                int err = 0;
+                socklen_t len = sizeof(err);
+                if (pfd.revents != POLLOUT &&
+                    getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+                    err = errno;
+                if (err == 0) {
+                    conn_connected(c);
+                    return;
+                }
+                conn_failed_attempt(c, err);
+                continue;
+            }
             struct timeval tv = { px->connect_timeout_ms / 1000,
                                   (px->connect_timeout_ms % 1000) * 1000 };
             c->ev = event_new(px->base, c->bfd, EV_WRITE, conn_cb, c);
@@ -381,7 +404,6 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     c->bfd = -1;
     if (addr && socklen >= (int)sizeof(c->client))
         memcpy(&c->client, addr, sizeof(c->client));
-    set_nodelay(fd);
     c->next = px->conns;
     if (px->conns)
         px->conns->prev = c;
@@ -923,19 +945,25 @@ static void describe_metrics(void)
 static void render_metrics(proxy_t *px, struct evbuffer *out)
 {
     size_t neps = 0;
+    proxy_pool_stats_t ps = { 0 };
     for (svc_port_t *sp = px->ports; sp; sp = sp->next)
         neps += sp->neps;
+    if (px->pool)
+        proxy_pool_stats(px->pool, &ps);
     metrics_set("berth_proxy_service_ports", "", (double)px->nports);
     metrics_set("berth_proxy_listeners", "", (double)px->nlisteners);
     metrics_set("berth_proxy_endpoints", "", (double)neps);
     metrics_set("berth_proxy_connections_total", "result=\"relayed\"", (double)px->st.relayed);
     metrics_set("berth_proxy_connections_total", "result=\"rejected\"", (double)px->st.rejected);
-    metrics_set("berth_proxy_active_connections", "", (double)px->nactive);
+    metrics_set("berth_proxy_active_connections", "", (double)(px->nactive + ps.active));
     metrics_set("berth_proxy_connecting", "", (double)px->nconnecting);
     metrics_set("berth_proxy_endpoint_connect_failures_total", "", (double)px->st.connect_failures);
-    metrics_set("berth_proxy_relay_errors_total", "", (double)px->st.relay_errors);
-    metrics_set("berth_proxy_bytes_total", "direction=\"up\"", (double)px->st.bytes_up);
-    metrics_set("berth_proxy_bytes_total", "direction=\"down\"", (double)px->st.bytes_down);
+    metrics_set("berth_proxy_relay_errors_total", "",
+                (double)(px->st.relay_errors + ps.relay_errors));
+    metrics_set("berth_proxy_bytes_total", "direction=\"up\"",
+                (double)(px->st.bytes_up + ps.bytes_up));
+    metrics_set("berth_proxy_bytes_total", "direction=\"down\"",
+                (double)(px->st.bytes_down + ps.bytes_down));
     metrics_set("berth_proxy_udp_datagrams_total", "direction=\"up\"", (double)px->st.udp_in);
     metrics_set("berth_proxy_udp_datagrams_total", "direction=\"down\"", (double)px->st.udp_out);
     metrics_set("berth_proxy_udp_flows", "", (double)px->nflows);
@@ -989,6 +1017,7 @@ void proxy_free(proxy_t *px)
         proxy_relay_free(a->relay);
         free(a);
     }
+    proxy_pool_free(px->pool);
     if (px->tick)
         event_free(px->tick);
     if (px->http)
@@ -1013,6 +1042,12 @@ proxy_t *proxy_create(struct event_base *base, const proxy_opts_t *opts, char *e
     px->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 3000;
     px->udp_idle = opts->udp_idle_timeout > 0 ? opts->udp_idle_timeout : 30;
     px->node_name = opts->node_name ? strdup(opts->node_name) : NULL;
+    if (opts->relay_threads >= 0) {
+        int n = opts->relay_threads ? opts->relay_threads : proxy_pool_auto_threads();
+        px->pool = proxy_pool_create(n, opts->relay, err, errlen);
+        if (!px->pool)
+            goto failed;
+    }
     const char *npa = opts->nodeport_address ? opts->nodeport_address : "127.0.0.1";
     if (nodeport_addresses(px, npa, err, errlen) < 0)
         goto failed;
@@ -1087,12 +1122,13 @@ int proxy_main(int argc, char **argv)
         { "relay", required_argument, NULL, 'r' },
         { "connect-timeout", required_argument, NULL, 'c' },
         { "udp-idle-timeout", required_argument, NULL, 'u' },
+        { "relay-threads", required_argument, NULL, 'T' },
         { "log-level", required_argument, NULL, 'L' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     proxy_opts_t o = { "http://127.0.0.1:6443", NULL, "127.0.0.1", "127.0.0.1:10249", 0,
-                       PROXY_RELAY_SPLICE, 3000, 30 };
+                       PROXY_RELAY_SPLICE, 3000, 30, 0 };
     char err[512], host[256];
     int c;
     optind = 1;
@@ -1115,12 +1151,26 @@ int proxy_main(int argc, char **argv)
             break;
         case 'c': o.connect_timeout_ms = atoi(optarg); break;
         case 'u': o.udp_idle_timeout = atoi(optarg); break;
+        case 'T': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (!strcmp(optarg, "auto")) {
+                o.relay_threads = 0;
+            } else if (end == optarg || *end || n < 0 || n > PROXY_POOL_MAX) {
+                fprintf(stderr, "berth proxy: --relay-threads is auto or 0..%d\n", PROXY_POOL_MAX);
+                return 2;
+            } else {
+                o.relay_threads = n == 0 ? -1 : (int)n;
+            }
+            break;
+        }
         case 'L': log_set_level_name(optarg); break;
         case 'h':
             printf("usage: berth proxy [--server URL] [--node-name NAME] [--nodeport-address IP]\n"
                    "                   [--metrics-listen HOST:PORT] [--bind-cluster-ips]\n"
                    "                   [--relay splice|buffer] [--connect-timeout MS]\n"
-                   "                   [--udp-idle-timeout S] [--log-level LEVEL]\n"
+                   "                   [--udp-idle-timeout S] [--relay-threads N]\n"
+                   "                   [--log-level LEVEL]\n"
                    "\n"
                    "  --server URL            API server (default http://127.0.0.1:6443)\n"
                    "  --node-name NAME        this node's name (default: the host name)\n"
@@ -1134,7 +1184,10 @@ int proxy_main(int argc, char **argv)
                    "                          IP_FREEBIND (see docs/proxy.md)\n"
                    "  --relay MODE            splice (default) or buffer (bufferevents)\n"
                    "  --connect-timeout MS    per endpoint connect attempt (default 3000)\n"
-                   "  --udp-idle-timeout S    end a UDP flow after S idle seconds (default 30)\n");
+                   "  --udp-idle-timeout S    end a UDP flow after S idle seconds (default 30)\n"
+                   "  --relay-threads N       threads that relay the bytes (default auto: one\n"
+                   "                          per CPU, at most 8; 0: relay on the proxy's own\n"
+                   "                          event loop)\n");
             return 0;
         default: return 2;
         }
@@ -1162,9 +1215,10 @@ int proxy_main(int argc, char **argv)
     struct event *e2 = evsignal_new(base, SIGTERM, on_signal, base);
     event_add(e1, NULL);
     event_add(e2, NULL);
-    log_info("proxy: node %s, services from %s, node ports on %s, relay %s%s", o.node_name,
-             o.server_url, o.nodeport_address,
+    log_info("proxy: node %s, services from %s, node ports on %s, relay %s on %d thread(s)%s",
+             o.node_name, o.server_url, o.nodeport_address,
              o.relay == PROXY_RELAY_SPLICE ? "splice" : "buffer",
+             px->pool ? proxy_pool_threads(px->pool) : 0,
              o.bind_all_cluster_ips ? ", every cluster IP bound" : "");
     event_base_dispatch(base);
     event_free(e1);

@@ -8,7 +8,8 @@
  *   - TCP: each accepted connection goes to the next endpoint in round robin, or to the
  *     client's endpoint under sessionAffinity: ClientIP (sessionAffinityConfig.clientIP.
  *     timeoutSeconds, default 10800); a connect that is refused or times out moves on to
- *     the next endpoint; the bytes are relayed by proxy_relay.h (splice or bufferevents);
+ *     the next endpoint; the bytes are relayed by proxy_relay.h (splice or bufferevents),
+ *     on worker threads (proxy_pool.h) unless relay_threads is -1;
  *   - UDP: a flow per client address (its own connected socket to the endpoint) that ends
  *     after --udp-idle-timeout seconds of silence or when its endpoint leaves.
  * Updates are applied incrementally: a service port whose addresses did not change keeps
@@ -20,7 +21,7 @@
  * bind_all_cluster_ips every cluster IP is bound with IP_FREEBIND (docs/proxy.md: routable
  * ranges). IPv4 only.
  *
- * Depends on informer.h, apiclient.h, proxy_relay.h, metrics.h, libevent, jansson.
+ * Depends on informer.h, apiclient.h, proxy_relay.h, proxy_pool.h, metrics.h, libevent, jansson.
  * Called by main.c (`berth proxy`). */
 #ifndef BERTH_PROXY_H
 #define BERTH_PROXY_H
@@ -41,6 +42,8 @@ typedef struct proxy_opts_s {
     proxy_relay_mode_t relay;      /* how TCP bytes are moved */
     int connect_timeout_ms;        /* per endpoint attempt; 0 for 3000 */
     int udp_idle_timeout;          /* seconds; 0 for 30 */
+    int relay_threads;             /* relay worker threads (proxy_pool.h); 0: auto, one per
+                                    * CPU up to 8; -1: relays on the proxy's own loop */
 } proxy_opts_t;
 
 /* Create the proxy and start its informers; listeners open as the Services arrive. NULL

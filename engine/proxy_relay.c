@@ -3,6 +3,8 @@
  * close once drained. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,6 +33,7 @@ typedef struct dir_s {
     int pipe[2];               /* splice mode: the kernel buffer between src and dst */
     size_t pending;            /* bytes in the pipe not yet written to dst */
     int eof;                   /* src reached end of stream */
+    int drained;               /* splice mode: the last read from src came up short */
     int done;                  /* eof seen and everything delivered; dst shut down */
     struct event *rev, *wev;   /* splice mode: src readable, dst writable */
     struct bufferevent *in, *out;  /* buffer mode: src's and dst's bufferevents */
@@ -128,6 +131,14 @@ static int splice_pump(dir_t *d)
             return -1;
         }
         event_del(d->wev);
+        if (d->drained && !d->eof) {
+            /* The last read came up short, so src is most likely empty: skip the read that
+             * would say EAGAIN. src stays armed (level-triggered), so anything that did
+             * arrive wakes us again. */
+            d->drained = 0;
+            event_add(d->rev, NULL);
+            return 0;
+        }
         if (d->eof) {
             shutdown(d->dst, SHUT_WR);
             d->done = 1;
@@ -142,6 +153,7 @@ static int splice_pump(dir_t *d)
                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
             d->pending = (size_t)n;
+            d->drained = (size_t)n < SPLICE_CHUNK;
             continue;
         }
         if (n == 0) {
@@ -309,6 +321,10 @@ proxy_relay_t *proxy_relay_start(struct event_base *base, int client, int backen
     r->up = (dir_t){ .r = r, .src = client, .dst = backend, .pipe = { -1, -1 } };
     r->down = (dir_t){ .r = r, .src = backend, .dst = client, .pipe = { -1, -1 } };
     r->mode = mode;
+    /* Small writes go out at once: a proxy must not add Nagle's delay to a request. */
+    int one = 1;
+    setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(backend, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (mode == PROXY_RELAY_SPLICE && splice_setup(r, base) != 0) {
         splice_teardown(r);
         r->mode = PROXY_RELAY_BUFFER;

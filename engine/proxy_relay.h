@@ -39,7 +39,8 @@ typedef void proxy_relay_done_fn(proxy_relay_t *r, uint64_t up, uint64_t down, i
                                  void *priv);
 
 /* Start relaying between client and backend (both connected, non-blocking; the relay takes
- * ownership of them, also when it fails to start: they are then closed). NULL on
+ * ownership of them, also when it fails to start: they are then closed). Sets TCP_NODELAY
+ * on both (in the relay's thread, which with relay threads is not the accepting one). NULL on
  * allocation failure, and done is never called. */
 proxy_relay_t *proxy_relay_start(struct event_base *base, int client, int backend,
                                  proxy_relay_mode_t mode, proxy_relay_done_fn *done,

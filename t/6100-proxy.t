@@ -4,6 +4,8 @@
 # starts. Checks round robin, ClientIP affinity, a refusing endpoint skipped, an endpoint
 # removed under load (no new connection lost, an established one kept), node ports, unrelated
 # updates leaving listeners alone, deletion closing the ports, UDP, and /metrics.
+# The relays run on the proxy's worker threads (the default); t/6110 runs this file again
+# with them on the proxy's own loop and bufferevents (PROXY_THREADS=0 PROXY_RELAY=buffer).
 #
 # The API server refuses loopback endpoint addresses (as kube-apiserver does), so the
 # backends listen on one of this host's own non-loopback addresses (docker0's, say): traffic
@@ -205,10 +207,16 @@ test_expect_success 'backends and berth proxy start; /healthz is ok once synced'
 	MPORT=$(test_free_port) || return 1
 	"$BERTH_BIN" proxy --server "$BERTH_URL" --metrics-listen 127.0.0.1:$MPORT \
 		--nodeport-address 127.0.0.1 --connect-timeout 1000 --udp-idle-timeout 5 \
-		--log-level debug ${PROXY_RELAY:+--relay $PROXY_RELAY} </dev/null >>"$TRASH/proxy.log" 2>&1 &
+		--log-level debug ${PROXY_RELAY:+--relay $PROXY_RELAY} \
+		${PROXY_THREADS:+--relay-threads $PROXY_THREADS} </dev/null >>"$TRASH/proxy.log" 2>&1 &
 	PROXY_PID=$! &&
 	test_bg_pid $PROXY_PID &&
-	test_wait_until 10 curl -sf --max-time 1 -o /dev/null "http://127.0.0.1:$MPORT/healthz"
+	test_wait_until 10 curl -sf --max-time 1 -o /dev/null "http://127.0.0.1:$MPORT/healthz" &&
+	if [ "${PROXY_THREADS:-}" = 0 ]; then
+		grep -q "relay ${PROXY_RELAY:-splice} on 0 thread(s)" "$TRASH/proxy.log"
+	else
+		grep -E -q "relay ${PROXY_RELAY:-splice} on [1-8] thread\(s\)" "$TRASH/proxy.log"
+	fi
 '
 
 test_expect_success 'a Service gets a cluster IP in 127.77.0.0/16' '

@@ -37,6 +37,15 @@ same_as_kubectl() {
 	return 1
 }
 
+# same_lines_as_kubectl ARGS...: as same_as_kubectl, but the lines in any order: kubectl
+# prints the logs of several containers in the order it ranges over a Go map, which changes
+# from run to run.
+same_lines_as_kubectl() {
+	b "$@" 2>b.err | sort >b.out
+	k "$@" 2>k.err | sort >k.out
+	test_cmp k.out b.out && test_cmp k.err b.err
+}
+
 # test_expect_code CODE CMD...: CMD exits with CODE.
 test_expect_code() {
 	local want=$1
@@ -612,7 +621,11 @@ test_expect_success 'logs -f streams until the agent ends the log' '
 '
 
 test_expect_success 'logs --all-containers, and deploy/NAME picks a pod' '
-	same_as_kubectl logs cx --all-containers &&
+	same_lines_as_kubectl logs cx --all-containers &&
+	b logs cx --all-containers >all.out &&
+	sed -n "s|^default/cx/\([a-z]*\) line 1$|\1|p" all.out >order &&
+	printf "init\nmain\nside\n" >order.want &&
+	test_cmp order.want order &&
 	k run webpod --image=x -l app=web --overrides="{\"spec\":{\"nodeName\":\"n1\"}}" >/dev/null &&
 	same_as_kubectl logs deploy/web &&
 	b logs deploy/web >out &&
