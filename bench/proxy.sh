@@ -427,7 +427,8 @@ exchange. With --relay-threads 0 everything runs on the proxy's one event-loop t
 bounds it; by default the proxy's loop accepts, picks the endpoint and connects, and relay
 threads (one per CPU) move the bytes, as haproxy runs one thread per CPU. New
 connections/s add the backend connect per client connection. splice(2) pays on bulk
-streams (no copy through user space) and costs two pipes per connection, which shows on
-short connections. docs/proxy.md discusses the choice of default.
+streams (no copy through user space); short exchanges are copied through a buffer and cost
+no pipes (a direction makes its pipe once a read fills 16 KiB). docs/proxy.md discusses
+the choice of default.
 EOF
 echo "wrote docs/benchmarks-proxy.md" >&2

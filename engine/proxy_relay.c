@@ -22,6 +22,9 @@
 /* Splice rounds per wake-up before yielding to other connections (the read event stays
  * armed, level-triggered, so the rest follows on the next loop turn). */
 #define SPLICE_ROUNDS 16
+/* Splice mode copies a direction with read(2)/write(2) through a per-thread buffer of this
+ * size until one read fills it: short exchanges then cost no pipes, bulk streams splice. */
+#define COPY_CHUNK (16 * 1024)
 /* Buffer mode: a direction stops reading while this much waits to be written. */
 #define BUFFER_HIGH (256 * 1024)
 /* Buffer mode: bytes one read(2) or write(2) moves at most. */
@@ -30,8 +33,11 @@
 typedef struct dir_s {
     proxy_relay_t *r;
     int src, dst;
-    int pipe[2];               /* splice mode: the kernel buffer between src and dst */
-    size_t pending;            /* bytes in the pipe not yet written to dst */
+    int pipe[2];               /* splice mode: the kernel buffer between src and dst, made
+                                * when the direction turns out to be a stream (-1 before) */
+    size_t pending;            /* bytes in the pipe (or in held) not yet written to dst */
+    char *held;                /* splice mode, copying: what dst did not take yet */
+    size_t held_off;
     int eof;                   /* src reached end of stream */
     int drained;               /* splice mode: the last read from src came up short */
     int done;                  /* eof seen and everything delivered; dst shut down */
@@ -62,6 +68,7 @@ static void relay_release(proxy_relay_t *r)
             close(d[i]->pipe[0]);
         if (d[i]->pipe[1] >= 0)
             close(d[i]->pipe[1]);
+        free(d[i]->held);
     }
     /* Buffer mode: BEV_OPT_CLOSE_ON_FREE closes the sockets. */
     if (r->bc)
@@ -105,6 +112,57 @@ static void relay_check_done(proxy_relay_t *r)
 
 /* ---- splice ------------------------------------------------------------------------ */
 
+static __thread char copy_buf[COPY_CHUNK];
+
+/* Copying (no pipe yet): read what src has, write it to dst, keep what dst did not take.
+ * A read that fills the buffer means a stream: make the pipe, later reads splice. Returns
+ * 1 to go on, 0 to wait (events set), -1 when the relay was finished. */
+static int copy_read(dir_t *d)
+{
+    ssize_t n = read(d->src, copy_buf, COPY_CHUNK);
+    if (n == 0) {
+        d->eof = 1;
+        return 1;
+    }
+    if (n < 0) {
+        if (errno == EINTR)
+            return 1;
+        if (errno == EAGAIN) {
+            event_add(d->rev, NULL);
+            return 0;
+        }
+        relay_finish(d->r, 0);
+        return -1;
+    }
+    ssize_t w = write(d->dst, copy_buf, (size_t)n);
+    if (w < 0) {
+        if (errno != EAGAIN && errno != EINTR) {
+            relay_finish(d->r, 0);
+            return -1;
+        }
+        w = 0;
+    }
+    d->bytes += (uint64_t)w;
+    if (w < n) {
+        d->held = malloc((size_t)(n - w));
+        if (!d->held) {
+            relay_finish(d->r, 0);
+            return -1;
+        }
+        memcpy(d->held, copy_buf + w, (size_t)(n - w));
+        d->held_off = 0;
+        d->pending = (size_t)(n - w);
+        return 1;
+    }
+    if (n == COPY_CHUNK) {
+        if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+            d->pipe[0] = d->pipe[1] = -1;   /* no fd to spare: keep copying */
+    } else {
+        d->drained = 1;
+    }
+    return 1;
+}
+
 /* Move what can be moved now in one direction. Returns -1 when the relay was finished
  * (freed: the caller must not touch it). */
 static int splice_pump(dir_t *d)
@@ -112,11 +170,19 @@ static int splice_pump(dir_t *d)
     proxy_relay_t *r = d->r;
     for (int round = 0; round < SPLICE_ROUNDS; round++) {
         if (d->pending > 0) {
-            ssize_t n = splice(d->pipe[0], NULL, d->dst, NULL, d->pending,
-                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            ssize_t n = d->held ? write(d->dst, d->held + d->held_off, d->pending)
+                                : splice(d->pipe[0], NULL, d->dst, NULL, d->pending,
+                                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             if (n > 0) {
                 d->pending -= (size_t)n;
                 d->bytes += (uint64_t)n;
+                if (d->held) {
+                    d->held_off += (size_t)n;
+                    if (d->pending == 0) {
+                        free(d->held);
+                        d->held = NULL;
+                    }
+                }
                 continue;
             }
             if (n < 0 && errno == EINTR)
@@ -148,6 +214,12 @@ static int splice_pump(dir_t *d)
                 return -1;
             }
             return 0;
+        }
+        if (d->pipe[1] < 0) {
+            int rc = copy_read(d);
+            if (rc <= 0)
+                return rc;
+            continue;
         }
         ssize_t n = splice(d->src, NULL, d->pipe[1], NULL, SPLICE_CHUNK,
                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -184,14 +256,11 @@ static void splice_cb(evutil_socket_t fd, short what, void *arg)
     splice_pump(arg);
 }
 
+/* The pipes are made later, per direction, once it carries a stream (copy_read). */
 static int splice_setup(proxy_relay_t *r, struct event_base *base)
 {
     dir_t *d[2] = { &r->up, &r->down };
     for (int i = 0; i < 2; i++) {
-        if (pipe2(d[i]->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
-            d[i]->pipe[0] = d[i]->pipe[1] = -1;
-            return -1;
-        }
         d[i]->rev = event_new(base, d[i]->src, EV_READ | EV_PERSIST, splice_cb, d[i]);
         d[i]->wev = event_new(base, d[i]->dst, EV_WRITE | EV_PERSIST, splice_cb, d[i]);
         if (!d[i]->rev || !d[i]->wev)

@@ -11,11 +11,14 @@
  * Two ways to move the bytes, both non-blocking on the caller's event loop:
  *   PROXY_RELAY_SPLICE  Linux splice(2) through one pipe per direction: the bytes go
  *                       socket -> pipe -> socket inside the kernel, never copied to user
- *                       space. Costs two pipes (four fds) per connection.
+ *                       space. A direction starts by copying with read(2)/write(2)
+ *                       through a 16 KiB per-thread buffer and makes its pipe (two fds)
+ *                       only when a read fills that buffer, so short exchanges (a
+ *                       request, an answer) cost no pipes.
  *   PROXY_RELAY_BUFFER  libevent bufferevents (read(2) into an evbuffer, write(2) out of
  *                       it): portable, fewer fds, cheaper for short exchanges.
- * docs/proxy.md has the measurement behind the default. SPLICE falls back to BUFFER when
- * the pipes cannot be made (fd limit) or splice(2) is not available.
+ * docs/proxy.md has the measurement behind the default. SPLICE keeps copying when a pipe
+ * cannot be made (fd limit).
  *
  * Depends on libevent. Called by proxy.c. */
 #ifndef BERTH_PROXY_RELAY_H

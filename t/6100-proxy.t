@@ -23,8 +23,8 @@ NS=/api/v1/namespaces/default
 
 # ---- helper programs -----------------------------------------------------------------
 
-# backend.py NAME IP PORT: HTTP server answering every GET with "NAME\n" (keep-alive for
-# HTTP/1.1 clients).
+# backend.py NAME IP PORT: HTTP server answering every GET with "NAME\n" and every POST
+# with its own body (keep-alive for HTTP/1.1 clients).
 cat >"$TRASH/backend.py" <<'EOF'
 import http.server, sys
 name, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -32,6 +32,12 @@ class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
         body = (name + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -284,6 +290,18 @@ test_expect_success 'an endpoint removed under load: no new connection fails, es
 	wait $persist_pid &&
 	echo "$first $first" >expect.persist &&
 	test_cmp expect.persist persist.out
+'
+
+test_expect_success 'large bodies cross intact both ways (the relay copies, then splices)' '
+	head -c 3000000 /dev/urandom >big.in &&
+	for i in 1 2 3; do
+		curl -sf --max-time 20 --data-binary @big.in -H "Content-Type: application/octet-stream" \
+			-o big.out "http://$WEB_IP:8080/echo" &&
+		cmp big.in big.out || return 1
+	done &&
+	printf "x" >small.in &&
+	curl -sf --max-time 5 --data-binary @small.in -o small.out "http://$WEB_IP:8080/echo" &&
+	cmp small.in small.out
 '
 
 test_expect_success 'an unrelated update keeps the listeners open' '
