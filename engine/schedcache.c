@@ -179,10 +179,19 @@ void schedcache_pod_delete(schedcache_t *sc, const char *key, const json_t *pod)
 
 void schedcache_assume(schedcache_t *sc, const char *key, const json_t *pod, const char *node)
 {
-    json_t *copy = json_deep_copy(pod);
-    if (!copy)
+    /* The pod with spec.nodeName set: new top and spec objects, everything below them
+     * shared with pod (the cache, like the informer, never changes an object in place). */
+    json_t *copy = json_copy((json_t *)pod);
+    json_t *spec = json_copy(json_object_get(pod, "spec"));
+    if (!spec)
+        spec = json_object();
+    if (!copy || !spec) {
+        json_decref(copy);
+        json_decref(spec);
         return;
-    json_object_set_new(json_obj_ensure(copy, "spec"), "nodeName", json_string(node));
+    }
+    json_object_set_new(spec, "nodeName", json_string(node));
+    json_object_set_new(copy, "spec", spec);
     unplace(sc, key);
     place(sc, key, copy, node);
     json_object_set_new(sc->assumed, key, json_true());
