@@ -26,14 +26,15 @@
 typedef struct proxy_pool_s proxy_pool_t;
 
 typedef struct proxy_pool_stats_s {
-    uint64_t active;            /* relays running now */
+    uint64_t active;            /* pairs handed over and not finished (queued or relaying) */
     uint64_t relay_errors;      /* relays cut by a reset or an error */
     uint64_t bytes_up, bytes_down;  /* over finished relays */
 } proxy_pool_stats_t;
 
+#define PROXY_POOL_MAX 64
+
 /* Start nthreads workers (1..PROXY_POOL_MAX) relaying with mode. NULL with err when a
  * thread, event base or eventfd cannot be made. */
-#define PROXY_POOL_MAX 64
 proxy_pool_t *proxy_pool_create(int nthreads, proxy_relay_mode_t mode, char *err,
                                 size_t errlen);
 
