@@ -7,10 +7,10 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "api.h"
 #include "auth.h"
@@ -746,18 +746,18 @@ void api_ensure_namespaces(api_server_t *srv)
     }
 }
 
-/* A listening socket on host:port with the largest backlog the kernel allows.
+/* A listener on host:port with the largest backlog the kernel allows, for evhttp.
  * evhttp_bind_socket listens with 128: every client request comes on a connection of its
  * own (apiclient.h), so a burst (the scheduler binding, the controllers creating, the agents
  * reporting) overflowed it, the kernel dropped the SYNs, and each dropped client waited out
- * the one-second SYN retransmission. -1 on failure. */
+ * the one-second SYN retransmission. NULL on failure (errno set when the system said why). */
 #define API_LISTEN_BACKLOG 4096   /* the kernel caps it at net.core.somaxconn */
 
-static evutil_socket_t api_listen_socket(const char *host, int port)
+static struct evconnlistener *api_listener(struct event_base *base, const char *host, int port)
 {
     struct evutil_addrinfo hints, *ai = NULL;
+    struct evconnlistener *lev = NULL;
     char portstr[16];
-    evutil_socket_t fd = -1;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -767,19 +767,12 @@ static evutil_socket_t api_listen_socket(const char *host, int port)
     snprintf(portstr, sizeof(portstr), "%d", port);
     errno = 0;
     if (evutil_getaddrinfo(*host ? host : NULL, portstr, &hints, &ai) != 0 || !ai)
-        return -1;
-    fd = socket(ai->ai_family, SOCK_STREAM, 0);
-    if (fd < 0 || evutil_make_socket_nonblocking(fd) != 0 ||
-        evutil_make_socket_closeonexec(fd) != 0 || evutil_make_listen_socket_reuseable(fd) != 0 ||
-        bind(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) != 0 || listen(fd, API_LISTEN_BACKLOG) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            evutil_closesocket(fd);
-        fd = -1;
-        errno = e;
-    }
+        return NULL;
+    lev = evconnlistener_new_bind(base, NULL, NULL,
+                                  LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_CLOSE_ON_FREE,
+                                  API_LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
     evutil_freeaddrinfo(ai);
-    return fd;
+    return lev;
 }
 
 int api_server_init(api_server_t *srv, struct event_base *base, store_t *store, watch_hub_t *hub,
@@ -817,11 +810,11 @@ int api_server_init(api_server_t *srv, struct event_base *base, store_t *store, 
                                               EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
                                               EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(srv->http, dispatch, srv);
-    evutil_socket_t fd = api_listen_socket(host, port);
-    if (fd < 0 || !evhttp_accept_socket_with_handle(srv->http, fd)) {
+    struct evconnlistener *lev = api_listener(base, host, port);
+    if (!lev || !evhttp_bind_listener(srv->http, lev)) {
         int e = errno;
-        if (fd >= 0)
-            evutil_closesocket(fd);
+        if (lev)
+            evconnlistener_free(lev);
         log_error("cannot listen on %s: %s", listen_addr, e ? strerror(e) : "no such address");
         return -1;
     }

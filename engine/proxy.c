@@ -2,7 +2,8 @@
  *
  * Objects and who owns what:
  *   proxy_t       the informers, the table of service ports (a list), the connections being
- *                 connected (conn_t) and the relays running (active_t);
+ *                 connected (conn_t) and the relay pool (proxy_pool.h), which owns every
+ *                 relay running, on its threads or on this loop;
  *   svc_port_t    one Service port: the listeners it wants and has, its endpoints, the
  *                 round-robin cursor and the ClientIP affinity table. Reference counted: the
  *                 table holds one reference and every conn_t one, so a Service deleted while
@@ -10,10 +11,8 @@
  *   listener_t    one bound socket of a service port (TCP: an evconnlistener; UDP: a socket
  *                 and its flows). Owned by its service port;
  *   conn_t        an accepted TCP connection whose backend connect is in progress;
- *   active_t      a relay (proxy_relay.h) running on the proxy's loop; owned by the proxy,
- *                 independent of the service port, which is why an update or a delete never
- *                 cuts it. With relay threads (the default) relays run in proxy_pool.h
- *                 instead, equally independent of the service port;
+ *   relays        owned by the pool, independent of the service port, which is why an
+ *                 update or a delete never cuts one;
  *   flow_t        a UDP client (address) and its connected socket to an endpoint; owned by
  *                 its listener.
  * The table is a list searched linearly by key: one sync touches the ports of one Service,
@@ -114,20 +113,13 @@ typedef struct conn_s {
     ep_t ep;
 } conn_t;
 
-typedef struct active_s {
-    proxy_t *px;
-    struct active_s *prev, *next;
-    proxy_relay_t *relay;
-} active_t;
-
 struct proxy_s {
     struct event_base *base;
     apiclient_t *client;
     informer_t *svcs, *epts;
     svc_port_t *ports;
     conn_t *conns;
-    active_t *active;
-    proxy_pool_t *pool;                 /* relay threads; NULL: relays run on base */
+    proxy_pool_t *pool;                 /* the relays: on its threads, or on base */
     struct evhttp *http;
     struct event *tick;
     unsigned ticks;
@@ -135,13 +127,12 @@ struct proxy_s {
     struct in_addr nodeport_addr[MAX_NODEPORT_ADDRS];
     int n_nodeport_addrs;
     int bind_all;
-    proxy_relay_mode_t relay;
     int connect_timeout_ms;
     int udp_idle;
-    size_t nports, nlisteners, nactive, nflows, nconnecting;
+    size_t nports, nlisteners, nflows, nconnecting;
     struct {
-        uint64_t accepted, relayed, rejected, connect_failures, bytes_up, bytes_down;
-        uint64_t relay_errors, udp_in, udp_out, udp_flows, syncs;
+        uint64_t accepted, relayed, rejected, connect_failures;
+        uint64_t udp_in, udp_out, udp_flows, syncs;
     } st;
 };
 
@@ -222,26 +213,6 @@ static void sticky_sweep(svc_port_t *sp)
     }
 }
 
-/* ---- TCP: relays ------------------------------------------------------------------- */
-
-static void relay_done(proxy_relay_t *r, uint64_t up, uint64_t down, int ok, void *priv)
-{
-    active_t *a = priv;
-    proxy_t *px = a->px;
-    px->st.bytes_up += up;
-    px->st.bytes_down += down;
-    if (!ok)
-        px->st.relay_errors++;
-    if (a->prev)
-        a->prev->next = a->next;
-    else
-        px->active = a->next;
-    if (a->next)
-        a->next->prev = a->prev;
-    px->nactive--;
-    free(a);
-}
-
 /* ---- TCP: choosing and connecting the backend -------------------------------------- */
 
 static void port_unref(svc_port_t *sp);
@@ -277,36 +248,11 @@ static void conn_connected(conn_t *c)
 {
     proxy_t *px = c->px;
     ep_used(c->sp, &c->client, &c->ep);
-    if (px->pool) {
-        int rc = proxy_pool_submit(px->pool, c->cfd, c->bfd);
-        c->cfd = c->bfd = -1;
-        if (rc == 0)
-            px->st.relayed++;
-        else
-            px->st.rejected++;
-        conn_free(c);
-        return;
-    }
-    active_t *a = calloc(1, sizeof(*a));
-    if (!a) {
-        conn_reject(c);
-        return;
-    }
-    a->px = px;
-    a->relay = proxy_relay_start(px->base, c->cfd, c->bfd, px->relay, relay_done, a);
-    c->cfd = c->bfd = -1;
-    if (!a->relay) {
-        free(a);
+    if (proxy_pool_submit(px->pool, c->cfd, c->bfd) == 0)
+        px->st.relayed++;
+    else
         px->st.rejected++;
-        conn_free(c);
-        return;
-    }
-    a->next = px->active;
-    if (px->active)
-        px->active->prev = a;
-    px->active = a;
-    px->nactive++;
-    px->st.relayed++;
+    c->cfd = c->bfd = -1;
     conn_free(c);
 }
 
@@ -320,17 +266,22 @@ static void conn_failed_attempt(conn_t *c, int err)
     c->tries++;
 }
 
+/* How a non-blocking connect on fd ended: 0, or the error. */
+static int connect_error(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    return err;
+}
+
 static void conn_cb(evutil_socket_t fd, short what, void *arg)
 {
     conn_t *c = arg;
-    int err = ETIMEDOUT;
+    int err = what & EV_WRITE ? connect_error(fd) : ETIMEDOUT;
     event_free(c->ev);
     c->ev = NULL;
-    if (what & EV_WRITE) {
-        socklen_t len = sizeof(err);
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-            err = errno;
-    }
     if (err == 0) {
         conn_connected(c);
         return;
@@ -361,11 +312,7 @@ static void conn_try(conn_t *c)
              * one poll(2) then saves registering, waiting and unregistering an event. */
             struct pollfd pfd = { .fd = c->bfd, .events = POLLOUT };
             if (poll(&pfd, 1, 0) == 1) {
-                int err = 0;
-                socklen_t len = sizeof(err);
-                if (pfd.revents != POLLOUT &&
-                    getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-                    err = errno;
+                int err = pfd.revents == POLLOUT ? 0 : connect_error(c->bfd);
                 if (err == 0) {
                     conn_connected(c);
                     return;
@@ -945,25 +892,21 @@ static void describe_metrics(void)
 static void render_metrics(proxy_t *px, struct evbuffer *out)
 {
     size_t neps = 0;
-    proxy_pool_stats_t ps = { 0 };
+    proxy_pool_stats_t ps;
     for (svc_port_t *sp = px->ports; sp; sp = sp->next)
         neps += sp->neps;
-    if (px->pool)
-        proxy_pool_stats(px->pool, &ps);
+    proxy_pool_stats(px->pool, &ps);
     metrics_set("berth_proxy_service_ports", "", (double)px->nports);
     metrics_set("berth_proxy_listeners", "", (double)px->nlisteners);
     metrics_set("berth_proxy_endpoints", "", (double)neps);
     metrics_set("berth_proxy_connections_total", "result=\"relayed\"", (double)px->st.relayed);
     metrics_set("berth_proxy_connections_total", "result=\"rejected\"", (double)px->st.rejected);
-    metrics_set("berth_proxy_active_connections", "", (double)(px->nactive + ps.active));
+    metrics_set("berth_proxy_active_connections", "", (double)ps.active);
     metrics_set("berth_proxy_connecting", "", (double)px->nconnecting);
     metrics_set("berth_proxy_endpoint_connect_failures_total", "", (double)px->st.connect_failures);
-    metrics_set("berth_proxy_relay_errors_total", "",
-                (double)(px->st.relay_errors + ps.relay_errors));
-    metrics_set("berth_proxy_bytes_total", "direction=\"up\"",
-                (double)(px->st.bytes_up + ps.bytes_up));
-    metrics_set("berth_proxy_bytes_total", "direction=\"down\"",
-                (double)(px->st.bytes_down + ps.bytes_down));
+    metrics_set("berth_proxy_relay_errors_total", "", (double)ps.relay_errors);
+    metrics_set("berth_proxy_bytes_total", "direction=\"up\"", (double)ps.bytes_up);
+    metrics_set("berth_proxy_bytes_total", "direction=\"down\"", (double)ps.bytes_down);
     metrics_set("berth_proxy_udp_datagrams_total", "direction=\"up\"", (double)px->st.udp_in);
     metrics_set("berth_proxy_udp_datagrams_total", "direction=\"down\"", (double)px->st.udp_out);
     metrics_set("berth_proxy_udp_flows", "", (double)px->nflows);
@@ -1011,12 +954,6 @@ void proxy_free(proxy_t *px)
         port_remove(px, px->ports);
     while (px->conns)
         conn_reject(px->conns);
-    while (px->active) {
-        active_t *a = px->active;
-        px->active = a->next;
-        proxy_relay_free(a->relay);
-        free(a);
-    }
     proxy_pool_free(px->pool);
     if (px->tick)
         event_free(px->tick);
@@ -1038,16 +975,15 @@ proxy_t *proxy_create(struct event_base *base, const proxy_opts_t *opts, char *e
     }
     px->base = base;
     px->bind_all = opts->bind_all_cluster_ips;
-    px->relay = opts->relay;
     px->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 3000;
     px->udp_idle = opts->udp_idle_timeout > 0 ? opts->udp_idle_timeout : 30;
     px->node_name = opts->node_name ? strdup(opts->node_name) : NULL;
-    if (opts->relay_threads >= 0) {
-        int n = opts->relay_threads ? opts->relay_threads : proxy_pool_auto_threads();
-        px->pool = proxy_pool_create(n, opts->relay, err, errlen);
-        if (!px->pool)
-            goto failed;
-    }
+    int threads = opts->relay_threads < 0    ? 0
+                  : opts->relay_threads == 0 ? proxy_pool_auto_threads()
+                                             : opts->relay_threads;
+    px->pool = proxy_pool_create(base, threads, opts->relay, err, errlen);
+    if (!px->pool)
+        goto failed;
     const char *npa = opts->nodeport_address ? opts->nodeport_address : "127.0.0.1";
     if (nodeport_addresses(px, npa, err, errlen) < 0)
         goto failed;
@@ -1218,7 +1154,7 @@ int proxy_main(int argc, char **argv)
     log_info("proxy: node %s, services from %s, node ports on %s, relay %s on %d thread(s)%s",
              o.node_name, o.server_url, o.nodeport_address,
              o.relay == PROXY_RELAY_SPLICE ? "splice" : "buffer",
-             px->pool ? proxy_pool_threads(px->pool) : 0,
+             proxy_pool_threads(px->pool),
              o.bind_all_cluster_ips ? ", every cluster IP bound" : "");
     event_base_dispatch(base);
     event_free(e1);

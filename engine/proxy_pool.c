@@ -4,7 +4,8 @@
  *   proxy_pool_t  the workers (an array), owned by the proxy;
  *   worker_t      a thread, its event base, its queue of pairs not yet started (under
  *                 lock) and its list of running relays (touched by the thread only, and by
- *                 proxy_pool_free once the thread has ended);
+ *                 proxy_pool_free once the thread has ended); with no threads, one worker
+ *                 on the caller's base and thread, which starts each pair at once;
  *   wrelay_t      one running relay on a worker's list. */
 #include <errno.h>
 #include <pthread.h>
@@ -35,7 +36,8 @@ typedef struct pair_s {
 struct worker_s {
     proxy_pool_t *pool;
     pthread_t thread;
-    int started;
+    int started;                /* its thread runs */
+    int on_caller;              /* no thread: base is the caller's, pairs start at once */
     struct event_base *base;
     struct event *wake;
     int efd;
@@ -152,21 +154,31 @@ int proxy_pool_auto_threads(void)
     return n > 8 ? 8 : n;
 }
 
-proxy_pool_t *proxy_pool_create(int nthreads, proxy_relay_mode_t mode, char *err,
-                                size_t errlen)
+proxy_pool_t *proxy_pool_create(struct event_base *base, int nthreads, proxy_relay_mode_t mode,
+                                char *err, size_t errlen)
 {
     proxy_pool_t *p = calloc(1, sizeof(*p));
-    if (nthreads < 1 || nthreads > PROXY_POOL_MAX) {
-        snprintf(err, errlen, "relay threads must be 1..%d", PROXY_POOL_MAX);
+    if (nthreads < 0 || nthreads > PROXY_POOL_MAX) {
+        snprintf(err, errlen, "relay threads must be 0..%d", PROXY_POOL_MAX);
         free(p);
         return NULL;
     }
-    if (!p || !(p->w = calloc((size_t)nthreads, sizeof(worker_t)))) {
+    if (!p || !(p->w = calloc(nthreads ? (size_t)nthreads : 1, sizeof(worker_t)))) {
         snprintf(err, errlen, "out of memory");
         free(p);
         return NULL;
     }
     p->mode = mode;
+    if (nthreads == 0) {
+        worker_t *w = &p->w[0];
+        w->pool = p;
+        w->efd = -1;
+        w->base = base;
+        w->on_caller = 1;
+        pthread_mutex_init(&w->lock, NULL);
+        p->n = 1;
+        return p;
+    }
     for (int i = 0; i < nthreads; i++) {
         worker_t *w = &p->w[i];
         w->pool = p;
@@ -215,6 +227,10 @@ int proxy_pool_submit(proxy_pool_t *p, int client, int backend)
     }
     /* Counted before the worker can see the pair, so finished never passes queued. */
     ADD(best->queued, 1);
+    if (best->on_caller) {
+        start_pair(best, (pair_t){ client, backend });
+        return 0;
+    }
     pthread_mutex_lock(&best->lock);
     if (best->nqueue == best->capqueue) {
         size_t cap = best->capqueue ? best->capqueue * 2 : 16;
@@ -253,7 +269,7 @@ void proxy_pool_stats(proxy_pool_t *p, proxy_pool_stats_t *out)
 
 int proxy_pool_threads(const proxy_pool_t *p)
 {
-    return p->n;
+    return p->w[0].on_caller ? 0 : p->n;
 }
 
 void proxy_pool_free(proxy_pool_t *p)
@@ -287,7 +303,7 @@ void proxy_pool_free(proxy_pool_t *p)
         free(w->queue);
         if (w->wake)
             event_free(w->wake);
-        if (w->base)
+        if (w->base && !w->on_caller)
             event_base_free(w->base);
         if (w->efd >= 0)
             close(w->efd);

@@ -33,10 +33,11 @@ typedef struct proxy_pool_stats_s {
 
 #define PROXY_POOL_MAX 64
 
-/* Start nthreads workers (1..PROXY_POOL_MAX) relaying with mode. NULL with err when a
- * thread, event base or eventfd cannot be made. */
-proxy_pool_t *proxy_pool_create(int nthreads, proxy_relay_mode_t mode, char *err,
-                                size_t errlen);
+/* Start nthreads workers (1..PROXY_POOL_MAX) relaying with mode; with 0, no thread: the
+ * relays run on base, started at once by proxy_pool_submit (the caller's loop must run
+ * base). NULL with err when a thread, event base or eventfd cannot be made. */
+proxy_pool_t *proxy_pool_create(struct event_base *base, int nthreads, proxy_relay_mode_t mode,
+                                char *err, size_t errlen);
 
 /* Hand a connected pair (non-blocking sockets) to a worker, which owns them from now on.
  * -1 when it cannot be queued (out of memory): both sockets are closed then. */
@@ -45,7 +46,7 @@ int proxy_pool_submit(proxy_pool_t *p, int client, int backend);
 /* The counters summed over the workers. */
 void proxy_pool_stats(proxy_pool_t *p, proxy_pool_stats_t *out);
 
-/* The number of worker threads. */
+/* The number of worker threads (0: relays on the caller's base). */
 int proxy_pool_threads(const proxy_pool_t *p);
 
 /* Stop the workers, close every relay still running (and pairs still queued), free. */
