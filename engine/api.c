@@ -362,6 +362,26 @@ static json_t *openapi_gv(const char *gvpath)
                      "Kubernetes", "version", "v1.31.0", "paths", paths, "components", "schemas");
 }
 
+/* /openapi/v2: a document with no definitions. kubectl fetches it (as protobuf, gnostic's
+ * openapi_v2.Document) to validate what v3 cannot place, such as a v1 List of objects
+ * (`kubectl create -f` of `kubectl get -o json` output); a kind the document does not
+ * define is not validated client-side, and the server validates it anyway. Without the
+ * document that validation fails with "the server could not find the requested resource". */
+static void serve_openapi_v2(api_req_t *r)
+{
+    const char *accept = r->req ? evhttp_find_header(evhttp_request_get_input_headers(r->req), "Accept") : NULL;
+    if (accept && strstr(accept, "protobuf")) {
+        /* Document{swagger: "2.0" (field 1), info (field 2): Info{title (1), version (2)}} */
+        static const char doc[] = "\x0a\x03" "2.0"
+                                  "\x12\x15" "\x0a\x0a" "Kubernetes" "\x12\x07" "v1.31.0";
+        api_reply(r, 200, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", doc,
+                  sizeof(doc) - 1);
+        return;
+    }
+    api_reply_json(r, 200, json_pack("{s:s,s:{s:s,s:s},s:{},s:{}}", "swagger", "2.0", "info", "title",
+                                 "Kubernetes", "version", "v1.31.0", "paths", "definitions"));
+}
+
 /* ---- routing ----------------------------------------------------------------------- */
 
 #define MAX_SEGMENTS 12
@@ -691,6 +711,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
         } else {
             reply_discovery(r, doc);
         }
+    } else if (n == 2 && !strcmp(seg[0], "openapi") && !strcmp(seg[1], "v2") && method == EVHTTP_REQ_GET) {
+        serve_openapi_v2(r);
     } else if (n >= 2 && !strcmp(seg[0], "openapi") && !strcmp(seg[1], "v3") && method == EVHTTP_REQ_GET) {
         if (n == 2) {
             reply_discovery(r, openapi_index());
@@ -836,4 +858,6 @@ void api_server_release(api_server_t *srv)
         event_free(srv->reaper);
     if (srv->http)
         evhttp_free(srv->http);
+    listcache_free(srv->lists);
+    srv->lists = NULL;
 }

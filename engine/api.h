@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "kinds.h"
+#include "listcache.h"
 #include "selector.h"
 #include "store.h"
 #include "table.h"
@@ -30,6 +31,7 @@ typedef struct api_server_s {
     struct event_base *base;
     struct evhttp *http;
     store_t *store;
+    listcache_t *lists;        /* lists answered from memory; NULL: from the store */
     watch_hub_t *hub;
     const char *listen_addr;
     struct event *reaper;      /* expires graceful pod deletions */

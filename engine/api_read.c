@@ -278,8 +278,9 @@ void api_handle_list(api_req_t *r)
         return;
     int filtering = !label_selector_empty(op->labels) || !field_selector_empty(op->fields);
     r->op = op;
-    if (store_list(r->srv->store, r->kind, r->ns, op->start, filtering ? 0 : op->limit, list_done,
-                   r) != 0) {
+    size_t limit = filtering ? 0 : op->limit;
+    if ((r->srv->lists ? listcache_list(r->srv->lists, r->kind, r->ns, op->start, limit, list_done, r)
+                       : store_list(r->srv->store, r->kind, r->ns, op->start, limit, list_done, r)) != 0) {
         r->op = NULL;
         list_op_free(op);
         api_reply_store_error(r, NULL, "not connected");

@@ -22,7 +22,9 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: berth server [--redis URL] [--listen HOST:PORT] [--watch-window N] [--log-level LEVEL]\n"
-            "                    [--no-scheduler] [--no-controllers] [--policies DIR] [--lua DIR]\n"
+            "                    [--no-scheduler] [--no-controllers]\n"
+            "                    [--no-list-cache] [--list-cache-refresh MS]\n"
+            "                    [--policies DIR] [--lua DIR]\n"
             "                    [--plugins DIR]\n"
             "                    [--controller-resync-seconds N] [--node-monitor-grace-period S]\n"
             "                    [--default-toleration-seconds S]\n"
@@ -35,6 +37,10 @@ static void usage(FILE *out)
             "  --listen ADDR       address to serve on (default 127.0.0.1:6443; plain HTTP)\n"
             "  --watch-window N    events kept per resource for watches to resume from (default 100000)\n"
             "  --log-level LEVEL   error, warn, info or debug (default info)\n"
+            "  --no-list-cache     answer lists from Redis, not from the server's copy of each\n"
+            "                      listed kind (docs/architecture.md, the list cache)\n"
+            "  --list-cache-refresh MS  catch copies in use up this often (default 100; 0: only\n"
+            "                      when listed)\n"
             "  --no-scheduler      do not run the scheduler in this process\n"
             "  --no-controllers    do not run the controllers (policies/controllers/) in this process\n"
             "  --controller-resync-seconds N  sync every controller's objects this often (default 60)\n"
@@ -123,6 +129,8 @@ int server_main(int argc, char **argv)
         { "log-level", required_argument, NULL, 'L' },
         { "no-scheduler", no_argument, NULL, 'S' },
         { "no-controllers", no_argument, NULL, 'K' },
+        { "no-list-cache", no_argument, NULL, 'M' },
+        { "list-cache-refresh", required_argument, NULL, 'F' },
         { "controller-resync-seconds", required_argument, NULL, 'R' },
         { "node-monitor-grace-period", required_argument, NULL, 'G' },
         { "default-toleration-seconds", required_argument, NULL, 'T' },
@@ -136,7 +144,8 @@ int server_main(int argc, char **argv)
     };
     const char *redis_url = "redis://127.0.0.1:6379/0", *listen_addr = "127.0.0.1:6443";
     long window = 100000;
-    int run_scheduler = 1, run_controllers = 1, resync_seconds = 0, grace_seconds = 0;
+    unsigned refresh_ms = 100;
+    int run_scheduler = 1, run_controllers = 1, list_cache = 1, resync_seconds = 0, grace_seconds = 0;
     int toleration_seconds = 0;
     char pdir[4096], ldir[4096], self_url[512];
     const char *policy_dir = NULL, *lib_dir = NULL, *svc_cidr = NULL, *svc_ports = NULL;
@@ -163,6 +172,17 @@ int server_main(int argc, char **argv)
         case 'L': log_set_level_name(optarg); break;
         case 'S': run_scheduler = 0; break;
         case 'K': run_controllers = 0; break;
+        case 'M': list_cache = 0; break;
+        case 'F': {
+            char *end;
+            long ms = strtol(optarg, &end, 10);
+            if (*end || ms < 0 || ms > 60000) {
+                fprintf(stderr, "berth server: --list-cache-refresh must be 0-60000 (ms)\n");
+                return 2;
+            }
+            refresh_ms = (unsigned)ms;
+            break;
+        }
         case 'R': resync_seconds = atoi(optarg); break;
         case 'G': grace_seconds = atoi(optarg); break;
         case 'T': toleration_seconds = atoi(optarg); break;
@@ -209,6 +229,8 @@ int server_main(int argc, char **argv)
     }
     ctx.hub = watch_hub_create(ctx.base, ctx.store, redis_url);
     if (!ctx.hub || api_server_init(&ctx.api, ctx.base, ctx.store, ctx.hub, listen_addr) != 0)
+        goto out;
+    if (list_cache && !(ctx.api.lists = listcache_create(ctx.base, ctx.store, refresh_ms)))
         goto out;
     store_set_state_cb(ctx.store, on_store_state, &ctx);
     sigint = evsignal_new(ctx.base, SIGINT, on_signal, &ctx);

@@ -117,8 +117,35 @@ static const char range_lua[] =
     "local entries = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[1], '+', 'COUNT', ARGV[2])\n"
     "return {trimmed, entries}\n";
 
-enum { SCRIPT_WRITE, SCRIPT_LIST, SCRIPT_RANGE, SCRIPT_N };
-static const char *const scripts[SCRIPT_N] = { write_lua, list_lua, range_lua };
+/* KEYS: 1 stream, 2 rv counter, 3 last-write hash. ARGV: 1 after rv, 2 count, 3 kind store key.
+ * Returns {rv, lastwrite, complete, entries}: the kind's changes after ARGV[1], read in the
+ * same step as the current rv, so applying them to a copy taken at ARGV[1] gives the
+ * snapshot at rv. complete is 0 when the stream may have lost some of them to trimming
+ * (see range_lua) or when there are count or more: the caller reads a snapshot instead. */
+static const char delta_lua[] =
+    "local rv = redis.call('GET', KEYS[2]) or '0'\n"
+    "local mod = redis.call('HGET', KEYS[3], ARGV[3]) or '0'\n"
+    "local after = tonumber(ARGV[1])\n"
+    "if tonumber(mod) <= after then return {rv, mod, 1, {}} end\n"
+    "local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)\n"
+    "if #first == 0 then return {rv, mod, 0, {}} end\n"
+    "local fseq = tonumber(string.match(first[1][1], '%-(%d+)$'))\n"
+    "if fseq > after + 1 then\n"
+    /* Ids between after and the first entry belong to other kinds, unless trimmed. */
+    "  local info = redis.call('XINFO', 'STREAM', KEYS[1])\n"
+    "  local len, added = 0, nil\n"
+    "  for i = 1, #info, 2 do\n"
+    "    if info[i] == 'length' then len = info[i + 1] end\n"
+    "    if info[i] == 'entries-added' then added = info[i + 1] end\n"
+    "  end\n"
+    "  if added == nil or added > len then return {rv, mod, 0, {}} end\n"
+    "end\n"
+    "local entries = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[1], '+', 'COUNT', ARGV[2])\n"
+    "if #entries >= tonumber(ARGV[2]) then return {rv, mod, 0, {}} end\n"
+    "return {rv, mod, 1, entries}\n";
+
+enum { SCRIPT_WRITE, SCRIPT_LIST, SCRIPT_RANGE, SCRIPT_DELTA, SCRIPT_N };
+static const char *const scripts[SCRIPT_N] = { write_lua, list_lua, range_lua, delta_lua };
 static char script_sha[SCRIPT_N][41];
 
 #define CALL_TIMEOUT_US (10 * 1000000ull)   /* a Redis that stops answering for this long is
@@ -134,6 +161,7 @@ struct store_s {
     long window;
     store_state_cb *state_cb;
     void *state_priv;
+    unsigned generation;        /* connections made so far */
 };
 
 static char rv_placeholder[48];
@@ -173,8 +201,10 @@ static void on_state(rconn_t *c, int up, void *priv)
     store_t *s = priv;
     /* Scripts are queued ahead of every later command on this connection, so EVALSHA
      * never races a Redis that restarted with an empty script cache. */
-    if (up)
+    if (up) {
         load_scripts(s);
+        s->generation++;
+    }
     if (s->state_cb)
         s->state_cb(up, s->state_priv);
 }
@@ -236,6 +266,11 @@ const char *store_url(const store_t *s)
     return s->url;
 }
 
+unsigned store_generation(const store_t *s)
+{
+    return s->generation;
+}
+
 void store_set_state_cb(store_t *s, store_state_cb *cb, void *privdata)
 {
     s->state_cb = cb;
@@ -252,6 +287,8 @@ struct call_s {
     store_cb *cb;
     store_list_cb *list_cb;
     store_raw_cb *raw_cb;
+    store_delta_cb *delta_cb;
+    store_scan_cb *scan_cb;
     void *privdata;
     char *prefix, *suffix;   /* writes: the object around its resourceVersion */
     /* namespace lists: keys read in the first transaction */
@@ -868,6 +905,156 @@ int store_stream_range(store_t *s, const kind_t *k, uint64_t after, size_t count
     for (int i = 0; i < 6; i++)
         argvlen[i] = strlen(argv[i]);
     if (rconn_command_argv(s->conn, raw_reply, c, 6, argv, argvlen) != 0) {
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void delta_reply(rconn_t *conn, redisReply *r, void *priv)
+{
+    call_t *c = priv;
+    store_delta_t d = { 0 };
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+        r->element[3]->type == REDIS_REPLY_ARRAY) {
+        redisReply *entries = r->element[3];
+        d.rv = reply_u64(r->element[0]);
+        d.modrv = reply_u64(r->element[1]);
+        d.complete = reply_u64(r->element[2]) != 0;
+        d.changes = calloc(entries->elements + 1, sizeof(store_change_t));
+        if (!d.changes) {
+            d.status = STORE_ERROR;
+            d.errstr = "out of memory";
+        }
+        /* Entries as the write script adds them: id 0-<rv>, fields t, k, o, p. */
+        for (size_t i = 0; d.changes && i < entries->elements; i++) {
+            const redisReply *e = entries->element[i], *id, *f;
+            store_change_t *ch = &d.changes[d.n];
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+                goto malformed;
+            id = e->element[0];
+            f = e->element[1];
+            if (id->type != REDIS_REPLY_STRING || f->type != REDIS_REPLY_ARRAY ||
+                !strchr(id->str, '-'))
+                goto malformed;
+            memset(ch, 0, sizeof(*ch));
+            ch->rv = strtoull(strchr(id->str, '-') + 1, NULL, 10);
+            for (size_t j = 0; j + 1 < f->elements; j += 2) {
+                const redisReply *name = f->element[j], *v = f->element[j + 1];
+                if (name->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+                    name->len != 1)
+                    continue;
+                if (name->str[0] == 't')
+                    ch->deleted = v->len == 7 && !memcmp(v->str, "DELETED", 7);
+                else if (name->str[0] == 'k')
+                    ch->key = v->str, ch->keylen = (size_t)v->len;
+                else if (name->str[0] == 'o')
+                    ch->data = v->str, ch->len = (size_t)v->len;
+            }
+            if (!ch->rv || !ch->key || !ch->data)
+                goto malformed;
+            d.n++;
+        }
+    } else {
+        d.status = reply_failure(r, &d.errstr);
+    }
+    c->delta_cb(&d, c->privdata);
+    free(d.changes);
+    call_free(c);
+    return;
+malformed:
+    /* Not what the write script writes: someone else's stream. Never guess. */
+    free(d.changes);
+    memset(&d, 0, sizeof(d));
+    d.status = STORE_ERROR;
+    d.errstr = "malformed entry in the event stream";
+    c->delta_cb(&d, c->privdata);
+    call_free(c);
+}
+
+int store_list_delta(store_t *s, const kind_t *k, uint64_t after, size_t count,
+                     store_delta_cb *cb, void *privdata)
+{
+    char skey[512], a[32], n[32];
+    const char *argv[9];
+    size_t argvlen[9];
+    call_t *c = call_new(s, "delta", privdata);
+    if (!c)
+        return -1;
+    c->delta_cb = cb;
+    store_key("s", k, skey, sizeof(skey));
+    snprintf(a, sizeof(a), "%" PRIu64, after);
+    snprintf(n, sizeof(n), "%zu", count ? count : 1);
+    argv[0] = "EVALSHA";
+    argv[1] = script_sha[SCRIPT_DELTA];
+    argv[2] = "3";
+    argv[3] = skey;
+    argv[4] = "berth:rv";
+    argv[5] = "berth:m";
+    argv[6] = a;
+    argv[7] = n;
+    argv[8] = k->store_key;
+    for (int i = 0; i < 9; i++)
+        argvlen[i] = strlen(argv[i]);
+    if (rconn_command_argv(s->conn, delta_reply, c, 9, argv, argvlen) != 0) {
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void scan_reply(rconn_t *conn, redisReply *r, void *priv)
+{
+    call_t *c = priv;
+    store_list_t list = { 0 };
+    const char *next = NULL;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_ARRAY) {
+        redisReply *h = r->element[1];
+        next = r->element[0]->str;
+        list.items = calloc(h->elements / 2 + 1, sizeof(store_item_t));
+        if (!list.items) {
+            list.status = STORE_ERROR;
+            list.errstr = "out of memory";
+        }
+        for (size_t i = 0; list.items && i + 1 < h->elements; i += 2) {
+            redisReply *kr = h->element[i], *vr = h->element[i + 1];
+            if (kr->type != REDIS_REPLY_STRING || vr->type != REDIS_REPLY_STRING)
+                continue;
+            list.items[list.n].key = kr->str;
+            list.items[list.n].keylen = (size_t)kr->len;
+            list.items[list.n].data = vr->str;
+            list.items[list.n].len = (size_t)vr->len;
+            list.n++;
+        }
+    } else {
+        list.status = reply_failure(r, &list.errstr);
+    }
+    c->scan_cb(&list, next, c->privdata);
+    free(list.items);
+    call_free(c);
+}
+
+int store_scan(store_t *s, const kind_t *k, const char *cursor, size_t count, store_scan_cb *cb,
+               void *privdata)
+{
+    char okey[512], n[32];
+    const char *argv[5];
+    size_t argvlen[5];
+    call_t *c = call_new(s, "scan", privdata);
+    if (!c)
+        return -1;
+    c->scan_cb = cb;
+    store_key("o", k, okey, sizeof(okey));
+    snprintf(n, sizeof(n), "%zu", count ? count : 1);
+    argv[0] = "HSCAN";
+    argv[1] = okey;
+    argv[2] = cursor;
+    argv[3] = "COUNT";
+    argv[4] = n;
+    for (int i = 0; i < 5; i++)
+        argvlen[i] = strlen(argv[i]);
+    if (rconn_command_argv(s->conn, scan_reply, c, 5, argv, argvlen) != 0) {
         call_free(c);
         return -1;
     }

@@ -130,6 +130,46 @@ struct redisReply;
 typedef void store_raw_cb(struct redisReply *reply, void *privdata);
 int store_stream_range(store_t *s, const kind_t *k, uint64_t after, size_t count,
                        store_raw_cb *cb, void *privdata);
+/* ---- for the list cache (listcache.h) ---- */
+
+/* One change of a kind, from its event stream. */
+typedef struct store_change_s {
+    uint64_t rv;
+    int deleted;
+    const char *key;       /* "<ns>/<name>" or "<name>" */
+    size_t keylen;
+    const char *data;      /* the object as written (as deleted, for a delete) */
+    size_t len;
+} store_change_t;
+
+typedef struct store_delta_s {
+    store_status_t status;
+    const char *errstr;
+    uint64_t rv;           /* the cluster's resourceVersion when the changes were read */
+    uint64_t modrv;        /* resourceVersion of the kind's last write */
+    int complete;          /* 0: the stream no longer holds every change, or there were too
+                              many: read a snapshot (store_list) instead */
+    size_t n;
+    store_change_t *changes;   /* in rv order; borrowed until the callback returns */
+} store_delta_t;
+
+typedef void store_delta_cb(const store_delta_t *d, void *privdata);
+
+/* The changes of k with rv > after, at most count, read in one step with the current rv:
+ * applied to a copy of the kind as of after, they give the kind as of d->rv. */
+int store_list_delta(store_t *s, const kind_t *k, uint64_t after, size_t count,
+                     store_delta_cb *cb, void *privdata);
+/* One step of an HSCAN over k's objects, from cursor ("0" to start): cb gets some objects
+ * (in no order; an object may come twice, and objects written meanwhile may be missed: read
+ * the stream from before the first step to fix that up) and the next cursor, "0" at the
+ * end. next is NULL when list->status is not STORE_OK. */
+typedef void store_scan_cb(const store_list_t *list, const char *next, void *privdata);
+int store_scan(store_t *s, const kind_t *k, const char *cursor, size_t count, store_scan_cb *cb,
+               void *privdata);
+/* Changes whenever the connection to Redis was lost and made again: data cached from the
+ * store before may belong to another Redis, or one restored from an older copy. */
+unsigned store_generation(const store_t *s);
+
 /* Run a one-off Lua script (EVAL) on the store's connection, in order with the writes sent
  * before and after it (svcalloc's repair). cb receives the raw reply (NULL: connection lost). */
 int store_eval(store_t *s, const char *script, int nkeys, const char *const *keys, int nargs,

@@ -176,4 +176,26 @@ test_expect_success 'creating a namespace ignores -n' '
 	test_cmp expect out
 '
 
+test_expect_success 'create -f of a List, as kubectl get -o json writes it (default validation)' '
+	k create configmap l1 --from-literal=k=1 &&
+	k create configmap l2 --from-literal=k=2 &&
+	k get configmaps l1 l2 -o json >list.json &&
+	grep -q "\"kind\": \"List\"" list.json &&
+	k delete configmap l1 l2 &&
+	k create -f list.json >out &&
+	printf "configmap/l1 created\nconfigmap/l2 created\n" >expect &&
+	test_cmp expect out &&
+	test "$(k get configmap l2 -o jsonpath={.data.k})" = 2
+'
+
+test_expect_success '/openapi/v2 answers JSON and protobuf' '
+	api GET /openapi/v2 >v2.json &&
+	test "$(api_code)" = 200 &&
+	test "$(json_get v2.json o.swagger)" = 2.0 &&
+	curl -s -D headers -H "Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf" \
+		"$BERTH_URL/openapi/v2" | head -c 5 | od -An -tx1 | tr -d " \n" >pb &&
+	printf 0a03322e30 >expect && test_cmp expect pb &&
+	grep -qi "^content-type: application/com.github.proto-openapi.spec.v2.v1.0+protobuf" headers
+'
+
 test_done

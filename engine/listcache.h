@@ -1,0 +1,47 @@
+/* listcache.h: the API server's copy of each listed kind, kept current from the kind's
+ * event stream, so that lists are answered from memory (kube-apiserver's watch cache plays
+ * this role; etcd plays Redis').
+ *
+ * The first list of a kind starts taking a copy in the background (HSCAN steps, then the
+ * changes made meanwhile replayed from the stream) and is answered from the store, as are
+ * lists until the copy is ready. From then on every list first reads, in one Redis step,
+ * the kind's changes since the copy and the current resourceVersion (store_list_delta),
+ * applies them, and is answered from the copy: exactly what the store would have answered
+ * at that resourceVersion, without moving the objects out of Redis again. A list is
+ * answered only from a read sent after it arrived, so it sees every write acknowledged
+ * before it, whichever API server took the write. When the stream no longer holds every
+ * change (trimmed), when there are many, when the resourceVersion goes back or when the
+ * connection to Redis was made again, the copy is dropped and taken anew.
+ *
+ * Memory: the copies hold every object of each kind listed in the last two minutes, as
+ * kube-apiserver's watch cache does for every kind. `berth server --no-list-cache` turns it
+ * off.
+ *
+ * Depends on store.h. Used by api_read.c. */
+#ifndef BERTH_LISTCACHE_H
+#define BERTH_LISTCACHE_H
+
+#include <stddef.h>
+#include <event2/event.h>
+
+#include "kinds.h"
+#include "store.h"
+
+typedef struct listcache_s listcache_t;
+
+/* refresh_ms: how often copies in use are caught up in the background (0: only when
+ * listed). */
+listcache_t *listcache_create(struct event_base *base, store_t *store, unsigned refresh_ms);
+/* Frees the copies. Lists still waiting are not called back: free the store first (its
+ * callbacks fail them). */
+void listcache_free(listcache_t *lc);
+
+/* As store_list(): the same arguments, results and promise (0 and cb exactly once later,
+ * or -1 and never cb). The items passed to cb are borrowed until it returns. */
+int listcache_list(listcache_t *lc, const kind_t *k, const char *ns, const char *start_after,
+                   size_t limit, store_list_cb *cb, void *privdata);
+
+/* Objects held over all kinds, for /metrics and tests. */
+size_t listcache_objects(const listcache_t *lc);
+
+#endif
