@@ -4,8 +4,10 @@
  * same cache and Lua hand-over `berth scheduler` uses), then places P pods one by one:
  *
  *   lua   the default policy (policies/scheduler.lua through lua/berth/framework.lua) in
- *         the production sandbox (engine/policy.c: JIT off, wall-clock budget, memory cap),
- *         each choice assumed in the cache as the scheduler does before binding;
+ *         the production sandbox (engine/policy.c: JIT on, wall-clock budget, memory cap),
+ *         through the scheduler's decision function (scheduler_decide_pod: the pod and ctx
+ *         handed to Lua by the cache, the schedule hook called, its result read), each
+ *         choice assumed in the cache as the scheduler does before binding;
  *   c     a C baseline of the same filter and score, written the way a compiled scheduler
  *         plugin would be: per-node aggregates kept incrementally (kube's NodeInfo), the
  *         filters kube's default profile runs for these pods (unschedulable, node selector,
@@ -34,6 +36,7 @@
 #include "../engine/luavm.h"
 #include "../engine/policy.h"
 #include "../engine/schedcache.h"
+#include "../engine/scheduler.h"
 #include "../engine/util.h"
 #include "../engine/validate_internal.h"
 
@@ -265,18 +268,21 @@ int main(int argc, char **argv)
     double t0 = now_s();
     for (int i = 0; i < npods; i++) {
         char key[80];
-        lua_State *L = policy_state(p);
+        scheduler_decision_t d;
         snprintf(key, sizeof(key), "default/pod-%d", i);
-        if (schedcache_push_args(sc, L, key, pods[i], 0, err, sizeof(err)) != 0 ||
-            policy_call(p, "schedule", 2, 2) != LUAVM_OK) {
+        /* The scheduler's own decision function (engine/scheduler.c), as `berth server`
+         * runs it for each pending pod, then the assumption it makes before binding. */
+        scheduler_decide_pod(p, sc, NULL, 1, key, pods[i], 0, &d);
+        if (d.outcome != SCHEDULER_PLACED && d.outcome != SCHEDULER_UNSCHEDULABLE) {
+            if (!lua_failed)
+                fprintf(stderr, "sched_decide: %s: %s\n", key, d.message);
             lua_failed++;
             continue;
         }
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            lua_choice[i] = strdup(lua_tostring(L, -2));
+        if (d.outcome == SCHEDULER_PLACED) {
+            lua_choice[i] = strdup(d.node);
             schedcache_assume(sc, key, pods[i], lua_choice[i]);
         }
-        lua_pop(L, 2);
     }
     double lua_s = now_s() - t0;
 

@@ -1,12 +1,15 @@
 /* luajson.c: jansson values <-> Lua tables (see luajson.h for the mapping and the choices). */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
 
 #include "luajson.h"
+#include "luavm.h"
 
 #define ARRAY_MT_KEY "luajson.array_mt"
 
@@ -467,4 +470,243 @@ int luajson_ref_unchanged(lua_State *L, int ref, const json_t *v)
     same = now && json_equal(now, v);
     json_decref(now);
     return same;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Shared subtrees (the pool)
+ *
+ * C side, per VM: LUAJSON_POOL_SLOTS slots, direct-mapped by a hash of the subtree's
+ * content, each with a reference to the json_t the slot's table was made from (the
+ * representative). Lua side: registry[&pool_tabs_key] = slot index -> table, weak values.
+ * A subtree is taken from the pool when its slot has the same hash, the representative is
+ * json_equal to it and the table is still alive; otherwise it is converted and replaces
+ * the slot. The C struct is reached from a full userdata in the registry; its __gc (the VM
+ * closes) or luavm's discard callback (the VM is abandoned) drops the references.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct pool_slot_s {
+    uint64_t hash;
+    json_t  *rep;
+} pool_slot_t;
+
+typedef struct luajson_pool_s {
+    pool_slot_t   slots[LUAJSON_POOL_SLOTS];
+    luajson_pool_stats_t stats;
+} luajson_pool_t;
+
+static const char pool_key, pool_tabs_key;
+#define POOL_MT "luajson.pool"
+
+static void pool_free(void *priv)
+{
+    luajson_pool_t *pool = priv;
+    for (size_t i = 0; i < LUAJSON_POOL_SLOTS; i++)
+        json_decref(pool->slots[i].rep);
+    free(pool);
+}
+
+static int pool_gc(lua_State *L)
+{
+    luajson_pool_t **pp = luaL_checkudata(L, 1, POOL_MT);
+    if (*pp) {
+        luavm_forget_discard(L, *pp);
+        pool_free(*pp);
+        *pp = NULL;
+    }
+    return 0;
+}
+
+/* 64-bit hashes of JSON content: equal values (json_equal) hash equal. Objects combine
+ * their members' hashes by addition, so the order of the keys does not matter, as it does
+ * not to json_equal. Not a defence against chosen collisions, and needs not be: a slot
+ * is used only after json_equal agrees. */
+static uint64_t pool_mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t pool_hash_bytes(const char *s, size_t n, uint64_t h)
+{
+    uint64_t w;
+    h ^= n * 0x9e3779b97f4a7c15ULL;
+    for (; n >= 8; n -= 8, s += 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, s, n);
+    return pool_mix(h ^ w);
+}
+
+static uint64_t pool_hash(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *item;
+        uint64_t h = 0x6f626a;
+        json_object_foreach((json_t *)v, key, item) {
+            size_t len = json_object_iter_key_len(json_object_key_to_iter(key));
+            h += pool_mix(pool_hash_bytes(key, len, 0x6b6579) ^ pool_hash(item) * 31);
+        }
+        return pool_mix(h);
+    }
+    case JSON_ARRAY: {
+        uint64_t h = 0x617272;
+        for (size_t i = 0, n = json_array_size(v); i < n; i++)
+            h = pool_mix(h * 31 + pool_hash(json_array_get(v, i)));
+        return h;
+    }
+    case JSON_STRING:
+        return pool_hash_bytes(json_string_value(v), json_string_length(v), 0x737472);
+    case JSON_INTEGER:
+        return pool_mix((uint64_t)json_integer_value(v) ^ 0x696e74);
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof bits);
+        return pool_mix(bits ^ 0x7265616c);
+    }
+    default:
+        return pool_mix((uint64_t)json_typeof(v) + 0x6c6974);
+    }
+}
+
+/* The VM's pool, made on first use. NULL when out of memory (then nothing is shared). */
+static luajson_pool_t *pool_of(lua_State *L)
+{
+    luajson_pool_t *pool, **pp;
+    lua_pushlightuserdata(L, (void *)&pool_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    pp = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (pp)
+        return *pp;
+    if (!(pool = calloc(1, sizeof(*pool))))
+        return NULL;
+    if (luavm_on_discard(L, pool_free, pool) != 0) {
+        free(pool);
+        return NULL;
+    }
+    lua_pushlightuserdata(L, (void *)&pool_tabs_key);
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_pushlightuserdata(L, (void *)&pool_key);
+    pp = lua_newuserdata(L, sizeof(*pp));
+    *pp = pool;
+    if (luaL_newmetatable(L, POOL_MT)) {
+        lua_pushcfunction(L, pool_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    return pool;
+}
+
+/* Push a member of the top object (depth 1) or of one of its members (depth 2); tabs and mt
+ * are stack indexes of the pool's tables and of the array metatable. */
+static int push_pooled(lua_State *L, luajson_pool_t *pool, const json_t *v, int depth,
+                       int tabs, int mt)
+{
+    int empty = json_is_object(v) ? json_object_size(v) == 0 :
+                json_is_array(v) ? json_array_size(v) == 0 : 1;
+    if (empty)
+        return push_value(L, v, depth, mt);
+    uint64_t h = pool_hash(v);
+    size_t i = (size_t)(h & (LUAJSON_POOL_SLOTS - 1));
+    pool_slot_t *slot = &pool->slots[i];
+    if (slot->rep && slot->hash == h && json_equal(slot->rep, (json_t *)v)) {
+        lua_rawgeti(L, tabs, (int)i + 1);
+        if (lua_istable(L, -1)) {
+            pool->stats.hits++;
+            return 0;
+        }
+        lua_pop(L, 1);
+    }
+    pool->stats.misses++;
+    if (depth == 1 && json_is_object(v)) {
+        const char *key;
+        json_t *item;
+        if (!lua_checkstack(L, 3))
+            return -1;
+        lua_createtable(L, 0, (int)json_object_size(v));
+        json_object_foreach((json_t *)v, key, item) {
+            lua_pushlstring(L, key, json_object_iter_key_len(json_object_key_to_iter(key)));
+            if (push_pooled(L, pool, item, depth + 1, tabs, mt) < 0)
+                return -1;
+            lua_rawset(L, -3);
+        }
+    } else if (depth == 1 && json_is_array(v)) {
+        size_t n = json_array_size(v);
+        if (!lua_checkstack(L, 3))
+            return -1;
+        lua_createtable(L, (int)n, 0);
+        for (size_t k = 0; k < n; k++) {
+            if (push_pooled(L, pool, json_array_get(v, k), depth + 1, tabs, mt) < 0)
+                return -1;
+            lua_rawseti(L, -2, (int)k + 1);
+        }
+        lua_pushvalue(L, mt);
+        lua_setmetatable(L, -2);
+    } else if (push_value(L, v, depth, mt) < 0) {
+        return -1;
+    }
+    json_decref(slot->rep);
+    slot->rep = json_incref((json_t *)v);
+    slot->hash = h;
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, tabs, (int)i + 1);
+    return 0;
+}
+
+int luajson_push_pooled(lua_State *L, const json_t *v)
+{
+    const char *key;
+    json_t *item;
+    luajson_pool_t *pool;
+    int top = lua_gettop(L), mt, tabs;
+
+    if (!json_is_object(v) || !(pool = pool_of(L)))
+        return luajson_push(L, v);
+    if (!lua_checkstack(L, 6))
+        return -1;
+    luajson_push_array_mt(L);
+    mt = lua_gettop(L);
+    lua_pushlightuserdata(L, (void *)&pool_tabs_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    tabs = lua_gettop(L);
+    lua_createtable(L, 0, (int)json_object_size(v));
+    json_object_foreach((json_t *)v, key, item) {
+        lua_pushlstring(L, key, json_object_iter_key_len(json_object_key_to_iter(key)));
+        if (push_pooled(L, pool, item, 1, tabs, mt) < 0) {
+            lua_settop(L, top);
+            return -1;
+        }
+        lua_rawset(L, -3);
+    }
+    lua_replace(L, mt);
+    lua_settop(L, mt);
+    return 0;
+}
+
+void luajson_pool_stats(lua_State *L, luajson_pool_stats_t *out)
+{
+    luajson_pool_t **pp;
+    memset(out, 0, sizeof(*out));
+    lua_pushlightuserdata(L, (void *)&pool_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    pp = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (pp && *pp)
+        *out = (*pp)->stats;
 }

@@ -46,8 +46,10 @@
  * API convention (call them where a Lua error is caught, e.g. inside a lua_pcall'd function),
  * while luajson_ref() runs protected and reports failure with LUA_NOREF.
  *
- * Depends on jansson 2.14 (length-aware keys) and LuaJIT 2.1 (Lua 5.1 API). Meant for the
- * policy glue (policy.c) and the informer's per-object cache; tested by t/c/luajson.c. */
+ * Depends on jansson 2.14 (length-aware keys), LuaJIT 2.1 (Lua 5.1 API) and, for the pool's
+ * clean-up, luavm.h (luavm_on_discard). Meant for the policy glue (policy.c), the informer's
+ * per-object cache and the scheduler's cache (schedcache.c, which uses the pool); tested by
+ * t/c/luajson.c and t/c/schedcache.c. */
 #ifndef BERTH_LUAJSON_H
 #define BERTH_LUAJSON_H
 
@@ -95,6 +97,28 @@ void luajson_unref(lua_State *L, int ref);
 /* Push the cached value itself: the same table for every caller, so it must only be read
  * (see "Read-only objects" above). */
 void luajson_push_ref(lua_State *L, int ref);
+
+/* Shared subtrees. Pods of one ReplicaSet differ in their names and little else, and a
+ * node's heartbeat changes a few fields of its status, so converting each object whole
+ * converts mostly what an earlier object already had. luajson_push_pooled converts v like
+ * luajson_push but takes the members of a top-level object, and their members (spec,
+ * metadata.labels, spec.containers, status.images, ...), from a pool of earlier
+ * conversions when they are equal (json_equal) to a subtree converted before: the same
+ * table then serves several objects, so, as with luajson_push_ref, policies must only
+ * read what they get. The top-level table is always new. The pool is per VM (made on first
+ * use, LUAJSON_POOL_SLOTS slots chosen by a hash of the content, each holding a reference
+ * to the json_t its table was made from, dropped when the VM closes or luavm discards it;
+ * the tables themselves are held weakly). Same results and failures as luajson_push (it
+ * falls back to it when the pool cannot be made); may raise a Lua memory error. */
+#define LUAJSON_POOL_SLOTS 4096    /* a power of two */
+int luajson_push_pooled(lua_State *L, const json_t *v);
+
+typedef struct luajson_pool_stats_s {
+    unsigned long hits, misses;    /* subtrees taken from the pool / converted into it */
+} luajson_pool_stats_t;
+
+/* The counts of L's pool (zeros when it has none), for tests. */
+void luajson_pool_stats(lua_State *L, luajson_pool_stats_t *out);
 
 /* 1 if the cached value still converts to JSON equal to v (nothing modified it), else 0.
  * Costs a full luajson_to_json (about 16 us per pod): for tests and debug checks after a

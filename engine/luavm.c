@@ -804,6 +804,21 @@ static int luavm_env_init(lua_State *L)
 
     lua_getfield(L, LUA_GLOBALSINDEX, LUA_TABLIBNAME);
     luavm_copy_lib(L, -1, NULL, NULL);
+    /* table.new(narray, nhash), LuaJIT's extension: a table sized for what goes in, one
+     * allocation instead of one per doubling (the scheduler's per-node arrays). LuaJIT
+     * registers it for require("table.new"), which the sandbox's require does not reach;
+     * its allocations count against the cap like any other. */
+    lua_getfield(L, LUA_REGISTRYINDEX, "_PRELOAD");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, LUA_TABLIBNAME ".new");
+        if (lua_isfunction(L, -1)) {
+            lua_pushliteral(L, LUA_TABLIBNAME ".new");
+            lua_call(L, 1, 1);
+            if (lua_isfunction(L, -1))
+                lua_setfield(L, -3, "new");
+        }
+    }
+    lua_settop(L, b + 2);
     luavm_freeze(L, LUA_TABLIBNAME);
     lua_setfield(L, b, LUA_TABLIBNAME);
     lua_settop(L, b);

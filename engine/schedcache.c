@@ -10,12 +10,14 @@
  * asks which nodes changed since its last look instead of asking every node.
  *
  * Lua side, per VM: registry[<this cache as light userdata>] = cache table C with
- *   conv      key -> converted object (weak values)      rvs  object -> resourceVersion (weak keys)
+ *   [1..4]    per role (pending, assumed, bound pods; nodes): key -> converted object,
+ *             weak values; [5] object -> resourceVersion, weak keys (see SLOT_*)
+ *   [6], [7]  the ring of the last pending conversions handed out, and its position
  *   on_arr    node name -> array of its pods             on_gen  node name -> generation
  *   nodes, nodes_gen / pods, pods_gen / aff, aff_gen      the other cached arrays
  *   f_on, f_pods, f_aff, f_chg                            the ctx functions, made once
- * Conversion keys carry a prefix per role, since a pod is converted differently while
- * pending, assumed (a copy with spec.nodeName) and bound: "q/", "a/", "p/"; nodes "n/". */
+ * A pod is converted differently while pending, assumed (a copy with spec.nodeName) and
+ * bound, hence a table per role; an assumed pod's table is derived from its pending one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +32,16 @@
 /* How many node changes ctx.pods_changed can report; a token older than that gets "all". */
 #define SCHEDCACHE_LOG 4096
 
+/* How many pending pods' conversions a VM holds on to (push_pending): the scheduler's
+ * batch (SCHED_BATCH_MAX, 512 keys) is ordered, then decided one by one. */
+#define SCHEDCACHE_KEEP 512
+
 struct schedcache_s {
     json_t *nodes;        /* name -> node (own reference), in insertion order */
     json_t *node_pods;    /* name -> { key -> pod }: the pods counted on that node */
     json_t *node_gen;     /* name -> generation of that node's pod set */
     json_t *pod_node;     /* key -> node name the pod is counted on */
+    json_t *pod_gen;      /* key -> generation at which it was counted there */
     json_t *assumed;      /* key -> true for pods counted by schedcache_assume */
     json_t *affinity;     /* key -> counted pod carrying spec.affinity */
     json_int_t counter;   /* source of every generation */
@@ -56,10 +63,11 @@ schedcache_t *schedcache_create(void)
     sc->node_pods = json_object();
     sc->node_gen = json_object();
     sc->pod_node = json_object();
+    sc->pod_gen = json_object();
     sc->assumed = json_object();
     sc->affinity = json_object();
     sc->counter = 1;
-    if (!sc->nodes || !sc->node_pods || !sc->node_gen || !sc->pod_node || !sc->assumed ||
+    if (!sc->nodes || !sc->node_pods || !sc->node_gen || !sc->pod_node || !sc->pod_gen || !sc->assumed ||
         !sc->affinity) {
         schedcache_free(sc);
         return NULL;
@@ -75,6 +83,7 @@ void schedcache_free(schedcache_t *sc)
     json_decref(sc->node_pods);
     json_decref(sc->node_gen);
     json_decref(sc->pod_node);
+    json_decref(sc->pod_gen);
     json_decref(sc->assumed);
     json_decref(sc->affinity);
     for (size_t i = 0; i < SCHEDCACHE_LOG; i++)
@@ -133,6 +142,7 @@ static void unplace(schedcache_t *sc, const char *key)
         json_object_del(sc->node_pods, node);
     bump_node(sc, node);
     json_object_del(sc->pod_node, key);   /* node is dead from here */
+    json_object_del(sc->pod_gen, key);
     json_object_del(sc->assumed, key);
     if (json_object_del(sc->affinity, key) == 0)
         sc->aff_gen = ++sc->counter;
@@ -149,6 +159,7 @@ static void place(schedcache_t *sc, const char *key, json_t *pod, const char *no
     }
     json_object_set(on, key, pod);
     json_object_set_new(sc->pod_node, key, json_string(node));
+    json_object_set_new(sc->pod_gen, key, json_integer(++sc->counter));
     bump_node(sc, node);
     if (json_is_object(json_path(pod, "spec.affinity"))) {
         json_object_set(sc->affinity, key, pod);
@@ -221,53 +232,166 @@ size_t schedcache_pod_count(const schedcache_t *sc)
 
 /* ---- Lua side ---------------------------------------------------------------------- */
 
-/* Push obj converted, reusing the conversion stored under prefix+key in the cache table
- * at index `cache` while the object's resourceVersion is unchanged. Raises on failure
+/* The roles an object is converted in. A pod is converted differently while pending,
+ * assumed (a copy with spec.nodeName) and bound, so each role has its own table of
+ * conversions (key -> table, weak values) in the cache table's array part. */
+enum { ROLE_PENDING = 0, ROLE_ASSUMED, ROLE_BOUND, ROLE_NODE, ROLES };
+
+/* Slots of the cache table's array part (the named fields are listed in the file header):
+ * read by lua_rawgeti on every object a decision hands out, cheaper than a field name. */
+enum {
+    SLOT_CONV = 1,                  /* SLOT_CONV + role: key -> conversion (weak values) */
+    SLOT_RVS = SLOT_CONV + ROLES,   /* conversion -> resourceVersion (weak keys) */
+    SLOT_KEEP,                      /* ring of the last SCHEDCACHE_KEEP pending conversions */
+    SLOT_KEEP_POS,                  /* next position in that ring, 0-based */
+    SLOTS = SLOT_KEEP_POS
+};
+
+/* Whether t (at index t) is the conversion of resourceVersion rv. */
+static int conv_current(lua_State *L, int cache, int t, const char *rv)
+{
+    const char *have;
+    int same;
+    lua_rawgeti(L, cache, SLOT_RVS);
+    lua_pushvalue(L, t);
+    lua_rawget(L, -2);
+    have = lua_tostring(L, -1);
+    same = have && !strcmp(have, rv);
+    lua_pop(L, 2);
+    return same;
+}
+
+/* Push a new table with the fields of the object table at idx (absolute), but the field
+ * named skip (NULL: none); size is the number of fields expected. */
+static void push_shallow_copy(lua_State *L, int idx, int size, const char *skip)
+{
+    lua_createtable(L, 0, size);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (skip && lua_type(L, -2) == LUA_TSTRING && !strcmp(lua_tostring(L, -2), skip)) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+}
+
+/* Push the assumed copy of a pod (obj: the pod with spec.nodeName set, as
+ * schedcache_assume made it) derived from the pending pod's conversion at index q, which
+ * luajson_push made from the same pod at the same resourceVersion: a new top table and a
+ * new spec table, everything below them shared, as schedcache_assume shares the json_t
+ * below them. Converting the copy again cost as much as the pending pod itself (about a
+ * third of a decision at 100 nodes). 0, or -1 with nothing pushed when q's spec is not an
+ * object table (then the caller converts obj). */
+static int push_assumed(lua_State *L, int q, const json_t *obj)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const json_t *node = json_object_get(spec, "nodeName");
+    int qspec, top;
+    if (!json_is_string(node))
+        return -1;
+    lua_pushliteral(L, "spec");
+    lua_rawget(L, q);
+    qspec = lua_gettop(L);
+    if (!lua_istable(L, qspec) || lua_getmetatable(L, qspec)) {   /* not an object */
+        lua_settop(L, qspec - 1);
+        return -1;
+    }
+    push_shallow_copy(L, q, (int)json_object_size(obj), "spec");
+    top = lua_gettop(L);
+    push_shallow_copy(L, qspec, (int)json_object_size(spec), NULL);
+    lua_pushlstring(L, json_string_value(node), json_string_length(node));
+    lua_setfield(L, -2, "nodeName");
+    lua_setfield(L, top, "spec");
+    lua_replace(L, qspec);                             /* the copy where q's spec was */
+    return 0;
+}
+
+/* Push obj converted, reusing the conversion stored for key in role's table of the cache
+ * table at index `cache` while the object's resourceVersion is unchanged. An assumed pod
+ * is derived from its pending conversion when that is still there. Raises on failure
  * (only ever called protected). */
-static void push_obj(lua_State *L, int cache, const char *prefix, const char *key,
-                     const json_t *obj)
+static void push_obj(lua_State *L, int cache, int role, const char *key, const json_t *obj)
 {
     const char *rv = json_str(json_object_get(obj, "metadata"), "resourceVersion");
-    char ckey[700];
-    snprintf(ckey, sizeof(ckey), "%s%s", prefix, key);
-    lua_getfield(L, cache, "conv");                    /* conv */
-    lua_getfield(L, -1, ckey);                         /* conv t? */
-    if (rv && lua_istable(L, -1)) {
-        lua_getfield(L, cache, "rvs");                 /* conv t rvs */
-        lua_pushvalue(L, -2);
-        lua_rawget(L, -2);                             /* conv t rvs rv? */
-        const char *have = lua_tostring(L, -1);
-        if (have && !strcmp(have, rv)) {
-            lua_pop(L, 2);
-            lua_remove(L, -2);                         /* t */
-            return;
-        }
-        lua_pop(L, 2);
-    }
-    lua_pop(L, 1);                                     /* conv */
-    if (luajson_push(L, obj) != 0)                     /* conv t */
-        luaL_error(L, "cannot convert %s%s for the policy", prefix, key);
+    int conv, t;
+    lua_rawgeti(L, cache, SLOT_CONV + role);           /* conv */
+    conv = lua_gettop(L);
+    lua_pushstring(L, key);                            /* conv key */
     lua_pushvalue(L, -1);
-    lua_setfield(L, -3, ckey);
+    lua_rawget(L, conv);                               /* conv key t? */
+    t = lua_gettop(L);
+    if (rv && lua_istable(L, t) && conv_current(L, cache, t, rv)) {
+        lua_replace(L, conv);
+        lua_settop(L, conv);                           /* t */
+        return;
+    }
+    lua_pop(L, 1);                                     /* conv key */
+    int derived = 0;
+    if (role == ROLE_ASSUMED && rv) {
+        lua_rawgeti(L, cache, SLOT_CONV + ROLE_PENDING);
+        lua_pushvalue(L, -2);
+        lua_rawget(L, -2);                             /* conv key qconv q? */
+        if (lua_istable(L, -1) && conv_current(L, cache, lua_gettop(L), rv) &&
+            push_assumed(L, lua_gettop(L), obj) == 0) {
+            lua_replace(L, -3);                        /* conv key t q */
+            lua_pop(L, 1);
+            derived = 1;
+        } else {
+            lua_pop(L, 2);
+        }
+    }
+    if (!derived && luajson_push_pooled(L, obj) != 0)  /* conv key t */
+        luaL_error(L, "cannot convert %s for the policy", key);
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, conv);
     if (rv) {
-        lua_getfield(L, cache, "rvs");
+        lua_rawgeti(L, cache, SLOT_RVS);
         lua_pushvalue(L, -2);
         lua_pushstring(L, rv);
         lua_rawset(L, -3);
         lua_pop(L, 1);
     }
-    lua_remove(L, -2);                                 /* t */
+    lua_replace(L, conv);
+    lua_settop(L, conv);                               /* t */
+}
+
+/* Push the pending pod under key, and hold its conversion in the ring of the last
+ * SCHEDCACHE_KEEP pending pods handed out: the table of a pod the scheduling queue ordered
+ * is then still there when the pod's turn comes, and that of a pod just decided when the
+ * pods_on array of its node is rebuilt with its assumed copy (derived from it). The
+ * conversion tables are weak, and a collection between two decisions would otherwise lose
+ * them. */
+static void push_pending(lua_State *L, int cache, const char *key, const json_t *pod)
+{
+    lua_Integer pos;
+    push_obj(L, cache, ROLE_PENDING, key, pod);
+    lua_rawgeti(L, cache, SLOT_KEEP_POS);
+    pos = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_rawgeti(L, cache, SLOT_KEEP);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, (int)(pos + 1));
+    lua_pop(L, 1);
+    lua_pushinteger(L, (pos + 1) % SCHEDCACHE_KEEP);
+    lua_rawseti(L, cache, SLOT_KEEP_POS);
 }
 
 /* The cached array field `field` if its generation (field_gen) is gen; else 0 with
- * nothing pushed. */
+ * nothing pushed. *since (may be NULL) gets the generation of the array cached (0: none). */
 static int cached_array(lua_State *L, int cache, const char *field, const char *gen_field,
-                        json_int_t gen)
+                        json_int_t gen, json_int_t *since)
 {
     lua_getfield(L, cache, gen_field);
-    int fresh = lua_isnumber(L, -1) && (json_int_t)lua_tonumber(L, -1) == gen;
+    int stored = lua_isnumber(L, -1);
+    json_int_t have = stored ? (json_int_t)lua_tonumber(L, -1) : 0;
     lua_pop(L, 1);
-    if (!fresh)
+    if (since)
+        *since = have;
+    if (!stored || have != gen)
         return 0;
     lua_getfield(L, cache, field);
     return 1;
@@ -283,16 +407,32 @@ static void keep_array(lua_State *L, int cache, const char *field, const char *g
     lua_setfield(L, cache, gen_field);
 }
 
-/* Push the pods of one node's map as a new array. */
+/* Push the pods of a map (key -> pod) into the array on top, from *n + 1 on. since: the
+ * generation of an array this one replaces (0 for none), which held every pod of the map
+ * counted at or before it: their conversions are current (a pod that changes is counted
+ * anew, at a later generation), so they are looked up without the resourceVersion check.
+ * Rebuilding a node's array after one pod was added then converts that pod alone. */
 static void push_pod_map(schedcache_t *sc, lua_State *L, int cache, json_t *map, int *n,
-                         int skip_terminating)
+                         int skip_terminating, json_int_t since)
 {
     const char *key;
     json_t *pod;
     json_object_foreach(map, key, pod) {
+        int role = json_object_get(sc->assumed, key) ? ROLE_ASSUMED : ROLE_BOUND;
         if (skip_terminating && json_str(json_object_get(pod, "metadata"), "deletionTimestamp"))
             continue;
-        push_obj(L, cache, json_object_get(sc->assumed, key) ? "a/" : "p/", key, pod);
+        if (since > 0 && json_integer_value(json_object_get(sc->pod_gen, key)) <= since) {
+            lua_rawgeti(L, cache, SLOT_CONV + role);
+            lua_pushstring(L, key);
+            lua_rawget(L, -2);
+            lua_remove(L, -2);
+            if (lua_istable(L, -1)) {
+                lua_rawseti(L, -2, ++*n);
+                continue;
+            }
+            lua_pop(L, 1);
+        }
+        push_obj(L, cache, role, key, pod);
         lua_rawseti(L, -2, ++*n);
     }
 }
@@ -308,15 +448,18 @@ static int l_pods_on(lua_State *L)
 
     lua_getfield(L, cache, "on_gen");                  /* on_gen */
     lua_getfield(L, -1, name);
-    if (lua_isnumber(L, -1) && (json_int_t)lua_tonumber(L, -1) == gen) {
+    int stored = lua_isnumber(L, -1);
+    json_int_t since = stored ? (json_int_t)lua_tonumber(L, -1) : 0;
+    if (stored && since == gen) {
         lua_pop(L, 2);
         lua_getfield(L, cache, "on_arr");
         lua_getfield(L, -1, name);
         return 1;
     }
     lua_pop(L, 1);
-    lua_newtable(L);                                   /* on_gen arr */
-    push_pod_map(sc, L, cache, json_object_get(sc->node_pods, name), &n, 0);
+    json_t *map = json_object_get(sc->node_pods, name);
+    lua_createtable(L, (int)json_object_size(map), 0); /* on_gen arr */
+    push_pod_map(sc, L, cache, map, &n, 0, since);
     lua_getfield(L, cache, "on_arr");                  /* on_gen arr on_arr */
     lua_pushvalue(L, -2);
     lua_setfield(L, -2, name);
@@ -359,11 +502,12 @@ static int l_pods(lua_State *L)
     const char *node;
     json_t *map;
     int n = 0;
-    if (cached_array(L, cache, "pods", "pods_gen", sc->pods_gen))
+    json_int_t since;
+    if (cached_array(L, cache, "pods", "pods_gen", sc->pods_gen, &since))
         return 1;
-    lua_newtable(L);
+    lua_createtable(L, (int)json_object_size(sc->pod_node), 0);
     json_object_foreach(sc->node_pods, node, map)
-        push_pod_map(sc, L, cache, map, &n, 1);
+        push_pod_map(sc, L, cache, map, &n, 1, since);
     keep_array(L, cache, "pods", "pods_gen", sc->pods_gen);
     return 1;
 }
@@ -374,10 +518,11 @@ static int l_pods_with_affinity(lua_State *L)
     schedcache_t *sc = lua_touserdata(L, lua_upvalueindex(1));
     int cache = lua_upvalueindex(2);
     int n = 0;
-    if (cached_array(L, cache, "aff", "aff_gen", sc->aff_gen))
+    json_int_t since;
+    if (cached_array(L, cache, "aff", "aff_gen", sc->aff_gen, &since))
         return 1;
-    lua_newtable(L);
-    push_pod_map(sc, L, cache, sc->affinity, &n, 0);
+    lua_createtable(L, (int)json_object_size(sc->affinity), 0);
+    push_pod_map(sc, L, cache, sc->affinity, &n, 0, since);
     keep_array(L, cache, "aff", "aff_gen", sc->aff_gen);
     return 1;
 }
@@ -398,14 +543,20 @@ static void push_cache_table(schedcache_t *sc, lua_State *L)
     if (lua_istable(L, -1))
         return;
     lua_pop(L, 1);
-    lua_newtable(L);
+    lua_createtable(L, SLOTS, 16);
     int cache = lua_gettop(L);
-    lua_newtable(L);
-    set_weak(L, "v");
-    lua_setfield(L, cache, "conv");
+    for (int role = 0; role < ROLES; role++) {
+        lua_newtable(L);
+        set_weak(L, "v");
+        lua_rawseti(L, cache, SLOT_CONV + role);
+    }
     lua_newtable(L);
     set_weak(L, "k");
-    lua_setfield(L, cache, "rvs");
+    lua_rawseti(L, cache, SLOT_RVS);
+    lua_createtable(L, SCHEDCACHE_KEEP, 0);
+    lua_rawseti(L, cache, SLOT_KEEP);
+    lua_pushinteger(L, 0);
+    lua_rawseti(L, cache, SLOT_KEEP_POS);
     lua_newtable(L);
     lua_setfield(L, cache, "on_arr");
     lua_newtable(L);
@@ -431,7 +582,7 @@ static void push_nodes(schedcache_t *sc, lua_State *L, int cache)
     const char *name;
     json_t *node;
     int n = 0;
-    if (cached_array(L, cache, "nodes", "nodes_gen", sc->nodes_gen))
+    if (cached_array(L, cache, "nodes", "nodes_gen", sc->nodes_gen, NULL))
         return;
     /* The arrays of deleted nodes would stay forever: after a deletion, start the per-node
      * arrays afresh (they are rebuilt on demand). Not on every node change: nodes change
@@ -448,7 +599,7 @@ static void push_nodes(schedcache_t *sc, lua_State *L, int cache)
     lua_pop(L, 1);
     lua_newtable(L);
     json_object_foreach(sc->nodes, name, node) {
-        push_obj(L, cache, "n/", name, node);
+        push_obj(L, cache, ROLE_NODE, name, node);
         lua_rawseti(L, -2, ++n);
     }
     keep_array(L, cache, "nodes", "nodes_gen", sc->nodes_gen);
@@ -467,7 +618,7 @@ static int push_args_protected(lua_State *L)
     lua_settop(L, 0);
     push_cache_table(a->sc, L);                        /* 1: cache */
     lua_pushlightuserdata(L, (void *)&schedcache_out_pod);
-    push_obj(L, 1, "q/", a->key, a->pod);
+    push_pending(L, 1, a->key, a->pod);
     lua_rawset(L, LUA_REGISTRYINDEX);
 
     lua_pushlightuserdata(L, (void *)&schedcache_out_ctx);
@@ -534,7 +685,7 @@ static int push_pods_protected(lua_State *L)
     lua_pushlightuserdata(L, (void *)&schedcache_out_pod);
     lua_createtable(L, (int)a->n, 0);
     for (size_t i = 0; i < a->n; i++) {
-        push_obj(L, 1, "q/", a->keys[i], a->pods[i]);
+        push_pending(L, 1, a->keys[i], a->pods[i]);
         lua_rawseti(L, -2, (int)i + 1);
     }
     lua_rawset(L, LUA_REGISTRYINDEX);

@@ -5,10 +5,16 @@
  * bound there plus the pods this scheduler assumed there (bound by us, binding not yet seen
  * by the informer), and hands them to Lua as tables that are converted once and reused:
  *
- *   - each object is converted to a Lua table once per resourceVersion (luajson_ref);
+ *   - each object is converted to a Lua table once per resourceVersion, sharing equal
+ *     subtrees with the objects converted before it (luajson_push_pooled: the pods of one
+ *     ReplicaSet share their spec); the last SCHEDCACHE_KEEP pending pods handed out are
+ *     held, so the queue's order hook and the decision convert a pod once;
+ *   - an assumed pod's table is the pending pod's with a new top and spec table
+ *     (spec.nodeName set), not a second conversion;
  *   - ctx.nodes is one array, rebuilt only when a node changes;
  *   - ctx.pods_on(name) returns one array per node, rebuilt only when that node's pods
- *     change. A policy may therefore memoize what it computes from such an array (the
+ *     change (the rebuild converts only the pods counted since the last array). A policy
+ *     may therefore memoize what it computes from such an array (the
  *     requests summed over a node's pods, say) in a table with weak keys, keyed by the
  *     array: the same array means the same pods. Policies must not modify these tables.
  *   - ctx.pods() (every scheduled pod) and ctx.pods_with_affinity() are cached the same way.
@@ -25,8 +31,8 @@
  * (or of a pending pod between two decisions) is collected with nothing to clean up; the
  * C side keeps only generation numbers that say when an array must be rebuilt.
  *
- * Depends on jansson, LuaJIT (Lua 5.1 API) and luajson.h. Used by scheduler.c and
- * bench/sched_decide.c. Single-threaded. */
+ * Depends on jansson, LuaJIT (Lua 5.1 API) and luajson.h. Used by scheduler.c,
+ * policytest.c and bench/sched_decide.c; tested by t/c/schedcache.c. Single-threaded. */
 #ifndef BERTH_SCHEDCACHE_H
 #define BERTH_SCHEDCACHE_H
 

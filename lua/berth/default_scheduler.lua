@@ -16,6 +16,10 @@
 local type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, assert =
     type, pairs, ipairs, next, tostring, tonumber, error, setmetatable, assert
 local math, string, table = math, string, table
+-- table.new(narray, nhash) makes a table sized for what will go in: the per-node arrays of
+-- a cycle are then one allocation each instead of one per doubling. LuaJIT's extension,
+-- which the policy sandbox offers (engine/luavm.c); elsewhere (a plain Lua 5.1) a {}.
+local new_table = table.new or function() return {} end
 local framework = require("berth.framework")
 local selector = require("berth.selector")
 local quantity = require("berth.quantity")
@@ -29,6 +33,10 @@ local STRATEGY = "LeastAllocated"
 local WEIGHTS = {
     taint = 3, node_affinity = 2, spread = 2, inter_pod = 2, fit = 1, balanced = 1,
 }
+local TOTAL_WEIGHT = 0
+for _, w in pairs(WEIGHTS) do
+    TOTAL_WEIGHT = TOTAL_WEIGHT + w
+end
 
 -- Scoring counts a pod without requests as this much (kube's NonZeroRequested), so that
 -- best-effort pods still spread; the fit filter counts them as 0.
@@ -88,8 +96,11 @@ local function ns_of(pod)
     return type(m) == "table" and str(m.namespace) or "default"
 end
 
+-- v when it is a table, else a shared empty list (never written to: what list() returns
+-- is only read, and a new {} per call was garbage on every cycle).
+local LIST0 = setmetatable({}, { __newindex = function() error("LIST0 is read-only", 2) end })
 local function list(v)
-    return type(v) == "table" and v or {}
+    return type(v) == "table" and v or LIST0
 end
 
 -- A quantity in base units (milli for cpu); unparsable values count 0 rather than failing
@@ -137,8 +148,15 @@ local function pod_requests(pod)
             total[r] = (total[r] or 0) + amount(r, q)
         end
     end
+    local inits = spec.initContainers
+    if type(inits) ~= "table" or #inits == 0 then
+        for r, q in pairs(list(spec.overhead)) do
+            total[r] = (total[r] or 0) + amount(r, q)
+        end
+        return total
+    end
     local sidecars, init_max = {}, {}
-    for _, c in ipairs(list(spec.initContainers)) do
+    for _, c in ipairs(inits) do
         local req = list(dig(c, "resources", "requests"))
         if type(c) == "table" and c.restartPolicy == "Always" then
             -- A sidecar keeps running next to the regular containers.
@@ -401,15 +419,24 @@ local FIT_ORDER = { "cpu", "memory", "ephemeral-storage" }
 -- The resources a pod requests, in the order their reasons are reported: cpu, memory,
 -- ephemeral-storage, then extended resources (nvidia.com/gpu, hugepages-2Mi, ...) sorted.
 local function fit_resources(req)
-    local out = {}
+    local out, n = {}, 0
     for _, r in ipairs(FIT_ORDER) do
         if (req[r] or 0) > 0 then
-            out[#out + 1] = r
+            n = n + 1
+            out[n] = r
         end
     end
-    for _, r in ipairs(util.keys(req)) do
-        if r ~= "cpu" and r ~= "memory" and r ~= "ephemeral-storage" and r ~= "pods" and req[r] > 0 then
-            out[#out + 1] = r
+    local extra
+    for r, v in pairs(req) do
+        if r ~= "cpu" and r ~= "memory" and r ~= "ephemeral-storage" and r ~= "pods" and v > 0 then
+            extra = extra or {}
+            extra[#extra + 1] = r
+        end
+    end
+    if extra then
+        table.sort(extra)
+        for i = 1, #extra do
+            out[n + i] = extra[i]
         end
     end
     return out
@@ -451,27 +478,43 @@ local function fit_filter(pod, node, ctx)
 end
 
 -- Host ports a pod asks for: list of {port, protocol, ip}. Sidecar init containers run
--- alongside the containers, so their ports count too.
-function host_ports(pod)
-    local out = {}
-    local function add(c)
-        for _, p in ipairs(list(dig(c, "ports"))) do
-            local hp = type(p) == "table" and tonumber(p.hostPort)
-            if hp and hp > 0 then
-                local ip = str(p.hostIP)
-                if ip == nil or ip == "" then
-                    ip = "0.0.0.0"
-                end
-                out[#out + 1] = { port = hp, protocol = str(p.protocol) or "TCP", ip = ip }
+-- alongside the containers, so their ports count too. (No closure in here: creating one
+-- is not compiled by LuaJIT, and stops the trace of every caller.)
+local function add_host_ports(out, c)
+    local ports = type(c) == "table" and c.ports
+    if type(ports) ~= "table" then
+        return
+    end
+    for _, p in ipairs(ports) do
+        local hp = type(p) == "table" and tonumber(p.hostPort)
+        if hp and hp > 0 then
+            local ip = str(p.hostIP)
+            if ip == nil or ip == "" then
+                ip = "0.0.0.0"
             end
+            out[#out + 1] = { port = hp, protocol = str(p.protocol) or "TCP", ip = ip }
         end
     end
-    for _, c in ipairs(list(dig(pod, "spec", "containers"))) do
-        add(c)
+end
+
+function host_ports(pod)
+    local out = {}
+    local spec = pod.spec
+    if type(spec) ~= "table" then
+        return out
     end
-    for _, c in ipairs(list(dig(pod, "spec", "initContainers"))) do
-        if type(c) == "table" and c.restartPolicy == "Always" then
-            add(c)
+    local cs = spec.containers
+    if type(cs) == "table" then
+        for _, c in ipairs(cs) do
+            add_host_ports(out, c)
+        end
+    end
+    cs = spec.initContainers
+    if type(cs) == "table" then
+        for _, c in ipairs(cs) do
+            if type(c) == "table" and c.restartPolicy == "Always" then
+                add_host_ports(out, c)
+            end
         end
     end
     return out
@@ -554,6 +597,9 @@ local function term_matches(t, pod, ctx)
 end
 
 local function compile_terms(terms, owner, weighted)
+    if type(terms) ~= "table" or terms[1] == nil then
+        return LIST0
+    end
     local out = {}
     for _, term in ipairs(list(terms)) do
         local ct
@@ -613,6 +659,7 @@ local function nodes_by_name(nodes)
     return by_name
 end
 
+local affinity_memo = setmetatable({}, { __mode = "k" })   -- pods_with_affinity array -> memo
 local function placed_pods(ctx, need_all)
     if ctx.state.placed then
         return ctx.state.placed, ctx.state.placed_affinity
@@ -622,14 +669,24 @@ local function placed_pods(ctx, need_all)
     -- list those from an index (ctx.pods_with_affinity) instead of every pod in the cluster.
     if not need_all and type(ctx.pods_with_affinity) == "function" then
         if not ctx.state.placed_affinity_only then
-            local with_aff = { pods = {}, nodes = {} }
-            local wp, wn = with_aff.pods, with_aff.nodes
-            for _, p in ipairs(ctx.pods_with_affinity()) do
-                local spec, meta = p.spec, p.metadata
-                local n = type(spec) == "table" and by_name[str(spec.nodeName) or ""]
-                if n and type(spec.affinity) == "table" and
-                    not (type(meta) == "table" and str(meta.deletionTimestamp)) then
-                    wp[#wp + 1], wn[#wn + 1] = p, n
+            -- The core hands out the same array until those pods change, and the same
+            -- ctx.nodes until a node does: the result is memoized for the pair.
+            local arr = ctx.pods_with_affinity()
+            local memo = affinity_memo[arr]
+            local with_aff = memo and memo.by_name == by_name and memo.result
+            if not with_aff then
+                with_aff = { pods = {}, nodes = {} }
+                local wp, wn = with_aff.pods, with_aff.nodes
+                for _, p in ipairs(arr) do
+                    local spec, meta = p.spec, p.metadata
+                    local n = type(spec) == "table" and by_name[str(spec.nodeName) or ""]
+                    if n and type(spec.affinity) == "table" and
+                        not (type(meta) == "table" and str(meta.deletionTimestamp)) then
+                        wp[#wp + 1], wn[#wn + 1] = p, n
+                    end
+                end
+                if type(arr) == "table" then
+                    affinity_memo[arr] = { by_name = by_name, result = with_aff }
                 end
             end
             ctx.state.placed_affinity_only = with_aff
@@ -659,11 +716,14 @@ end
 local function inter_pod_prefilter(pod, ctx)
     local aff = terms_of(pod, "podAffinity", REQ)
     local anti = terms_of(pod, "podAntiAffinity", REQ)
-    local st = { aff = aff, anti = anti, aff_counts = {}, anti_counts = {}, existing_anti = {} }
     local any_aff_match = false
     local all, with_aff = placed_pods(ctx, #aff > 0 or #anti > 0)
     -- Without terms of its own, only pods carrying affinity can reject the pod.
     local set = (#aff > 0 or #anti > 0) and all or with_aff
+    -- The counts are written only for pods of set: none, no tables.
+    local st = set.pods[1] == nil and
+        { aff = aff, anti = anti, aff_counts = LIST0, anti_counts = LIST0, existing_anti = LIST0 } or
+        { aff = aff, anti = anti, aff_counts = {}, anti_counts = {}, existing_anti = {} }
     for j, p in ipairs(set.pods) do
         local node = set.nodes[j]
         -- For affinity an existing pod counts only when it matches all the terms (kube's
@@ -744,6 +804,10 @@ end
 
 -- The pod's constraints with the given whenUnsatisfiable, compiled.
 local function spread_constraints(pod, when)
+    local cs = dig(pod, "spec", "topologySpreadConstraints")
+    if type(cs) ~= "table" or cs[1] == nil then
+        return LIST0
+    end
     local out = {}
     for _, c in ipairs(list(dig(pod, "spec", "topologySpreadConstraints"))) do
         if type(c) == "table" and (str(c.whenUnsatisfiable) or "DoNotSchedule") == when and
@@ -802,8 +866,9 @@ end
 
 local function spread_prefilter(pod, ctx)
     local hard = spread_constraints(pod, "DoNotSchedule")
-    local st = { hard = hard, counts = {}, min = {} }
+    local st = { hard = hard, counts = LIST0, min = LIST0 }
     if #hard > 0 then
+        st.min = {}
         st.counts = spread_counts(pod, ctx, hard)
         for i, c in ipairs(hard) do
             local min, domains = nil, 0
@@ -1002,37 +1067,34 @@ local function inter_pod_prescore(pod, ctx)
     local aff = terms_of(pod, "podAffinity", PREF, true)
     local anti = terms_of(pod, "podAntiAffinity", PREF, true)
     local topo = {}
-    local function add(key, node, w)
-        bump(topo, key, node, w)
-    end
     local all, with_aff = placed_pods(ctx, #aff > 0 or #anti > 0)
     local set = (#aff > 0 or #anti > 0) and all or with_aff
     for j, p in ipairs(set.pods) do
         local node = set.nodes[j]
         for _, t in ipairs(aff) do
             if term_matches(t, p, ctx) then
-                add(t.key, node, t.weight)
+                bump(topo, t.key, node, t.weight)
             end
         end
         for _, t in ipairs(anti) do
             if term_matches(t, p, ctx) then
-                add(t.key, node, -t.weight)
+                bump(topo, t.key, node, -t.weight)
             end
         end
         if dig(p, "spec", "affinity") then
             for _, t in ipairs(terms_of(p, "podAffinity", REQ)) do
                 if term_matches(t, pod, ctx) then
-                    add(t.key, node, 1)
+                    bump(topo, t.key, node, 1)
                 end
             end
             for _, t in ipairs(terms_of(p, "podAffinity", PREF, true)) do
                 if term_matches(t, pod, ctx) then
-                    add(t.key, node, t.weight)
+                    bump(topo, t.key, node, t.weight)
                 end
             end
             for _, t in ipairs(terms_of(p, "podAntiAffinity", PREF, true)) do
                 if term_matches(t, pod, ctx) then
-                    add(t.key, node, -t.weight)
+                    bump(topo, t.key, node, -t.weight)
                 end
             end
         end
@@ -1301,10 +1363,7 @@ local function key_part(v)
     return type(v) == "string" and #v .. ":" .. v or nil
 end
 
-local function tolerations_key(tols)
-    if type(tols) ~= "table" then
-        return ""
-    end
+local function tolerations_key_of(tols)
     local parts = {}
     for i, t in ipairs(tols) do
         if type(t) ~= "table" then
@@ -1318,6 +1377,50 @@ local function tolerations_key(tols)
         end
     end
     return table.concat(parts, "|")
+end
+
+-- tolerations_key memoized per tolerations list, with what it was computed from, checked
+-- on each use (lists are shared by the pods of one ReplicaSet, and a key is a handful of
+-- strings built and dropped per cycle otherwise). nil keys are not memoized.
+local tkey_memo = setmetatable({}, { __mode = "k" })
+local function tolerations_key(tols)
+    if type(tols) ~= "table" then
+        return ""
+    end
+    local m = tkey_memo[tols]
+    local n = #tols
+    if m and m.n == n then
+        local same = true
+        for i = 1, n do
+            local t, j = tols[i], 4 * i
+            if type(t) ~= "table" then
+                same = m[j] == false
+            else
+                same = m[j] == t.key and m[j + 1] == t.operator and m[j + 2] == t.value and
+                    m[j + 3] == t.effect
+            end
+            if not same then
+                break
+            end
+        end
+        if same then
+            return m.key
+        end
+    end
+    local key = tolerations_key_of(tols)
+    if key ~= nil then
+        m = { n = n, key = key }
+        for i = 1, n do
+            local t, j = tols[i], 4 * i
+            if type(t) ~= "table" then
+                m[j] = false
+            else
+                m[j], m[j + 1], m[j + 2], m[j + 3] = t.key, t.operator, t.value, t.effect
+            end
+        end
+        tkey_memo[tols] = m
+    end
+    return key
 end
 
 local TMEMO_MAX = 32
@@ -1346,13 +1449,17 @@ end
 -- The batch filter: filters nodes from position start + 1 on, wrapping, until want fit, as
 -- the framework's loop over the filter hook does. Returns the positions of the feasible
 -- nodes in the order looked at; where in that list the positions wrap to 1 (nil if they
--- do not); how many nodes were looked at; and how many failed, with the reasons and codes
--- the filter returned for them (two arrays, in the order looked at).
+-- do not); how many nodes were looked at; and, when none fit, how many failed, with the
+-- reasons and codes the filter returned for them (two arrays, in the order looked at;
+-- once a node fits, failures are no longer recorded: 0 and empty arrays, or those of the
+-- nodes that failed before it, which the framework does not read).
 --
 -- The filters of ctx.state.filters run for each node as policy.filter runs them. When
 -- they are the common ones (unschedulable, taints, nodeSelector, resources) the loop
 -- checks them inline on the node's record; a node short of resources gets its reasons
 -- from fit_filter itself.
+local scratch_ns_k, scratch_ns_v, scratch_extra = {}, {}, {}
+local NO_FAILS = LIST0
 local function batch_filter(pod, ctx, nodes, start, want)
     local st = ctx.state
     local filters = st.filters
@@ -1377,9 +1484,10 @@ local function batch_filter(pod, ctx, nodes, start, want)
         (nfl == 3 or (filters[3] == node_affinity_filter and st.required_node_affinity == nil))
     local tols = dig(pod, "spec", "tolerations")
     local tol_unsched, tkey, tkey_done = false, nil, false
-    local ns_k, ns_v, ns_n = {}, {}, 0
+    -- Scratch lists, only read in this call (counted by ns_n and nextra).
+    local ns_k, ns_v, ns_n = scratch_ns_k, scratch_ns_v, 0
     local req = st.requests
-    local rc, rm, chk_cpu, chk_mem, extra, nextra = 0, 0, false, false, {}, 0
+    local rc, rm, chk_cpu, chk_mem, extra, nextra = 0, 0, false, false, scratch_extra, 0
     if fast then
         tol_unsched = selector.tolerates_taint(tols, UNSCHEDULABLE_TAINT)
         if nfl == 4 and st.node_selector then
@@ -1403,8 +1511,8 @@ local function batch_filter(pod, ctx, nodes, start, want)
     end
     local ns_k1, ns_v1 = ns_k[1], ns_v[1]
 
-    local feasible, nf, wrap = {}, 0, nil
-    local fail_reason, fail_code, nfail = {}, {}, 0
+    local feasible, nf, wrap = new_table(want < n and want or n, 0), 0, nil
+    local fail_reason, fail_code, nfail = NO_FAILS, NO_FAILS, 0
     local processed = 0
     local idx = start
     for i = 1, n do
@@ -1485,7 +1593,11 @@ local function batch_filter(pod, ctx, nodes, start, want)
             if nf >= want then
                 break
             end
-        else
+        elseif nf == 0 then
+            -- Reasons matter only when no node fits: recorded until one does.
+            if nfail == 0 then
+                fail_reason, fail_code = {}, {}
+            end
             nfail = nfail + 1
             fail_reason[nfail], fail_code[nfail] = reason, code
         end
@@ -1494,6 +1606,25 @@ local function batch_filter(pod, ctx, nodes, start, want)
         wrap = nil   -- nothing feasible on one side of the wrap: already in order
     end
     return feasible, wrap, processed, nfail, fail_reason, fail_code
+end
+
+-- ctx.state.default_scores of the batch path, built on first read from what batch_score
+-- left in the framework's lazy record (see framework.lua, lazy_state): node name -> the
+-- normalized score of each plugin, as policy.score and policy.normalize record them.
+local function build_raw(lazy)
+    local raw, nodes, idx = {}, lazy.nodes, lazy.idx
+    local a_fit, a_bal, a_taint, a_aff = lazy._fit, lazy._bal, lazy._taint, lazy._aff
+    local a_inter, a_spread = lazy._inter, lazy._spread
+    for k = 1, lazy.nf do
+        raw[name_of(nodes[idx[k]])] = {
+            fit = a_fit[k], balanced = a_bal[k],
+            taint = a_taint and a_taint[k] or MAX,
+            node_affinity = a_aff and a_aff[k] or 0,
+            inter_pod = a_inter and a_inter[k] or 0,
+            spread = a_spread and a_spread[k] or MAX,
+        }
+    end
+    return raw
 end
 
 -- kube's DefaultNormalizeScore over raw scores a[1..nf], in place (default_normalize).
@@ -1517,8 +1648,9 @@ end
 -- The batch score, after batch_filter in the same cycle: scores the feasible nodes
 -- nodes[idx[k]] (k = 1..#idx, at least two, in any order) as score and normalize would,
 -- and returns the k of the best (the highest score; of equal ones, the first in ctx.nodes)
--- and the final scores by k. Adds to `lazy` a builder of ctx.state.default_scores (what
--- policy.score records, normalized). Returns nil when it cannot stand in for score and
+-- and the final scores by k. Adds to `lazy` (the framework's record of the cycle, which
+-- holds nodes, idx and nf) a builder of ctx.state.default_scores (what policy.score records,
+-- normalized), build_raw, and the arrays it reads. Returns nil when it cannot stand in for score and
 -- normalize this cycle (node names not distinct, or the score hook ran already): the
 -- framework then calls them.
 local function batch_score(pod, ctx, nodes, idx, lazy)
@@ -1542,7 +1674,7 @@ local function batch_score(pod, ctx, nodes, idx, lazy)
     local pref_aff = st.preferred_node_affinity
     local topo_any = next(st.inter_pod_topo) ~= nil
     local soft_any = #st.spread_soft.soft > 0
-    local a_fit, a_bal = {}, {}
+    local a_fit, a_bal = new_table(nf, 0), new_table(nf, 0)
     local a_taint, a_aff, a_inter, a_spread   -- nil: the plugin scores 0 on every node
     if pref_aff then a_aff = {} end
     if topo_any then a_inter = {} end
@@ -1653,11 +1785,8 @@ local function batch_score(pod, ctx, nodes, idx, lazy)
     -- exact in any order and the constant terms can be added up first.
     local w_taint, w_aff, w_spread = WEIGHTS.taint, WEIGHTS.node_affinity, WEIGHTS.spread
     local w_inter, w_fit, w_bal = WEIGHTS.inter_pod, WEIGHTS.fit, WEIGHTS.balanced
-    local total = 0
-    for _, w in pairs(WEIGHTS) do
-        total = total + w
-    end
-    local final = {}
+    local total = TOTAL_WEIGHT
+    local final = new_table(nf, 0)
     local best, best_score, best_i = nil, nil, nil
     if not (a_taint or a_aff or a_spread or a_inter) then
         local c = c_taint * w_taint + c_aff * w_aff + c_spread * w_spread + c_inter * w_inter
@@ -1682,19 +1811,10 @@ local function batch_score(pod, ctx, nodes, idx, lazy)
             end
         end
     end
-    lazy[RAW] = function()
-        local raw = {}
-        for k = 1, nf do
-            raw[name_of(nodes[idx[k]])] = {
-                fit = a_fit[k], balanced = a_bal[k],
-                taint = a_taint and a_taint[k] or c_taint,
-                node_affinity = a_aff and a_aff[k] or c_aff,
-                inter_pod = a_inter and a_inter[k] or c_inter,
-                spread = a_spread and a_spread[k] or c_spread,
-            }
-        end
-        return raw
-    end
+    -- What build_raw needs (arrays that are nil hold the constant of their plugin).
+    lazy._fit, lazy._bal, lazy._taint, lazy._aff, lazy._inter, lazy._spread =
+        a_fit, a_bal, a_taint, a_aff, a_inter, a_spread
+    lazy[RAW] = build_raw
     return best, final
 end
 

@@ -328,20 +328,56 @@ local function unwrap(list, key)
     return sorted
 end
 
--- Fields of ctx.state that the batch path builds on first read (feasible, scores, ...):
--- builders maps a key to a function returning its value. Reading works as if the fields
--- were set; pairs() over ctx.state does not see them until read.
-local function lazy_state(state, builders)
-    setmetatable(state, { __index = function(t, key)
-        local build = builders[key]
-        if build == nil then
-            return nil
-        end
-        builders[key] = nil
-        local value = build()
-        t[key] = value
-        return value
-    end })
+-- Fields of ctx.state that the batch path builds on first read (feasible, scores, ...).
+-- `lazy` maps such a key to a function building its value from `lazy` itself, which also
+-- holds what the builders need under other keys (non-function values, never handed out).
+-- Reading works as if the fields were set; pairs() over ctx.state does not see them until
+-- read. The builders are functions of the modules, not closures made per cycle: LuaJIT
+-- does not compile the creation of a closure, and a cycle that made some ran interpreted.
+local lazy_of = setmetatable({}, { __mode = "k" })   -- state -> lazy
+local LAZY_MT = { __index = function(t, key)
+    local lazy = lazy_of[t]
+    local build = lazy and lazy[key]
+    if type(build) ~= "function" then
+        return nil
+    end
+    lazy[key] = nil
+    local value = build(lazy)
+    t[key] = value
+    return value
+end }
+
+local function lazy_state(state, lazy)
+    lazy_of[state] = lazy
+    setmetatable(state, LAZY_MT)
+end
+
+-- The feasible positions lazy.idx (rotation order) in ctx.nodes order.
+local function lazy_in_order(lazy)
+    local sorted = lazy._sorted
+    if sorted == nil then
+        sorted = unwrap(lazy.idx)
+        lazy._sorted = sorted
+    end
+    return sorted
+end
+
+-- ctx.state.feasible of the batch path: {node, index} per feasible node, in ctx.nodes order.
+local function build_feasible(lazy)
+    local feasible, list, nodes = {}, lazy_in_order(lazy), lazy.nodes
+    for k = 1, lazy.nf do
+        feasible[k] = { node = nodes[list[k]], index = list[k] }
+    end
+    return feasible
+end
+
+-- ctx.state.scores of the batch path: node name -> final score.
+local function build_scores(lazy)
+    local scores, nodes, idx, final = {}, lazy.nodes, lazy.idx, lazy.final
+    for k = 1, lazy.nf do
+        scores[node_name(nodes[idx[k]])] = final[k]
+    end
+    return scores
 end
 
 -- The batch forms a policy may use: those of the default policy (lua/berth/default_scheduler.lua,
@@ -380,54 +416,38 @@ local function schedule_batch(policy, b, pod, ctx, nodes, want)
     end
     -- idx is in rotation order; sorted (ctx.nodes order) only where the order shows: the
     -- batch score breaks ties by position itself.
-    local sorted = not wrap and idx or nil
-    local function in_order()
-        sorted = sorted or unwrap(idx)
-        return sorted
-    end
     local state = ctx.state
-    local lazy = {
-        feasible = function()
-            local feasible, list = {}, in_order()
-            for k = 1, nf do
-                feasible[k] = { node = nodes[list[k]], index = list[k] }
-            end
-            return feasible
-        end,
-    }
+    local lazy = { feasible = build_feasible, nodes = nodes, idx = idx, nf = nf,
+        _sorted = not wrap and idx or nil }
     -- A state table that already has a metatable (a prefilter's doing) gets plain fields.
     local eager = getmetatable(state) ~= nil
     if eager then
-        state.feasible = lazy.feasible()
+        state.feasible = build_feasible(lazy)
         lazy.feasible = nil
     else
         lazy_state(state, lazy)
     end
     if nf == 1 or not policy.score then
         -- kube skips scoring when only one node is feasible.
-        return node_name(nodes[in_order()[1]])
+        return node_name(nodes[lazy_in_order(lazy)[1]])
     end
     local best_k, final
     if policy.score == b.score and policy.normalize == b.normalize then
         best_k, final = b.score_feasible(pod, ctx, nodes, idx, lazy)
     end
     if best_k then
-        lazy.scores = function()
-            local scores = {}
-            for k = 1, nf do
-                scores[node_name(nodes[idx[k]])] = final[k]
-            end
-            return scores
-        end
+        lazy.final, lazy.scores = final, build_scores
         if eager then
             for key, build in pairs(lazy) do
-                state[key] = build()
+                if type(build) == "function" then
+                    state[key] = build(lazy)
+                end
             end
         end
         return node_name(nodes[idx[best_k]])
     end
     -- The policy's own score (or normalize): node by node in ctx.nodes order, as schedule.
-    local list = in_order()
+    local list = lazy_in_order(lazy)
     local scores = {}
     local score = policy.score
     for k = 1, nf do
@@ -455,7 +475,11 @@ end
 -- Borrowed: pod and ctx; ctx.state is replaced by a fresh table.
 function M.schedule(policy, pod, ctx)
     local nodes = ctx.nodes or {}
-    ctx.state = {}
+    -- A fresh state: the core's own when it passed one (empty, no metatable).
+    local state = ctx.state
+    if type(state) ~= "table" or next(state) ~= nil or getmetatable(state) ~= nil then
+        ctx.state = {}
+    end
     if #nodes == 0 then
         return nil, "no nodes available to schedule pods"
     end
