@@ -465,6 +465,27 @@ static void ignore_reply(rconn_t *conn, redisReply *r, void *priv)
 {
 }
 
+/* list->items from an HGETALL/HSCAN array of field, value, ...: borrowed from h. */
+static void items_from_pairs(store_list_t *list, const redisReply *h)
+{
+    list->items = calloc(h->elements / 2 + 1, sizeof(store_item_t));
+    if (!list->items) {
+        list->status = STORE_ERROR;
+        list->errstr = "out of memory";
+        return;
+    }
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *kr = h->element[i], *vr = h->element[i + 1];
+        if (kr->type != REDIS_REPLY_STRING || vr->type != REDIS_REPLY_STRING)
+            continue;
+        list->items[list->n].key = kr->str;
+        list->items[list->n].keylen = (size_t)kr->len;
+        list->items[list->n].data = vr->str;
+        list->items[list->n].len = (size_t)vr->len;
+        list->n++;
+    }
+}
+
 /* The reply to MULTI / GET rv / HGET lastwrite / HGETALL / EXEC: one snapshot, sorted
  * here. */
 static void list_all_reply(rconn_t *conn, redisReply *r, void *priv)
@@ -476,21 +497,7 @@ static void list_all_reply(rconn_t *conn, redisReply *r, void *priv)
         redisReply *h = r->element[2];
         list.rv = reply_u64(r->element[0]);
         list.modrv = reply_u64(r->element[1]);
-        list.items = calloc(h->elements / 2 + 1, sizeof(store_item_t));
-        if (!list.items) {
-            list.status = STORE_ERROR;
-            list.errstr = "out of memory";
-        }
-        for (size_t i = 0; list.items && i + 1 < h->elements; i += 2) {
-            redisReply *kr = h->element[i], *vr = h->element[i + 1];
-            if (kr->type != REDIS_REPLY_STRING || vr->type != REDIS_REPLY_STRING)
-                continue;
-            list.items[list.n].key = kr->str;
-            list.items[list.n].keylen = (size_t)kr->len;
-            list.items[list.n].data = vr->str;
-            list.items[list.n].len = (size_t)vr->len;
-            list.n++;
-        }
+        items_from_pairs(&list, h);
         if (list.items)
             qsort(list.items, list.n, sizeof(store_item_t), item_cmp);
     } else {
@@ -1012,21 +1019,7 @@ static void scan_reply(rconn_t *conn, redisReply *r, void *priv)
         r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_ARRAY) {
         redisReply *h = r->element[1];
         next = r->element[0]->str;
-        list.items = calloc(h->elements / 2 + 1, sizeof(store_item_t));
-        if (!list.items) {
-            list.status = STORE_ERROR;
-            list.errstr = "out of memory";
-        }
-        for (size_t i = 0; list.items && i + 1 < h->elements; i += 2) {
-            redisReply *kr = h->element[i], *vr = h->element[i + 1];
-            if (kr->type != REDIS_REPLY_STRING || vr->type != REDIS_REPLY_STRING)
-                continue;
-            list.items[list.n].key = kr->str;
-            list.items[list.n].keylen = (size_t)kr->len;
-            list.items[list.n].data = vr->str;
-            list.items[list.n].len = (size_t)vr->len;
-            list.n++;
-        }
+        items_from_pairs(&list, h);
     } else {
         list.status = reply_failure(r, &list.errstr);
     }
