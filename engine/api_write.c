@@ -421,10 +421,12 @@ static void reply_written(api_req_t *r, const char *data, size_t len)
     rmw_t *op = r->op;
     if (op->shape == REPLY_OBJECT)
         return api_reply(r, op->reply_code ? op->reply_code : 200, "application/json", data, len);
-    if (op->shape == REPLY_BINDING)
-        return api_reply_json(r, 201, json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status",
-                                                "apiVersion", "v1", "metadata", "status",
-                                                "Success", "code", 201));
+    if (op->shape == REPLY_BINDING) {
+        /* The same bytes json_dumps made of the Status once built here. */
+        static const char ok[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+                                 "\"status\":\"Success\",\"code\":201}";
+        return api_reply(r, 201, "application/json", ok, sizeof(ok) - 1);
+    }
     json_t *obj = json_loadb(data, len, 0, NULL);
     api_reply_json(r, 200, api_scale_from(r->kind, obj));
     json_decref(obj);
@@ -951,6 +953,22 @@ static json_t *scale_to_replicas(api_req_t *r, const json_t *cur, json_t *scale,
 
 /* ---- binding ----------------------------------------------------------------------- */
 
+/* A shallow copy of out's member key (an object, or a new empty one) put in its place, so
+ * that the caller can change it without touching the object out was copied from. NULL when
+ * out of memory. */
+static json_t *own_member(json_t *out, const char *key)
+{
+    json_t *m = json_object_get(out, key);
+    json_t *c = json_is_object(m) ? json_copy(m) : json_object();
+    if (!c || json_object_set_new(out, key, c) != 0)
+        return NULL;
+    return c;
+}
+
+/* The pod with spec.nodeName and PodScheduled=True. Only the objects on the way to the
+ * changed members are copied (the top, metadata, spec, status and its conditions array);
+ * everything else is shared with cur, which stays as the store returned it (rmw_write still
+ * reads it, and a conflict retry reads the pod again). */
 static json_t *mutate_bind(api_req_t *r, const json_t *cur, json_t **err)
 {
     const char *target = json_str(json_object_get(r->body, "target"), "name");
@@ -970,25 +988,35 @@ static json_t *mutate_bind(api_req_t *r, const json_t *cur, json_t **err)
         *err = conflict_status(r->kind, r->name, why);
         return NULL;
     }
-    json_t *out = json_deep_copy(cur);
-    json_object_set_new(json_obj_ensure(out, "spec"), "nodeName", json_string(target));
-    json_t *status = json_obj_ensure(out, "status");
-    json_t *conds = json_object_get(status, "conditions");
-    if (!json_is_array(conds)) {
-        conds = json_array();
-        json_object_set_new(status, "conditions", conds);
-    }
-    util_rfc3339(time(NULL), stamp);
+    json_t *out = json_copy((json_t *)cur), *spec, *status, *conds;
+    int replaced = 0;
     size_t i;
     json_t *c;
-    json_array_foreach(conds, i, c)
-        if (json_is_object(c) && json_str(c, "type") && !strcmp(json_str(c, "type"), "PodScheduled")) {
-            json_array_remove(conds, i);
-            break;
+    util_rfc3339(time(NULL), stamp);
+    /* metadata too: the store's placeholder resourceVersion is written into it. */
+    if (!out || !own_member(out, "metadata") || !(spec = own_member(out, "spec")) ||
+        !(status = own_member(out, "status")) || !(conds = json_array()))
+        goto oom;
+    /* The conditions without the first PodScheduled, then the new one at the end. */
+    json_array_foreach(json_object_get(status, "conditions"), i, c) {
+        const char *type = json_is_object(c) ? json_str(c, "type") : NULL;
+        if (!replaced && type && !strcmp(type, "PodScheduled")) {
+            replaced = 1;
+            continue;
         }
-    json_array_append_new(conds, json_pack("{s:s,s:s,s:n,s:s}", "type", "PodScheduled", "status",
-                                           "True", "lastProbeTime", "lastTransitionTime", stamp));
+        json_array_append(conds, c);
+    }
+    if (json_object_set_new(status, "conditions", conds) != 0 ||
+        json_object_set_new(spec, "nodeName", json_string(target)) != 0 ||
+        json_array_append_new(conds, json_pack("{s:s,s:s,s:n,s:s}", "type", "PodScheduled",
+                                               "status", "True", "lastProbeTime",
+                                               "lastTransitionTime", stamp)) != 0)
+        goto oom;
     return out;
+oom:
+    json_decref(out);
+    *err = status_err(500, "InternalError", NULL, "out of memory");
+    return NULL;
 }
 
 /* Binding writes spec.nodeName, which a plain update may not change: skip merge rules by

@@ -4,9 +4,12 @@
  * API through this: one-shot requests (GET/POST/PUT/PATCH/DELETE with an optional JSON body,
  * answered with the status code and the parsed JSON body) and streaming GETs for watches
  * (the newline-delimited JSON events of a ?watch=true response, each parsed and handed over
- * as it arrives). Each call uses its own connection, so a long watch never blocks a request
- * queued behind it. Connection failures are reported through the callbacks (status 0 and a
- * reason), never by crashing.
+ * as it arrives). A call in flight has a connection to itself, so a long watch never blocks a
+ * request queued behind it; one-shot requests reuse idle keep-alive connections, and at most
+ * a bounded number of them (1024, or a quarter of the descriptor limit) are on the wire at
+ * once, the others waiting their turn in order. A one-shot request is never sent twice,
+ * except a GET whose reused connection turned out closed. Connection failures are reported
+ * through the callbacks (status 0 and a reason), never by crashing.
  *
  * Depends on libevent (evhttp client) and jansson. Called by informer.c and the tests.
  *
@@ -44,7 +47,8 @@ apiclient_t *apiclient_create(struct event_base *base, const char *base_url);
  * be called from inside one of this client's callbacks. */
 void apiclient_free(apiclient_t *c);
 
-/* Seconds a one-shot request may take before it fails with status 0 (default 30). */
+/* Seconds a one-shot request may take before it fails with status 0 (default 30), waiting
+ * for a connection included; also how long an idle keep-alive connection is kept. */
 void apiclient_set_timeout(apiclient_t *c, int seconds);
 
 /* Start a request. method: "GET", "POST", "PUT", "PATCH" or "DELETE". path starts with '/'
