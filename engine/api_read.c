@@ -151,7 +151,13 @@ static void list_done(const store_list_t *list, void *priv)
     }
     for (size_t i = 0; i < list->n; i++) {
         const store_item_t *it = &list->items[i];
-        if (parsed) {
+        if (filtering && !table && list->cached) {
+            /* The cache keeps what selectors match against: no parse per list. */
+            const json_t *m = listcache_match(r->kind, &list->items[i]);
+            if (!m || !label_selector_match(op->labels, json_object_get(json_object_get(m, "metadata"), "labels")) ||
+                !field_selector_match(op->fields, m))
+                continue;
+        } else if (parsed) {
             parsed[i] = json_loadb(it->data, it->len, 0, NULL);
             json_t *md = json_object_get(parsed[i], "metadata");
             if (!parsed[i] || !label_selector_match(op->labels, json_object_get(md, "labels")) ||

@@ -95,6 +95,7 @@ struct apiclient_call_s {
     char *path;
     char *text;                    /* encoded body until sent */
     int had_body;
+    int discard_ok_body;           /* apiclient_discard_body: no parse of a 2xx body */
     char *ctype;
     uint64_t queued_ms;            /* when it started waiting */
 };
@@ -270,6 +271,12 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
     wait_pump(c);
 }
 
+void apiclient_discard_body(apiclient_call_t *call)
+{
+    if (call)
+        call->discard_ok_body = 1;
+}
+
 void apiclient_cancel(apiclient_call_t *call)
 {
     if (call)
@@ -405,7 +412,7 @@ static void on_done(struct evhttp_request *req, void *arg)
     /* evhttp leaves a connection it reset (Connection: close, an error) without a socket;
      * pool_put checks that when the call is reaped. */
     call->keep = status > 0;
-    if (status > 0)
+    if (status > 0 && !(call->discard_ok_body && status >= 200 && status < 300))
         body = parse_buffer(evhttp_request_get_input_buffer(req));
     call->done(status, body, status > 0 ? NULL : error_text(call->err), call->priv);
     json_decref(body);

@@ -68,6 +68,12 @@ apiclient_call_t *apiclient_watch(apiclient_t *c, const char *path, int read_tim
                                   apiclient_event_fn *on_event, apiclient_end_fn *on_end,
                                   void *priv);
 
+/* The caller of this one-shot request has no use for a successful response's body (an Event
+ * written, a binding): done gets NULL for it instead of the parsed JSON, which saves the
+ * parse. Error bodies (a Status) are still parsed. Call right after apiclient_request; NULL
+ * is ignored. */
+void apiclient_discard_body(apiclient_call_t *call);
+
 /* Stop a call: no callback of it runs afterwards and its connection is closed. Allowed from
  * inside any callback (including this call's own). */
 void apiclient_cancel(apiclient_call_t *call);

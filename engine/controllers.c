@@ -982,7 +982,8 @@ static void record_event(controllers_t *cm, const json_t *obj, const char *api_v
     json_t *ev = eventcorr_request(cm->events, time(NULL), &e, &method, &ctype, path,
                                    sizeof(path));
     if (ev)
-        apiclient_request(cm->client, method, path, ctype, ev, ignore_done, NULL);
+        apiclient_discard_body(
+            apiclient_request(cm->client, method, path, ctype, ev, ignore_done, NULL));
     json_decref(ev);
 }
 

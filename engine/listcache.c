@@ -19,6 +19,7 @@
 #include "listcache.h"
 #include "log.h"
 #include "metrics.h"
+#include "selector.h"
 #include "util.h"
 
 #define DELTA_MIN      1000   /* changes a delta may carry at least; more than half the copy: copy anew */
@@ -105,13 +106,23 @@ static int item_set(store_item_t *it, const char *key, size_t keylen, const char
     it->keylen = keylen;
     it->data = block + keylen + 1;
     it->len = len;
+    it->match = NULL;
     return 0;
+}
+
+/* Free one item's allocation and projection (the struct itself belongs to an array). */
+static void item_clear(store_item_t *it)
+{
+    free((char *)it->key);
+    json_decref(it->match);
+    it->key = it->data = NULL;
+    it->match = NULL;
 }
 
 static void items_free(store_item_t *items, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        free((char *)items[i].key);
+        item_clear(&items[i]);
     free(items);
 }
 
@@ -176,7 +187,7 @@ static int apply(kcache_t *kc, const store_delta_t *d)
             store_item_t it;
             if (item_set(&it, ch->key, ch->keylen, ch->data, ch->len) != 0)
                 goto oom;
-            free((char *)kc->items[at].key);
+            item_clear(&kc->items[at]);
             kc->items[at] = it;
         } else if (!ch->deleted) {
             last[u++] = ch;             /* inserted below, still in key order */
@@ -201,7 +212,7 @@ static int apply(kcache_t *kc, const store_delta_t *d)
     size_t i = 0, j = 0, n = 0;
     while (i < kc->n || j < inserts) {
         if (i < kc->n && !kc->items[i].data) {
-            free((char *)kc->items[i++].key);
+            item_clear(&kc->items[i++]);
             continue;
         }
         if (j < inserts && (i == kc->n || key_cmp(ins[j].key, ins[j].keylen, kc->items[i].key,
@@ -276,6 +287,7 @@ static void answer_from_copy(kcache_t *kc, waiter_t *w)
     if (lo > hi)
         lo = hi;
     list.status = STORE_OK;
+    list.cached = 1;
     list.rv = kc->pos;
     list.modrv = kc->modrv;
     list.items = kc->items + lo;
@@ -408,7 +420,7 @@ static void scan_done(const store_list_t *list, const char *next, void *priv)
     size_t n = 0;
     for (size_t i = 0; i < kc->nscan; i++) {
         if (n && !scan_cmp(&kc->scan[n - 1], &kc->scan[i]))
-            free((char *)kc->scan[i].key);
+            item_clear(&kc->scan[i]);
         else
             kc->scan[n++] = kc->scan[i];
     }
@@ -565,6 +577,18 @@ void listcache_free(listcache_t *lc)
         free(kc);
     }
     free(lc);
+}
+
+const json_t *listcache_match(const kind_t *k, store_item_t *it)
+{
+    if (!it->match) {
+        json_t *obj = json_loadb(it->data, it->len, 0, NULL);
+        if (!obj)
+            return NULL;
+        it->match = selector_projection(obj, k->field_selectors);
+        json_decref(obj);
+    }
+    return it->match;
 }
 
 size_t listcache_objects(const listcache_t *lc)

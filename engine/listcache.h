@@ -41,6 +41,12 @@ void listcache_free(listcache_t *lc);
 int listcache_list(listcache_t *lc, const kind_t *k, const char *ns, const char *start_after,
                    size_t limit, store_list_cb *cb, void *privdata);
 
+/* What label and field selectors of k match against for an item of a list this cache
+ * answered (list->cached): the object's selector projection (selector.h), made on first
+ * use and kept with the item until it changes, as kube-apiserver's cache keeps each
+ * object's label and field sets. Borrowed; NULL if the stored JSON does not parse. */
+const json_t *listcache_match(const kind_t *k, store_item_t *it);
+
 /* Objects held over all kinds, for /metrics and tests. */
 size_t listcache_objects(const listcache_t *lc);
 

@@ -203,7 +203,8 @@ static void record_event_for(scheduler_t *s, const char *kind, const char *api_v
     json_t *ev = eventcorr_request(s->events, time(NULL), &e, &method, &ctype, path,
                                    sizeof(path));
     if (ev)
-        apiclient_request(s->client, method, path, ctype, ev, ignore_done, NULL);
+        apiclient_discard_body(
+            apiclient_request(s->client, method, path, ctype, ev, ignore_done, NULL));
     json_decref(ev);
 }
 
@@ -216,8 +217,9 @@ static void mark_unschedulable(scheduler_t *s, const json_t *pod, const char *me
                               "message", message, "lastProbeTime", "lastTransitionTime", stamp);
     snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", md_str(pod, "namespace"),
              md_str(pod, "name"));
-    apiclient_request(s->client, "PATCH", path, "application/strategic-merge-patch+json", patch,
-                      ignore_done, NULL);
+    apiclient_discard_body(apiclient_request(s->client, "PATCH", path,
+                                             "application/strategic-merge-patch+json", patch,
+                                             ignore_done, NULL));
     json_decref(patch);
 }
 
@@ -264,8 +266,12 @@ static void bind_pod(scheduler_t *s, const char *key, json_t *pod, const char *n
         op->node = strdup(node);
     }
     schedcache_assume(s->cache, key, pod, node);
-    if (!op || !op->key || !op->node ||
-        !apiclient_request(s->client, "POST", path, NULL, binding, bind_done, op)) {
+    apiclient_call_t *call =
+        op && op->key && op->node
+            ? apiclient_request(s->client, "POST", path, NULL, binding, bind_done, op)
+            : NULL;
+    apiclient_discard_body(call);   /* bind_done reads the status only */
+    if (!call) {
         if (op) {
             free(op->key);
             free(op->node);

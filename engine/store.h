@@ -56,6 +56,8 @@ typedef struct store_item_s {
     size_t keylen;
     const char *data;      /* object JSON */
     size_t len;
+    json_t *match;         /* list cache only: what selectors match against, made on first
+                              use (listcache_match); NULL otherwise */
 } store_item_t;
 
 typedef struct store_list_s {
@@ -65,6 +67,7 @@ typedef struct store_list_s {
     size_t n;
     store_item_t *items;   /* borrowed until the callback returns */
     int more;              /* a limit cut the list short */
+    int cached;            /* the items are the list cache's (listcache_match applies) */
     const char *errstr;
 } store_list_t;
 

@@ -17,7 +17,8 @@ A_URL=$BERTH_URL A_PID=$BERTH_PID
 test_expect_success 'a second server on the same Redis, without the cache' '
 	start_berth --no-list-cache &&
 	B_URL=$BERTH_URL B_PID=$BERTH_PID &&
-	test_bg_pid $A_PID
+	test_bg_pid $A_PID &&
+	test_bg_pid $B_PID
 '
 
 # on URL CMD...: run CMD against the server at URL.
@@ -116,6 +117,18 @@ test_expect_success 'a write through the other server is in the very next list' 
 	test "$(snapshots)" = 1
 '
 
+test_expect_success 'selectors match what the objects hold now, after their labels change' '
+	same "/api/v1/configmaps?labelSelector=tier%3Dweb0" &&
+	same "/api/v1/namespaces/x/configmaps?fieldSelector=metadata.name%3Db" &&
+	on "$B_URL" api PATCH /api/v1/namespaces/x/configmaps/a0 "{\"metadata\":{\"labels\":{\"tier\":\"db\"}}}" \
+		application/merge-patch+json >/dev/null &&
+	same "/api/v1/configmaps?labelSelector=tier%3Dweb0" &&
+	! grep -q "\"name\":\"a0\",\"labels\":{\"tier\":\"db\"}" a.out &&
+	same "/api/v1/configmaps?labelSelector=tier%3Ddb" &&
+	grep -q "\"name\":\"a0\"" a.out &&
+	same "/api/v1/configmaps?labelSelector=tier%20in%20(db,web1)&fieldSelector=metadata.namespace%3Dx"
+'
+
 test_expect_success 'a continue token after a write to the kind is 410 Expired, as without the cache' '
 	on "$A_URL" api GET "/api/v1/configmaps?limit=3" >page.json &&
 	tok=$(json_get page.json "o.metadata.continue") &&
@@ -162,6 +175,7 @@ test_expect_success 'changes trimmed from the stream: the copy is taken again' '
 	redis_cli CONFIG SET stream-node-max-entries 10 >/dev/null &&
 	start_berth --no-list-cache --watch-window 5 &&
 	B_URL=$BERTH_URL B_PID=$BERTH_PID &&
+	test_bg_pid $B_PID &&
 	same /api/v1/configmaps &&
 	before=$(snapshots) &&
 	for i in $(seq 1 20); do
