@@ -36,6 +36,17 @@ same() {
 metric() {
 	on "$A_URL" api GET /metrics | awk -v k="$1{$2}" '$1 == k { v = $2 } END { print v + 0 }'
 }
+# same_table PATH: as same, for Tables: the Age cells (the two answers may straddle a
+# second) are left out of the comparison.
+same_table() {
+	same "$1" || {
+		test "$code_a" = "$code_b" &&
+		sed -E 's/,"[0-9][0-9a-z]*"\]/,"AGE"]/g' a.out >a.table &&
+		sed -E 's/,"[0-9][0-9a-z]*"\]/,"AGE"]/g' b.out >b.table &&
+		test_cmp b.table a.table
+	}
+}
+
 snapshots() { metric berth_list_cache_snapshots_total 'resource="configmaps"'; }
 from_cache() { metric berth_list_cache_lists_total 'resource="configmaps",source="cache"'; }
 from_store() { metric berth_list_cache_lists_total 'resource="configmaps",source="store"'; }
@@ -95,9 +106,9 @@ test_expect_success 'pages, selectors and tables answer as Redis does' '
 	same "/api/v1/namespaces/x-y/configmaps?limit=2" &&
 	same "/api/v1/configmaps?labelSelector=tier%3Dweb1" &&
 	same "/api/v1/namespaces/x/configmaps?fieldSelector=metadata.name%3Da.b" &&
+	test_when_finished "API_HEADERS=()" &&
 	API_HEADERS=("Accept: application/json;as=Table;v=v1;g=meta.k8s.io") &&
-	same /api/v1/namespaces/x/configmaps &&
-	API_HEADERS=()
+	same_table /api/v1/namespaces/x/configmaps
 '
 
 test_expect_success 'a write through the other server is in the very next list' '
