@@ -1121,7 +1121,7 @@ static int cmp_str(const void *a, const void *b)
  * the load reports (plugin_report). */
 static void scan_plugins(controllers_t *cm)
 {
-    char names[CM_MAX_CTRL][256], path[PATH_MAX + 300];
+    char names[CM_MAX_CTRL][272], path[PATH_MAX + 300];
     int n = 0;
     struct dirent *d;
     if (!cm->plugins)

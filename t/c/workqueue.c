@@ -203,7 +203,7 @@ static void test_workers(void)
     reset(2);
     R.async_ms = 20;
     for (int i = 0; i < 6; i++) {
-        char k[8];
+        char k[16];
         snprintf(k, sizeof(k), "k%d", i);
         workqueue_add(Q, k);
     }
