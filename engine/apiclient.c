@@ -39,7 +39,6 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -47,6 +46,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "apiclient.h"
+#include "util.h"
 
 #define APICLIENT_DEFAULT_TIMEOUT 30
 #define APICLIENT_WATCH_TIMEOUT   660            /* longer than any timeoutSeconds we ask for */
@@ -97,7 +97,7 @@ struct apiclient_call_s {
     int had_body;
     int discard_ok_body;           /* apiclient_discard_body: no parse of a 2xx body */
     char *ctype;
-    uint64_t queued_ms;            /* when it started waiting */
+    uint64_t queued_us;            /* when it started waiting (util_now_us) */
 };
 
 /* ---------------------------------------------------------------------------- idle pool */
@@ -152,13 +152,6 @@ static void pool_put(apiclient_t *c, struct evhttp_connection *evcon)
 }
 
 /* ---------------------------------------------------------------------------- lifetime */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void wait_remove(apiclient_call_t *call)
 {
@@ -224,7 +217,7 @@ static void wait_pump(apiclient_t *c)
 {
     while (c->wait_head && c->busy < c->max_conns) {
         apiclient_call_t *call = c->wait_head;
-        int64_t left_ms = (int64_t)c->timeout * 1000 - (int64_t)(now_ms() - call->queued_ms);
+        int64_t left_ms = (int64_t)c->timeout * 1000 - (int64_t)((util_now_us() - call->queued_us) / 1000);
         wait_remove(call);
         evtimer_del(call->reap);
         if (left_ms <= 0) {
@@ -600,7 +593,7 @@ static apiclient_call_t *call_start(apiclient_t *c, enum evhttp_cmd_type type, c
         /* Every connection is busy: wait for one, at most the timeout. */
         struct timeval tv = { timeout, 0 };
         call->waiting = 1;
-        call->queued_ms = now_ms();
+        call->queued_us = util_now_us();
         if (c->wait_tail)
             c->wait_tail->wait_next = call;
         else

@@ -22,28 +22,26 @@
 #include "selector.h"
 #include "util.h"
 
-#define DELTA_MIN      1000   /* changes a delta may carry at least; more than half the copy: copy anew */
+#define DELTA_MIN      1000   /* changes a delta may carry at least (more than half the copy:
+                                 copy anew) */
 #define SCAN_COUNT     1000   /* objects per HSCAN step */
 #define IDLE_SECONDS   120    /* a copy not listed for this long is dropped */
 #define RETRY_SECONDS  5      /* after a copy failed, lists go to the store this long */
 
-typedef struct waiter_s {
+typedef struct kcache_s kcache_t;
+
+typedef enum { FOR_LIST, FOR_REFRESH, FOR_CATCHUP } purpose_t;
+
+/* One delta read in flight: for a list (the list's arguments and callback), for the
+ * refresh timer, or the catch-up that ends taking a copy. */
+typedef struct read_s {
+    kcache_t *kc;
+    purpose_t purpose;
     char *ns, *start_after;
     size_t limit;
     store_list_cb *cb;
     void *privdata;
-    struct waiter_s *next;
-} waiter_t;
-
-typedef struct kcache_s kcache_t;
-
-typedef enum { FOR_LISTS, FOR_REFRESH, FOR_CATCHUP } purpose_t;
-
-typedef struct batch_s {
-    kcache_t *kc;
-    purpose_t purpose;
-    waiter_t *head, **tail;
-} batch_t;
+} read_t;
 
 struct kcache_s {
     listcache_t *lc;
@@ -71,19 +69,13 @@ struct listcache_s {
 
 /* ---- items ------------------------------------------------------------------------- */
 
-static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    return c ? c : (alen > blen) - (alen < blen);
-}
-
 /* First index whose key is >= key (or > key when strict). */
 static size_t bound(const kcache_t *kc, const char *key, size_t keylen, int strict)
 {
     size_t lo = 0, hi = kc->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = key_cmp(kc->items[mid].key, kc->items[mid].keylen, key, keylen);
+        int c = store_key_cmp(kc->items[mid].key, kc->items[mid].keylen, key, keylen);
         if (c < 0 || (strict && c == 0))
             lo = mid + 1;
         else
@@ -147,8 +139,9 @@ static void drop(kcache_t *kc)
  * key sort by rv. */
 static int change_cmp(const void *a, const void *b)
 {
-    const store_change_t *x = *(const store_change_t *const *)a, *y = *(const store_change_t *const *)b;
-    int c = key_cmp(x->key, x->keylen, y->key, y->keylen);
+    const store_change_t *x = *(const store_change_t *const *)a;
+    const store_change_t *y = *(const store_change_t *const *)b;
+    int c = store_key_cmp(x->key, x->keylen, y->key, y->keylen);
     return c ? c : (x->rv > y->rv) - (x->rv < y->rv);
 }
 
@@ -173,14 +166,16 @@ static int apply(kcache_t *kc, const store_delta_t *d)
             last[m++] = &d->changes[i];
     qsort(last, m, sizeof(*last), change_cmp);
     /* Keep the last change per key; updates of present keys are done in place. */
-    size_t u = 0;   /* inserts, packed at the front of last[] */
     for (size_t i = 0; i < m; i++) {
-        if (i + 1 < m && !key_cmp(last[i]->key, last[i]->keylen, last[i + 1]->key, last[i + 1]->keylen))
+        if (i + 1 < m &&
+            !store_key_cmp(last[i]->key, last[i]->keylen, last[i + 1]->key, last[i + 1]->keylen))
             continue;
         const store_change_t *ch = last[i];
         size_t at = bound(kc, ch->key, ch->keylen, 0);
-        int present = at < kc->n && !key_cmp(kc->items[at].key, kc->items[at].keylen, ch->key, ch->keylen);
-        if (present && ch->deleted) {
+        int present = at < kc->n &&
+                      !store_key_cmp(kc->items[at].key, kc->items[at].keylen, ch->key, ch->keylen);
+        int deleted = !strcmp(ch->type, "DELETED");
+        if (present && deleted) {
             kc->items[at].data = NULL;  /* removed by the merge; the key still sorts */
             removes++;
         } else if (present) {
@@ -189,9 +184,8 @@ static int apply(kcache_t *kc, const store_delta_t *d)
                 goto oom;
             item_clear(&kc->items[at]);
             kc->items[at] = it;
-        } else if (!ch->deleted) {
-            last[u++] = ch;             /* inserted below, still in key order */
-            inserts++;
+        } else if (!deleted) {
+            last[inserts++] = ch;       /* inserted below, packed at the front, in key order */
         }
     }
     if (!inserts && !removes) {
@@ -201,10 +195,11 @@ static int apply(kcache_t *kc, const store_delta_t *d)
     /* Inserts and removals: copy the new objects first, then one merge that cannot fail. */
     store_item_t *ins = calloc(inserts + 1, sizeof(*ins));
     size_t made = 0;
-    while (ins && made < inserts &&
-           item_set(&ins[made], last[made]->key, last[made]->keylen, last[made]->data, last[made]->len) == 0)
+    while (ins && made < inserts && item_set(&ins[made], last[made]->key, last[made]->keylen,
+                                             last[made]->data, last[made]->len) == 0)
         made++;
-    merged = ins && made == inserts ? malloc((kc->n + inserts - removes + 1) * sizeof(*merged)) : NULL;
+    merged = ins && made == inserts ? malloc((kc->n + inserts - removes + 1) * sizeof(*merged))
+                                    : NULL;
     if (!merged) {
         items_free(ins, made);
         goto oom;
@@ -215,7 +210,7 @@ static int apply(kcache_t *kc, const store_delta_t *d)
             item_clear(&kc->items[i++]);
             continue;
         }
-        if (j < inserts && (i == kc->n || key_cmp(ins[j].key, ins[j].keylen, kc->items[i].key,
+        if (j < inserts && (i == kc->n || store_key_cmp(ins[j].key, ins[j].keylen, kc->items[i].key,
                                                    kc->items[i].keylen) < 0))
             merged[n++] = ins[j++];
         else
@@ -235,22 +230,21 @@ oom:
 
 /* ---- answering ---------------------------------------------------------------------- */
 
-static batch_t *batch_new(kcache_t *kc, purpose_t purpose)
+static read_t *read_new(kcache_t *kc, purpose_t purpose)
 {
-    batch_t *b = calloc(1, sizeof(*b));
-    if (b) {
-        b->kc = kc;
-        b->purpose = purpose;
-        b->tail = &b->head;
+    read_t *rd = calloc(1, sizeof(*rd));
+    if (rd) {
+        rd->kc = kc;
+        rd->purpose = purpose;
     }
-    return b;
+    return rd;
 }
 
-static void waiter_free(waiter_t *w)
+static void read_free(read_t *rd)
 {
-    free(w->ns);
-    free(w->start_after);
-    free(w);
+    free(rd->ns);
+    free(rd->start_after);
+    free(rd);
 }
 
 static void count_list(const kcache_t *kc, const char *source)
@@ -260,17 +254,17 @@ static void count_list(const kcache_t *kc, const char *source)
     metrics_add("berth_list_cache_lists_total", labels, 1);
 }
 
-/* Answer one waiter from the copy. */
-static void answer_from_copy(kcache_t *kc, waiter_t *w)
+/* Answer a list from the copy. */
+static void answer_from_copy(kcache_t *kc, const read_t *rd)
 {
     store_list_t list = { 0 };
     size_t lo = 0, hi = kc->n;
-    if (w->ns && *w->ns && kc->kind->namespaced) {
+    if (rd->ns && *rd->ns && kc->kind->namespaced) {
         /* Keys of one namespace are the range ["<ns>/", "<ns>0"): '0' follows '/'. */
         char k[320];
-        size_t nl = strlen(w->ns);
+        size_t nl = strlen(rd->ns);
         if (nl + 1 < sizeof(k)) {
-            memcpy(k, w->ns, nl);
+            memcpy(k, rd->ns, nl);
             k[nl] = '/';
             lo = bound(kc, k, nl + 1, 0);
             k[nl] = '0';
@@ -279,8 +273,8 @@ static void answer_from_copy(kcache_t *kc, waiter_t *w)
             lo = hi = 0;   /* longer than any namespace name */
         }
     }
-    if (w->start_after && *w->start_after) {
-        size_t s = bound(kc, w->start_after, strlen(w->start_after), 1);
+    if (rd->start_after && *rd->start_after) {
+        size_t s = bound(kc, rd->start_after, strlen(rd->start_after), 1);
         if (s > lo)
             lo = s;
     }
@@ -292,44 +286,41 @@ static void answer_from_copy(kcache_t *kc, waiter_t *w)
     list.modrv = kc->modrv;
     list.items = kc->items + lo;
     list.n = hi - lo;
-    if (w->limit && list.n > w->limit) {
-        list.n = w->limit;
+    if (rd->limit && list.n > rd->limit) {
+        list.n = rd->limit;
         list.more = 1;
     }
     count_list(kc, "cache");
-    w->cb(&list, w->privdata);
+    rd->cb(&list, rd->privdata);
 }
 
-/* Answer one waiter from the store (the copy is not ready): the read is sent now, after
- * the list arrived, so it is as fresh as the copy would have been. */
-static void answer_from_store(kcache_t *kc, waiter_t *w)
+/* A list read from the store (no copy is ready); same promise as store_list. */
+static int list_from_store(kcache_t *kc, const char *ns, const char *start_after, size_t limit,
+                           store_list_cb *cb, void *privdata)
 {
     count_list(kc, "store");
-    if (store_list(kc->lc->store, kc->kind, w->ns, w->start_after, w->limit, w->cb, w->privdata) != 0) {
-        store_list_t list = { .status = STORE_UNAVAILABLE,
-                              .errstr = "the connection to Redis was lost" };
-        w->cb(&list, w->privdata);
-    }
+    return store_list(kc->lc->store, kc->kind, ns, start_after, limit, cb, privdata);
 }
 
-/* Answer every waiter of b (from the copy, from the store, or with an error) and free b. */
-static void batch_finish(batch_t *b, int from_copy, store_status_t status, const char *errstr)
+/* Answer rd's list, if it has one (from the copy, from the store, or with an error), and
+ * free rd. From the store the read is sent now, after the list arrived, so it is as fresh
+ * as the copy would have been. */
+static void read_finish(read_t *rd, int from_copy, store_status_t status, const char *errstr)
 {
-    waiter_t *w = b->head;
-    while (w) {
-        waiter_t *next = w->next;
-        if (status != STORE_OK) {
-            store_list_t list = { .status = status, .errstr = errstr };
-            w->cb(&list, w->privdata);
-        } else if (from_copy) {
-            answer_from_copy(b->kc, w);
-        } else {
-            answer_from_store(b->kc, w);
-        }
-        waiter_free(w);
-        w = next;
+    store_list_t failed = { .status = status, .errstr = errstr };
+    if (!rd->cb)
+        ;
+    else if (status != STORE_OK)
+        rd->cb(&failed, rd->privdata);
+    else if (from_copy)
+        answer_from_copy(rd->kc, rd);
+    else if (list_from_store(rd->kc, rd->ns, rd->start_after, rd->limit, rd->cb,
+                             rd->privdata) != 0) {
+        failed.status = STORE_UNAVAILABLE;
+        failed.errstr = "the connection to Redis was lost";
+        rd->cb(&failed, rd->privdata);
     }
-    free(b);
+    read_free(rd);
 }
 
 /* ---- taking a copy ----------------------------------------------------------------- */
@@ -337,10 +328,10 @@ static void batch_finish(batch_t *b, int from_copy, store_status_t status, const
 static void delta_done(const store_delta_t *d, void *priv);
 static void scan_done(const store_list_t *list, const char *next, void *priv);
 
-static int send_delta(kcache_t *kc, batch_t *b)
+static int send_delta(kcache_t *kc, read_t *rd)
 {
     size_t count = kc->n / 2 > DELTA_MIN ? kc->n / 2 : DELTA_MIN;
-    return store_list_delta(kc->lc->store, kc->kind, kc->pos, count, delta_done, b);
+    return store_list_delta(kc->lc->store, kc->kind, kc->pos, count, delta_done, rd);
 }
 
 static void scan_clear(kcache_t *kc)
@@ -373,11 +364,6 @@ static void scan_rv_done(const store_result_t *res, void *priv)
         build_failed(kc, "the connection to Redis was lost");
 }
 
-static int scan_cmp(const void *a, const void *b)
-{
-    const store_item_t *x = a, *y = b;
-    return key_cmp(x->key, x->keylen, y->key, y->keylen);
-}
 
 static void scan_done(const store_list_t *list, const char *next, void *priv)
 {
@@ -416,10 +402,10 @@ static void scan_done(const store_list_t *list, const char *next, void *priv)
     /* The whole hash was seen. Sorted, without the objects HSCAN returned twice; the
      * versions differ only for objects written since scan_rv, which the delta replays. */
     if (kc->nscan)
-        qsort(kc->scan, kc->nscan, sizeof(*kc->scan), scan_cmp);
+        qsort(kc->scan, kc->nscan, sizeof(*kc->scan), store_item_cmp);
     size_t n = 0;
     for (size_t i = 0; i < kc->nscan; i++) {
-        if (n && !scan_cmp(&kc->scan[n - 1], &kc->scan[i]))
+        if (n && !store_item_cmp(&kc->scan[n - 1], &kc->scan[i]))
             item_clear(&kc->scan[i]);
         else
             kc->scan[n++] = kc->scan[i];
@@ -430,9 +416,9 @@ static void scan_done(const store_list_t *list, const char *next, void *priv)
     kc->pos = kc->scan_rv;
     kc->scan = NULL;
     kc->nscan = kc->capscan = 0;
-    batch_t *b = batch_new(kc, FOR_CATCHUP);
-    if (!b || send_delta(kc, b) != 0) {
-        free(b);
+    read_t *rd = read_new(kc, FOR_CATCHUP);
+    if (!rd || send_delta(kc, rd) != 0) {
+        free(rd);
         drop(kc);
         build_failed(kc, "the connection to Redis was lost");
     }
@@ -440,6 +426,8 @@ static void scan_done(const store_list_t *list, const char *next, void *priv)
 
 static void start_build(kcache_t *kc)
 {
+    if (kc->ready || kc->building || util_now_us() < kc->retry_at)
+        return;
     kc->building = 1;
     kc->generation = store_generation(kc->lc->store);
     if (store_current_rv(kc->lc->store, scan_rv_done, kc) != 0)
@@ -478,18 +466,18 @@ static void catchup_done(kcache_t *kc, const store_delta_t *d)
 
 static void delta_done(const store_delta_t *d, void *priv)
 {
-    batch_t *b = priv;
-    kcache_t *kc = b->kc;
+    read_t *rd = priv;
+    kcache_t *kc = rd->kc;
 
-    if (b->purpose == FOR_CATCHUP) {
+    if (rd->purpose == FOR_CATCHUP) {
         catchup_done(kc, d);
-        free(b);
+        read_free(rd);
         return;
     }
-    if (b->purpose == FOR_REFRESH)
+    if (rd->purpose == FOR_REFRESH)
         kc->refreshing = 0;
     if (d->status != STORE_OK) {
-        batch_finish(b, 0, d->status, d->errstr);
+        read_finish(rd, 0, d->status, d->errstr);
         return;
     }
     if (kc->ready && d->rv < kc->pos) {
@@ -500,18 +488,15 @@ static void delta_done(const store_delta_t *d, void *priv)
     if (kc->ready && d->rv > kc->pos && !d->complete)
         drop(kc);   /* too many changes, or some trimmed away */
     if (kc->ready && d->rv > kc->pos) {
-        if (apply(kc, d) != 0) {
-            batch_finish(b, 0, STORE_OK, NULL);   /* dropped: these go to the store */
-            return;
-        }
-        kc->pos = d->rv;
-        if (d->modrv > kc->modrv)
-            kc->modrv = d->modrv;
-        count_objects(kc);
+        if (apply(kc, d) == 0) {
+            kc->pos = d->rv;
+            if (d->modrv > kc->modrv)
+                kc->modrv = d->modrv;
+            count_objects(kc);
+        }   /* else the copy was dropped: the list goes to the store */
     }
-    if (!kc->ready && !kc->building && util_now_us() >= kc->retry_at)
-        start_build(kc);
-    batch_finish(b, kc->ready, STORE_OK, NULL);
+    start_build(kc);
+    read_finish(rd, kc->ready, STORE_OK, NULL);
 }
 
 /* ---- the timer --------------------------------------------------------------------- */
@@ -528,11 +513,11 @@ static void refresh_cb(evutil_socket_t fd, short what, void *arg)
                       IDLE_SECONDS);
             drop(kc);
         } else if (!kc->refreshing && kc->generation == store_generation(lc->store)) {
-            batch_t *b = batch_new(kc, FOR_REFRESH);
-            if (b && send_delta(kc, b) == 0)
+            read_t *rd = read_new(kc, FOR_REFRESH);
+            if (rd && send_delta(kc, rd) == 0)
                 kc->refreshing = 1;
             else
-                free(b);
+                free(rd);
         }
     }
 }
@@ -558,7 +543,8 @@ listcache_t *listcache_create(struct event_base *base, store_t *store, unsigned 
     metrics_describe("berth_list_cache_snapshots_total", "counter",
                      "Copies of a resource taken into the list cache.");
     metrics_describe("berth_list_cache_lists_total", "counter",
-                     "Lists answered, by resource and source: cache, or store while no copy is ready.");
+                     "Lists answered, by resource and source: cache, or store while no copy "
+                     "is ready.");
     return lc;
 }
 
@@ -591,14 +577,6 @@ const json_t *listcache_match(const kind_t *k, store_item_t *it)
     return it->match;
 }
 
-size_t listcache_objects(const listcache_t *lc)
-{
-    size_t n = 0;
-    for (const kcache_t *kc = lc ? lc->kinds : NULL; kc; kc = kc->next)
-        n += kc->n;
-    return n;
-}
-
 static kcache_t *kcache_get(listcache_t *lc, const kind_t *k)
 {
     kcache_t *kc;
@@ -623,8 +601,7 @@ int listcache_list(listcache_t *lc, const kind_t *k, const char *ns, const char 
                    size_t limit, store_list_cb *cb, void *privdata)
 {
     kcache_t *kc = kcache_get(lc, k);
-    waiter_t *w;
-    batch_t *b;
+    read_t *rd;
 
     if (!kc)
         return -1;
@@ -632,27 +609,21 @@ int listcache_list(listcache_t *lc, const kind_t *k, const char *ns, const char 
     if (kc->ready && kc->generation != store_generation(lc->store))
         drop(kc);   /* Redis was reconnected: maybe another one, or restored */
     if (!kc->ready) {
-        if (!kc->building && kc->last_listed >= kc->retry_at)
-            start_build(kc);
-        count_list(kc, "store");
-        return store_list(lc->store, k, ns, start_after, limit, cb, privdata);
+        start_build(kc);
+        return list_from_store(kc, ns, start_after, limit, cb, privdata);
     }
-    w = calloc(1, sizeof(*w));
-    b = w ? batch_new(kc, FOR_LISTS) : NULL;
-    if (!b || (ns && !(w->ns = strdup(ns))) || (start_after && !(w->start_after = strdup(start_after)))) {
-        if (w)
-            waiter_free(w);
-        free(b);
+    rd = read_new(kc, FOR_LIST);
+    if (!rd || (ns && !(rd->ns = strdup(ns))) ||
+        (start_after && !(rd->start_after = strdup(start_after)))) {
+        if (rd)
+            read_free(rd);
         return -1;
     }
-    w->limit = limit;
-    w->cb = cb;
-    w->privdata = privdata;
-    b->head = w;
-    b->tail = &w->next;
-    if (send_delta(kc, b) != 0) {
-        waiter_free(w);   /* Redis down: the caller answers 503; cb is never called */
-        free(b);
+    rd->limit = limit;
+    rd->cb = cb;
+    rd->privdata = privdata;
+    if (send_delta(kc, rd) != 0) {
+        read_free(rd);   /* Redis down: the caller answers 503; cb is never called */
         return -1;
     }
     return 0;

@@ -47,7 +47,4 @@ int listcache_list(listcache_t *lc, const kind_t *k, const char *ns, const char 
  * object's label and field sets. Borrowed; NULL if the stored JSON does not parse. */
 const json_t *listcache_match(const kind_t *k, store_item_t *it);
 
-/* Objects held over all kinds, for /metrics and tests. */
-size_t listcache_objects(const listcache_t *lc);
-
 #endif

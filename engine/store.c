@@ -453,12 +453,16 @@ static void list_reply(rconn_t *conn, redisReply *r, void *priv)
     call_free(c);
 }
 
-static int item_cmp(const void *a, const void *b)
+int store_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
+int store_item_cmp(const void *a, const void *b)
 {
     const store_item_t *x = a, *y = b;
-    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
-    int c = memcmp(x->key, y->key, n);
-    return c ? c : (x->keylen > y->keylen) - (x->keylen < y->keylen);
+    return store_key_cmp(x->key, x->keylen, y->key, y->keylen);
 }
 
 static void ignore_reply(rconn_t *conn, redisReply *r, void *priv)
@@ -499,7 +503,7 @@ static void list_all_reply(rconn_t *conn, redisReply *r, void *priv)
         list.modrv = reply_u64(r->element[1]);
         items_from_pairs(&list, h);
         if (list.items)
-            qsort(list.items, list.n, sizeof(store_item_t), item_cmp);
+            qsort(list.items, list.n, sizeof(store_item_t), store_item_cmp);
     } else {
         list.status = reply_failure(r, &list.errstr);
     }
@@ -918,6 +922,39 @@ int store_stream_range(store_t *s, const kind_t *k, uint64_t after, size_t count
     return 0;
 }
 
+int store_entry_parse(const struct redisReply *entry, store_change_t *ch)
+{
+    const redisReply *id, *f;
+    const char *dash;
+    memset(ch, 0, sizeof(*ch));
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2)
+        return -1;
+    id = entry->element[0];
+    f = entry->element[1];
+    if (id->type != REDIS_REPLY_STRING || f->type != REDIS_REPLY_ARRAY ||
+        !(dash = strchr(id->str, '-')))
+        return -1;
+    ch->rv = strtoull(dash + 1, NULL, 10);
+    ch->type = "MODIFIED";
+    for (size_t j = 0; j + 1 < f->elements; j += 2) {
+        const redisReply *name = f->element[j], *v = f->element[j + 1];
+        if (name->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || name->len != 1)
+            continue;
+        switch (name->str[0]) {
+        case 't':
+            if (v->len == 5 && !memcmp(v->str, "ADDED", 5))
+                ch->type = "ADDED";
+            else if (v->len == 7 && !memcmp(v->str, "DELETED", 7))
+                ch->type = "DELETED";
+            break;
+        case 'k': ch->key = v->str, ch->keylen = (size_t)v->len; break;
+        case 'o': ch->data = v->str, ch->len = (size_t)v->len; break;
+        case 'p': ch->prev = v->str, ch->prevlen = (size_t)v->len; break;
+        }
+    }
+    return ch->rv && ch->key && ch->data ? 0 : -1;
+}
+
 static void delta_reply(rconn_t *conn, redisReply *r, void *priv)
 {
     call_t *c = priv;
@@ -933,32 +970,8 @@ static void delta_reply(rconn_t *conn, redisReply *r, void *priv)
             d.status = STORE_ERROR;
             d.errstr = "out of memory";
         }
-        /* Entries as the write script adds them: id 0-<rv>, fields t, k, o, p. */
         for (size_t i = 0; d.changes && i < entries->elements; i++) {
-            const redisReply *e = entries->element[i], *id, *f;
-            store_change_t *ch = &d.changes[d.n];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
-                goto malformed;
-            id = e->element[0];
-            f = e->element[1];
-            if (id->type != REDIS_REPLY_STRING || f->type != REDIS_REPLY_ARRAY ||
-                !strchr(id->str, '-'))
-                goto malformed;
-            memset(ch, 0, sizeof(*ch));
-            ch->rv = strtoull(strchr(id->str, '-') + 1, NULL, 10);
-            for (size_t j = 0; j + 1 < f->elements; j += 2) {
-                const redisReply *name = f->element[j], *v = f->element[j + 1];
-                if (name->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-                    name->len != 1)
-                    continue;
-                if (name->str[0] == 't')
-                    ch->deleted = v->len == 7 && !memcmp(v->str, "DELETED", 7);
-                else if (name->str[0] == 'k')
-                    ch->key = v->str, ch->keylen = (size_t)v->len;
-                else if (name->str[0] == 'o')
-                    ch->data = v->str, ch->len = (size_t)v->len;
-            }
-            if (!ch->rv || !ch->key || !ch->data)
+            if (store_entry_parse(entries->element[i], &d.changes[d.n]) != 0)
                 goto malformed;
             d.n++;
         }

@@ -121,6 +121,11 @@ int store_write_claims(store_t *s, const kind_t *k, store_op_t op, const char *n
                        const char *require_ns, const store_claim_t *claims, size_t nclaims,
                        store_cb *cb, void *privdata);
 
+/* Store fields in the order Redis sorts them (memcmp, then length): the order of lists and
+ * continue tokens. store_item_cmp compares two store_item_t for qsort. */
+int store_key_cmp(const char *a, size_t alen, const char *b, size_t blen);
+int store_item_cmp(const void *a, const void *b);
+
 /* Key helpers shared with the watch hub. out gets "<ns>/<name>" or "<name>". */
 void store_field(const kind_t *k, const char *ns, const char *name, char *out, size_t outlen);
 void store_key(const char *what, const kind_t *k, char *out, size_t outlen);
@@ -138,12 +143,19 @@ int store_stream_range(store_t *s, const kind_t *k, uint64_t after, size_t count
 /* One change of a kind, from its event stream. */
 typedef struct store_change_s {
     uint64_t rv;
-    int deleted;
+    const char *type;      /* "ADDED", "MODIFIED" or "DELETED" (static) */
     const char *key;       /* "<ns>/<name>" or "<name>" */
     size_t keylen;
     const char *data;      /* the object as written (as deleted, for a delete) */
     size_t len;
+    const char *prev;      /* selector projection of the previous object, or NULL */
+    size_t prevlen;
 } store_change_t;
+
+/* One entry of a stream reply ([id, [field, value, ...]], as the write script adds them)
+ * into ch, its strings borrowed from entry. 0, or -1 if it is not such an entry. Shared by
+ * the list cache's deltas and the watch hub. */
+int store_entry_parse(const struct redisReply *entry, store_change_t *ch);
 
 typedef struct store_delta_s {
     store_status_t status;

@@ -66,54 +66,27 @@ static void event_clear(watch_event_t *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
-static const char *event_type(const char *t, size_t len)
-{
-    if (len == 5 && !memcmp(t, "ADDED", 5))
-        return "ADDED";
-    if (len == 7 && !memcmp(t, "DELETED", 7))
-        return "DELETED";
-    return "MODIFIED";
-}
-
 /* Fill ev from one stream entry [id, [field, value, ...]]. Returns 0 or -1 if malformed. */
 static int event_from_entry(watch_event_t *ev, const redisReply *entry)
 {
-    const redisReply *id, *fields;
+    store_change_t ch;
     memset(ev, 0, sizeof(*ev));
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2)
+    if (store_entry_parse(entry, &ch) != 0)
         return -1;
-    id = entry->element[0];
-    fields = entry->element[1];
-    if (id->type != REDIS_REPLY_STRING || fields->type != REDIS_REPLY_ARRAY)
-        return -1;
-    const char *dash = strchr(id->str, '-');
-    ev->rv = dash ? strtoull(dash + 1, NULL, 10) : 0;
-    ev->type = "MODIFIED";
-    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-        const redisReply *f = fields->element[i], *v = fields->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len != 1)
-            continue;
-        switch (f->str[0]) {
-        case 't': ev->type = event_type(v->str, (size_t)v->len); break;
-        case 'k': free(ev->key); ev->key = strndup(v->str, (size_t)v->len); break;
-        case 'o':
-            free(ev->obj);
-            ev->obj = malloc((size_t)v->len + 1);
-            if (ev->obj) {
-                memcpy(ev->obj, v->str, (size_t)v->len);
-                ev->obj[v->len] = '\0';
-                ev->objlen = (size_t)v->len;
-            }
-            break;
-        case 'p': free(ev->prev); ev->prev = strndup(v->str, (size_t)v->len); break;
-        }
+    ev->rv = ch.rv;
+    ev->type = ch.type;
+    ev->key = strndup(ch.key, ch.keylen);
+    ev->obj = malloc(ch.len + 1);
+    if (ev->obj) {
+        memcpy(ev->obj, ch.data, ch.len);
+        ev->obj[ch.len] = '\0';
+        ev->objlen = ch.len;
     }
-    if (!ev->key || !ev->obj || !ev->rv) {
+    ev->prev = ch.prev ? strndup(ch.prev, ch.prevlen) : strdup("");
+    if (!ev->key || !ev->obj || !ev->prev) {
         event_clear(ev);
         return -1;
     }
-    if (!ev->prev)
-        ev->prev = strdup("");
     return 0;
 }
 

@@ -118,57 +118,42 @@ start_redis() {
 	die "redis-server did not start (see $work/redis.log)"
 }
 
-start_berth() {
-	local try
+# spawn_server NAME [ARGS...]: `berth server` on the private Redis and a free port, with
+# ARGS, logging to $work/NAME.log; sets NAME_port and NAME_pid once the default namespace
+# answers (created right after the store connects).
+spawn_server() {
+	local name=$1 try port pid
+	shift
 	for try in 1 2 3 4 5; do
-		berth_port=$(free_port)
-		# The API server and store alone, as the issue measures them: the 10,000 pods of
-		# the runs have no nodes, and an in-process scheduler would retry every one of
-		# them (with an Event each) every 10 s on the same event loop.
-		"$berth" server --redis "redis://127.0.0.1:$redis_port/0" --listen "127.0.0.1:$berth_port" \
-			--no-scheduler --no-controllers --log-level warn >"$work/berth.log" 2>&1 &
-		berth_pid=$!
+		port=$(free_port)
+		"$berth" server --redis "redis://127.0.0.1:$redis_port/0" --listen "127.0.0.1:$port" \
+			--no-scheduler --no-controllers --log-level warn "$@" >"$work/$name.log" 2>&1 &
+		pid=$!
+		printf -v "${name}_port" %s "$port"
+		printf -v "${name}_pid" %s "$pid"
 		for _ in $(seq 1 50); do
-			kill -0 "$berth_pid" 2>/dev/null || break
-			# readyz answers 200 once the store is connected; the default namespace is
-			# created right after, so wait for it too.
-			if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$berth_port/api/v1/namespaces/default")" = 200 ] &&
-				kill -0 "$berth_pid" 2>/dev/null; then
+			kill -0 "$pid" 2>/dev/null || break
+			if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/namespaces/default")" = 200 ] &&
+				kill -0 "$pid" 2>/dev/null; then
 				return 0
 			fi
 			sleep 0.1
 		done
-		kill -TERM "$berth_pid" 2>/dev/null || true
-		wait "$berth_pid" 2>/dev/null || true
-		berth_pid=
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		printf -v "${name}_pid" %s ""
 	done
-	cat "$work/berth.log" >&2
-	die "berth server did not start"
+	cat "$work/$name.log" >&2
+	die "berth server $* did not start"
 }
 
-# start_plain: a second server on the same Redis with --no-list-cache, the reference for
-# the 10,000-pod list: the same list read from Redis on every request.
-start_plain() {
-	local try
-	for try in 1 2 3 4 5; do
-		plain_port=$(free_port)
-		"$berth" server --redis "redis://127.0.0.1:$redis_port/0" --listen "127.0.0.1:$plain_port" \
-			--no-scheduler --no-controllers --no-list-cache --log-level warn >"$work/plain.log" 2>&1 &
-		plain_pid=$!
-		for _ in $(seq 1 50); do
-			kill -0 "$plain_pid" 2>/dev/null || break
-			if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$plain_port/readyz")" = 200 ]; then
-				return 0
-			fi
-			sleep 0.1
-		done
-		kill -TERM "$plain_pid" 2>/dev/null || true
-		wait "$plain_pid" 2>/dev/null || true
-		plain_pid=
-	done
-	cat "$work/plain.log" >&2
-	die "the --no-list-cache server did not start"
-}
+# The API server and store alone, as the issue measures them: the 10,000 pods of the runs
+# have no nodes, and an in-process scheduler would retry every one of them (with an Event
+# each) every 10 s on the same event loop.
+start_berth() { spawn_server berth; }
+# A second server on the same Redis with --no-list-cache, the reference for the
+# 10,000-pod list: the same list read from Redis on every request.
+start_plain() { spawn_server plain --no-list-cache; }
 
 api() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
