@@ -41,6 +41,8 @@
 #include "log.h"
 #include "util.h"
 #include "websocket.h"
+#include "jsonload.h"
+#include "jsondump.h"
 
 #define EXEC_HIGH            (1024 * 1024)   /* bytes waiting before a direction pauses */
 #define EXEC_MAX_MESSAGE     (1024 * 1024)   /* one client message */
@@ -154,7 +156,7 @@ static void timer_set(exec_session_t *s, int secs, int usecs)
 static void send_status(exec_session_t *s, json_t *st)
 {
     struct evbuffer *out = bufferevent_get_output(s->hj.bev);
-    char *js = json_dumps(st, JSON_COMPACT);
+    char *js = jsondump(st, JSON_COMPACT);
     json_decref(st);
     if (js) {
         ws_channel_append(out, WS_CH_STATUS, js, strlen(js), 0);
@@ -353,7 +355,7 @@ static void client_message(exec_session_t *s, const ws_message_t *m)
                 bufferevent_disable(s->hj.bev, EV_READ);   /* docker_write resumes it */
         }
     } else if (ch == WS_CH_RESIZE) {
-        json_t *j = json_loadb((const char *)m->data + 1, m->len - 1, 0, NULL);
+        json_t *j = jsonload((const char *)m->data + 1, m->len - 1, 0, NULL);
         json_int_t w = json_integer_value(json_object_get(j, "Width"));
         json_int_t h = json_integer_value(json_object_get(j, "Height"));
         json_decref(j);

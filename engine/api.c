@@ -19,6 +19,8 @@
 #include "table.h"
 #include "yaml_json.h"
 #include "util.h"
+#include "jsonload.h"
+#include "jsondump.h"
 
 static const char *const verb_names[] = { "GET", "LIST", "WATCH", "POST", "PUT", "PATCH",
                                           "DELETE", "DELETECOLLECTION", "OTHER" };
@@ -118,7 +120,7 @@ void api_reply(api_req_t *r, int code, const char *content_type, const char *bod
 
 void api_reply_json(api_req_t *r, int code, json_t *obj)
 {
-    char *s = json_dumps(obj, JSON_COMPACT);
+    char *s = jsondump(obj, JSON_COMPACT);
     json_decref(obj);
     if (!s) {
         api_reply(r, 500, "application/json", "{}", 2);
@@ -463,7 +465,7 @@ static int read_body(api_req_t *r)
                          "types include: application/json, application/yaml");
         return -1;
     }
-    r->body = json_loadb(data, len, JSON_DECODE_ANY, &jerr);
+    r->body = jsonload(data, len, JSON_DECODE_ANY, &jerr);
     if (!r->body) {
         api_reply_status(r, 400, "BadRequest", NULL,
                          "the request body is not valid JSON: line %d, column %d: %s", jerr.line,

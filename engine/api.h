@@ -103,6 +103,7 @@ typedef struct list_op_s {
     uint64_t token_rv;         /* from the continue token, 0 if none */
     uint64_t min_rv;           /* resourceVersion the client asked for */
     int rv_given;              /* resourceVersion was set and not "0" */
+    int rv_any;                /* resourceVersion was "0": any version will do */
     char *start;               /* continue after this key */
 } list_op_t;
 list_op_t *api_list_params(api_req_t *r);

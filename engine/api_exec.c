@@ -43,6 +43,7 @@
 #include "log.h"
 #include "util.h"
 #include "websocket.h"
+#include "jsonload.h"
 
 #define RELAY_HIGH          (1024 * 1024)
 #define AGENT_MAX_HEAD      (64 * 1024)    /* the agent's response head, or its error body */
@@ -435,7 +436,7 @@ static void node_read(const store_result_t *res, void *priv)
         op_close(op);
         return;
     }
-    json_t *node = res->status == STORE_OK ? json_loadb(res->data, res->len, 0, NULL) : NULL;
+    json_t *node = res->status == STORE_OK ? jsonload(res->data, res->len, 0, NULL) : NULL;
     int got = node && api_agent_endpoint(node, op->endpoint, sizeof(op->endpoint)) == 0;
     json_decref(node);
     if (res->status != STORE_OK && res->status != STORE_NOT_FOUND) {
@@ -464,7 +465,7 @@ static void pod_read(const store_result_t *res, void *priv)
         api_reply_not_found(r, r->kind, r->name);
         return;
     }
-    json_t *pod = res->status == STORE_OK ? json_loadb(res->data, res->len, 0, NULL) : NULL;
+    json_t *pod = res->status == STORE_OK ? jsonload(res->data, res->len, 0, NULL) : NULL;
     if (!pod) {
         op_fail(op, 503, "ServiceUnavailable", "the store is unavailable");
         return;

@@ -25,6 +25,7 @@
 #include "apiclient.h"
 #include "kinds.h"
 #include "util.h"
+#include "jsonload.h"
 
 typedef struct log_op_s {
     api_req_t *r;
@@ -178,7 +179,7 @@ static void node_read(const store_result_t *res, void *priv)
     log_op_t *op = priv;
     api_req_t *r = op->r;
     char base[400], host[300], path[2048];
-    json_t *node = res->status == STORE_OK ? json_loadb(res->data, res->len, 0, NULL) : NULL;
+    json_t *node = res->status == STORE_OK ? jsonload(res->data, res->len, 0, NULL) : NULL;
     int got = node && api_agent_endpoint(node, base, sizeof(base)) == 0;
     json_decref(node);
     if (!got) {
@@ -230,7 +231,7 @@ static void pod_read(const store_result_t *res, void *priv)
         api_reply_status(r, 404, "NotFound", NULL, "pods \"%s\" not found", r->name);
         return;
     }
-    json_t *pod = res->status == STORE_OK ? json_loadb(res->data, res->len, 0, NULL) : NULL;
+    json_t *pod = res->status == STORE_OK ? jsonload(res->data, res->len, 0, NULL) : NULL;
     if (!pod) {
         api_reply_status(r, 503, "ServiceUnavailable", NULL, "the store is unavailable");
         return;

@@ -11,6 +11,8 @@
 #include "selector.h"
 #include "table.h"
 #include "util.h"
+#include "jsonload.h"
+#include "jsondump.h"
 
 /* ---- get --------------------------------------------------------------------------- */
 
@@ -23,7 +25,7 @@ static void get_done(const store_result_t *res, void *priv)
         return api_reply_store_error(r, res, res->errstr);
     if (!api_wants_table(r))
         return api_reply(r, 200, "application/json", res->data, res->len);
-    json_t *obj = json_loadb(res->data, res->len, 0, NULL);
+    json_t *obj = jsonload(res->data, res->len, 0, NULL);
     if (!obj)
         return api_reply_status(r, 500, "InternalError", NULL, "stored object is not valid JSON");
     json_t *rows = json_array();
@@ -47,7 +49,7 @@ static void scale_get_done(const store_result_t *res, void *priv)
         return api_reply_not_found(r, r->kind, r->name);
     if (res->status != STORE_OK)
         return api_reply_store_error(r, res, res->errstr);
-    json_t *obj = json_loadb(res->data, res->len, 0, NULL);
+    json_t *obj = jsonload(res->data, res->len, 0, NULL);
     if (!obj)
         return api_reply_status(r, 500, "InternalError", NULL, "stored object is not valid JSON");
     api_reply_json(r, 200, api_scale_from(r->kind, obj));
@@ -76,7 +78,7 @@ static char *continue_token(uint64_t rv, const char *key, size_t keylen)
 {
     json_t *t = json_pack("{s:s,s:I,s:s%}", "v", "meta.k8s.io/v1", "rv", (json_int_t)rv, "start",
                           key, keylen);
-    char *s = json_dumps(t, JSON_COMPACT), *b = s ? util_base64(s, strlen(s)) : NULL;
+    char *s = jsondump(t, JSON_COMPACT), *b = s ? util_base64(s, strlen(s)) : NULL;
     free(s);
     json_decref(t);
     return b;
@@ -86,7 +88,7 @@ static int parse_continue(const char *token, uint64_t *rv, char **start)
 {
     size_t len;
     unsigned char *raw = util_base64_decode(token, &len);
-    json_t *t = raw ? json_loadb((const char *)raw, len, 0, NULL) : NULL;
+    json_t *t = raw ? jsonload((const char *)raw, len, 0, NULL) : NULL;
     free(raw);
     json_t *jrv = json_object_get(t, "rv");
     const char *s = json_str(t, "start");
@@ -137,6 +139,8 @@ static void list_done(const store_list_t *list, void *priv)
                                 asked, rv);
     }
     snprintf(rvs, sizeof(rvs), "%" PRIu64, rv);
+    /* resourceVersion=0 answered from the cache: whole, whatever the limit (api_handle_list). */
+    size_t limit = op->rv_any && !op->start && list->cached ? 0 : op->limit;
 
     /* Choose the items first, so the continue token is known before the body is written
      * and the stored bytes are copied exactly once. */
@@ -158,13 +162,13 @@ static void list_done(const store_list_t *list, void *priv)
                 !field_selector_match(op->fields, m))
                 continue;
         } else if (parsed) {
-            parsed[i] = json_loadb(it->data, it->len, 0, NULL);
+            parsed[i] = jsonload(it->data, it->len, 0, NULL);
             json_t *md = json_object_get(parsed[i], "metadata");
             if (!parsed[i] || !label_selector_match(op->labels, json_object_get(md, "labels")) ||
                 !field_selector_match(op->fields, parsed[i]))
                 continue;
         }
-        if (op->limit && count == op->limit) {
+        if (limit && count == limit) {
             more = 1;
             break;
         }
@@ -264,6 +268,7 @@ list_op_t *api_list_params(api_req_t *r)
         }
         op->min_rv = n;
         op->rv_given = n != 0;
+        op->rv_any = n == 0;
     }
     /* A field selector that pins the namespace narrows an all-namespaces list. */
     const char *pinned = field_selector_namespace(op->fields);
@@ -285,8 +290,16 @@ void api_handle_list(api_req_t *r)
     int filtering = !label_selector_empty(op->labels) || !field_selector_empty(op->fields);
     r->op = op;
     size_t limit = filtering ? 0 : op->limit;
-    if ((r->srv->lists ? listcache_list(r->srv->lists, r->kind, r->ns, op->start, limit, list_done, r)
-                       : store_list(r->srv->store, r->kind, r->ns, op->start, limit, list_done, r)) != 0) {
+    int rc;
+    if (!r->srv->lists)
+        rc = store_list(r->srv->store, r->kind, r->ns, op->start, limit, list_done, r);
+    else if (op->rv_any && !op->start)
+        /* resourceVersion=0: kube-apiserver answers from its watch cache, whole, whatever
+         * the limit (client-go informers start so); with a continue token it pages. */
+        rc = listcache_list_any(r->srv->lists, r->kind, r->ns, limit, list_done, r);
+    else
+        rc = listcache_list(r->srv->lists, r->kind, r->ns, op->start, limit, list_done, r);
+    if (rc != 0) {
         r->op = NULL;
         list_op_free(op);
         api_reply_store_error(r, NULL, "not connected");

@@ -15,6 +15,8 @@
 #include "selector.h"
 #include "table.h"
 #include "util.h"
+#include "jsonload.h"
+#include "jsondump.h"
 
 #define WATCH_DEFAULT_TIMEOUT 1800   /* seconds, as kube-apiserver's --min-request-timeout */
 #define BOOKMARK_INTERVAL     60
@@ -57,7 +59,7 @@ static void send_line(stream_t *s, const char *type, const char *obj, size_t len
 
 static void send_json(stream_t *s, const char *type, json_t *obj)
 {
-    char *text = json_dumps(obj, JSON_COMPACT);
+    char *text = jsondump(obj, JSON_COMPACT);
     if (text) {
         send_line(s, type, text, strlen(text));
         free(text);
@@ -91,7 +93,7 @@ static void send_object(stream_t *s, const char *type, const char *raw, size_t l
         send_line(s, type, raw, len);
         return;
     }
-    json_t *parsed = obj ? json_incref(obj) : json_loadb(raw, len, 0, NULL);
+    json_t *parsed = obj ? json_incref(obj) : jsonload(raw, len, 0, NULL);
     if (!parsed)
         return;
     json_t *rows = json_array();
@@ -207,7 +209,7 @@ static void initial_list_done(const store_list_t *list, void *priv)
         const store_item_t *it = &list->items[i];
         json_t *obj = NULL;
         if (filtering) {
-            obj = json_loadb(it->data, it->len, 0, NULL);
+            obj = jsonload(it->data, it->len, 0, NULL);
             if (!matches(s, obj)) {
                 json_decref(obj);
                 continue;

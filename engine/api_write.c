@@ -20,6 +20,8 @@
 #include "svcalloc.h"
 #include "util.h"
 #include "validate.h"
+#include "jsonload.h"
+#include "jsondump.h"
 
 /* Conflicts on a write the client did not condition on a resourceVersion are retried, as
  * kube-apiserver's GuaranteedUpdate does; each round lets at least one writer through, so
@@ -163,7 +165,7 @@ static json_t *conflict_status(const kind_t *k, const char *name, const char *wh
 static char *dump_for_store(json_t *obj)
 {
     json_object_set_new(md_of(obj), "resourceVersion", json_string(store_rv_placeholder()));
-    return json_dumps(obj, JSON_COMPACT);
+    return jsondump(obj, JSON_COMPACT);
 }
 
 /* The apiVersion and kind in a body must name the endpoint's kind when present. */
@@ -256,7 +258,7 @@ static int ready_to_remove(const kind_t *k, const json_t *obj)
 static char *projection_of(const kind_t *k, const json_t *obj)
 {
     json_t *p = selector_projection(obj, k->field_selectors);
-    char *s = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    char *s = p ? jsondump(p, JSON_COMPACT) : NULL;
     json_decref(p);
     return s;
 }
@@ -427,7 +429,7 @@ static void reply_written(api_req_t *r, const char *data, size_t len)
                                  "\"status\":\"Success\",\"code\":201}";
         return api_reply(r, 201, "application/json", ok, sizeof(ok) - 1);
     }
-    json_t *obj = json_loadb(data, len, 0, NULL);
+    json_t *obj = jsonload(data, len, 0, NULL);
     api_reply_json(r, 200, api_scale_from(r->kind, obj));
     json_decref(obj);
 }
@@ -506,7 +508,7 @@ static void rmw_write(api_req_t *r, json_t *new_obj)
         char rv[32];
         snprintf(rv, sizeof(rv), "%" PRIu64, r->current_rv);
         json_object_set_new(md_of(new_obj), "resourceVersion", json_string(rv));
-        char *s = json_dumps(new_obj, JSON_COMPACT);
+        char *s = jsondump(new_obj, JSON_COMPACT);
         json_decref(new_obj);
         reply_written(r, s ? s : "{}", s ? strlen(s) : 2);
         free(s);
@@ -610,7 +612,7 @@ static void rmw_got(const store_result_t *res, void *priv)
     if (res->status != STORE_OK)
         return api_reply_store_error(r, res, res->errstr);
     json_decref(r->current);
-    r->current = json_loadb(res->data, res->len, 0, NULL);
+    r->current = jsonload(res->data, res->len, 0, NULL);
     if (!r->current)
         return api_reply_status(r, 500, "InternalError", NULL, "stored object is not valid JSON");
     r->current_rv = rv_of(r->current);
@@ -1199,7 +1201,7 @@ static void collection_item_done(api_req_t *child, int code, const char *body, s
 {
     api_req_t *parent = child->done_priv;
     if (code < 300) {
-        json_t *obj = json_loadb(body, len, 0, NULL);
+        json_t *obj = jsonload(body, len, 0, NULL);
         if (obj)
             json_array_append_new(parent->deleted, obj);
     }
@@ -1251,7 +1253,7 @@ static void collection_listed(const store_list_t *list, void *priv)
     r->pending = json_array();
     r->deleted = json_array();
     for (size_t i = 0; i < list->n; i++) {
-        json_t *obj = json_loadb(list->items[i].data, list->items[i].len, 0, NULL);
+        json_t *obj = jsonload(list->items[i].data, list->items[i].len, 0, NULL);
         json_t *md = json_object_get(obj, "metadata");
         if (obj && label_selector_match(lop->labels, json_object_get(md, "labels")) &&
             field_selector_match(lop->fields, obj))
@@ -1369,7 +1371,7 @@ static void reaper_scanned(const store_list_t *list, void *priv)
         /* Most pods are not terminating: look for the key in the bytes before parsing. */
         if (!memmem(list->items[i].data, list->items[i].len, "\"deletionTimestamp\"", 19))
             continue;
-        json_t *obj = json_loadb(list->items[i].data, list->items[i].len, 0, NULL);
+        json_t *obj = jsonload(list->items[i].data, list->items[i].len, 0, NULL);
         json_t *md = json_object_get(obj, "metadata");
         const char *ts = json_str(md, "deletionTimestamp");
         if (ts && json_str(md, "namespace") && json_str(md, "name"))

@@ -47,6 +47,8 @@
 
 #include "apiclient.h"
 #include "util.h"
+#include "jsonload.h"
+#include "jsondump.h"
 
 #define APICLIENT_DEFAULT_TIMEOUT 30
 #define APICLIENT_WATCH_TIMEOUT   660            /* longer than any timeoutSeconds we ask for */
@@ -379,7 +381,7 @@ static json_t *parse_buffer(struct evbuffer *buf)
     if (!len)
         return NULL;
     const char *data = (const char *)evbuffer_pullup(buf, -1);
-    return data ? json_loadb(data, len, 0, NULL) : NULL;
+    return data ? jsonload(data, len, 0, NULL) : NULL;
 }
 
 static void on_done(struct evhttp_request *req, void *arg)
@@ -417,7 +419,7 @@ static void deliver_line(apiclient_call_t *call, const char *line, size_t len)
     json_t *ev;
     if (!len)
         return;
-    ev = json_loadb(line, len, 0, NULL);
+    ev = jsonload(line, len, 0, NULL);
     if (json_is_object(ev))
         call->on_event(ev, call->priv);
     json_decref(ev);
@@ -578,7 +580,7 @@ static apiclient_call_t *call_start(apiclient_t *c, enum evhttp_cmd_type type, c
         goto failed;
     if (stream && !(call->acc = evbuffer_new()))
         goto failed;
-    if (body && !(call->text = json_dumps(body, JSON_COMPACT)))
+    if (body && !(call->text = jsondump(body, JSON_COMPACT)))
         goto failed;
     call->had_body = body != NULL;
     if (content_type && !(call->ctype = strdup(content_type)))

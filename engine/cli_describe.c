@@ -28,6 +28,7 @@
 #include "json_yaml.h"
 #include "tabwriter.h"
 #include "util.h"
+#include "jsonload.h"
 
 #define CHUNK_SIZE 500
 #define MAX_ANNOTATION_LEN 140
@@ -59,7 +60,7 @@ static json_t *get_json(describe_t *d, const char *path, long *status, char *err
         cli_conn_error_line(d->kc, err, errline, errlen);
         return NULL;
     }
-    json_t *body = json_loadb(resp, len, 0, &jerr);
+    json_t *body = jsonload(resp, len, 0, &jerr);
     free(resp);
     if (*status >= 200 && *status <= 299 && json_is_object(body))
         return body;

@@ -27,6 +27,8 @@
 #include "json_yaml.h"
 #include "tabwriter.h"
 #include "util.h"
+#include "jsonload.h"
+#include "jsondump.h"
 
 #define BERTH_CLIENT_VERSION "v0.1.0"
 #define TABLE_ACCEPT                                                                         \
@@ -89,7 +91,7 @@ static json_t *get_json(get_t *g, const char *path, const char *accept, const ta
         add_error(g, "%s", line);
         return NULL;
     }
-    json_t *body = json_loadb(resp, len, 0, &jerr);
+    json_t *body = jsonload(resp, len, 0, &jerr);
     free(resp);
     if (status < 200 || status > 299) {
         if (!(status == 404 && g->ignore_not_found)) {
@@ -413,7 +415,7 @@ static void put_cell(tabwriter_t *tw, const json_t *cell)
     case JSON_NULL:
         return;
     default: {
-        char *s = json_dumps(cell, JSON_COMPACT);
+        char *s = jsondump(cell, JSON_COMPACT);
         if (s)
             tabwriter_puts(tw, s);
         free(s);
@@ -655,7 +657,7 @@ typedef struct watch_ctx_s {
 static void watch_event(watch_ctx_t *w, const char *text, size_t len)
 {
     json_error_t jerr;
-    json_t *ev = json_loadb(text, len, 0, &jerr);
+    json_t *ev = jsonload(text, len, 0, &jerr);
     json_t *obj = json_object_get(ev, "object");
     const char *type = json_str(ev, "type");
     if (!ev || !json_is_object(obj) || !type) {
@@ -804,7 +806,7 @@ static int run_watch(get_t *g, target_t *targets, size_t nt)
         rc = 1;
     } else if (status && (status < 200 || status > 299)) {
         json_error_t jerr;
-        json_t *body = json_loadb(w.line ? w.line : "", w.len, 0, &jerr);
+        json_t *body = jsonload(w.line ? w.line : "", w.len, 0, &jerr);
         cli_print_error(body, status);
         json_decref(body);
         rc = 1;

@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "util.h"
+#include "jsonload.h"
 
 #define HOLD_MAX 65536
 
@@ -282,7 +283,7 @@ static int on_data(const char *data, size_t len, void *priv)
         s->state = len && data[0] == '{' ? 1 : 2;
     } else if (s->state == 1) {
         /* more after a complete Status: it was a log line after all */
-        json_t *j = json_loadb(s->held, s->len, 0, &jerr);
+        json_t *j = jsonload(s->held, s->len, 0, &jerr);
         int complete = j != NULL;
         json_decref(j);
         if (complete)
@@ -292,7 +293,7 @@ static int on_data(const char *data, size_t len, void *priv)
         if (held_add(s, data, len) < 0 || s->len > HOLD_MAX)
             held_flush(s);
         else {
-            json_t *j = json_loadb(s->held, s->len, JSON_DISABLE_EOF_CHECK, &jerr);
+            json_t *j = jsonload(s->held, s->len, JSON_DISABLE_EOF_CHECK, &jerr);
             const char *kind = json_str(j, "kind");
             if (j && !(kind && !strcmp(kind, "Status")))
                 held_flush(s);
@@ -353,7 +354,7 @@ static int stream_log(logs_t *l, const char *pod, const char *container)
         rc = 1;
     } else if (status < 200 || status > 299) {
         json_error_t jerr;
-        json_t *body = s.state == 1 ? json_loadb(s.held, s.len, 0, &jerr) : NULL;
+        json_t *body = s.state == 1 ? jsonload(s.held, s.len, 0, &jerr) : NULL;
         fflush(stdout);
         cli_print_error(body, status);
         json_decref(body);

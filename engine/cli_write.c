@@ -10,6 +10,7 @@
 
 #include "cli_write.h"
 #include "util.h"
+#include "jsonload.h"
 
 /* ------------------------------------------------------------------ small things */
 
@@ -466,7 +467,7 @@ typedef struct follow_s {
 static int follow_line(follow_t *f, const char *line, size_t len)
 {
     json_error_t jerr;
-    json_t *ev = json_loadb(line, len, 0, &jerr);
+    json_t *ev = jsonload(line, len, 0, &jerr);
     const char *type = json_str(ev, "type");
     json_t *obj = json_object_get(ev, "object");
     int stop = 0;

@@ -20,6 +20,8 @@
 #include <event2/event.h>
 
 #include "docker.h"
+#include "jsonload.h"
+#include "jsondump.h"
 
 #define DOCKER_MAX_BODY  (64u << 20)     /* one-shot body or error body, bytes */
 
@@ -178,14 +180,14 @@ static void call_finish(docker_call_t *c, CURLcode rc)
     } else if (c->stream) {
         if (status && (status < 200 || status >= 300)) {
             json_error_t jerr;
-            body = c->acc_len ? json_loadb(c->acc, c->acc_len, JSON_DECODE_ANY, &jerr) : NULL;
+            body = c->acc_len ? jsonload(c->acc, c->acc_len, JSON_DECODE_ANY, &jerr) : NULL;
             errstr = error_message(c, body, msg, sizeof(msg));
         }
         c->on_end(status, errstr, c->priv);
     } else {
         json_error_t jerr;
         if (status && c->acc_len)
-            body = json_loadb(c->acc, c->acc_len, JSON_DECODE_ANY, &jerr);
+            body = jsonload(c->acc, c->acc_len, JSON_DECODE_ANY, &jerr);
         if (status >= 400)
             errstr = error_message(c, body, msg, sizeof(msg));
         c->done(status, body, errstr, c->priv);
@@ -375,7 +377,7 @@ static docker_call_t *call_start(docker_t *d, const char *method, const char *ur
         curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
-        c->req_body = json_dumps(body, JSON_COMPACT);
+        c->req_body = jsondump(body, JSON_COMPACT);
         if (!c->req_body)
             goto failed;
         c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
@@ -572,7 +574,7 @@ static void hijack_fail(docker_hijack_t *h, const char *why)
         struct evbuffer *in = bufferevent_get_input(h->bev);
         size_t n = evbuffer_get_length(in);
         const char *body = n ? (const char *)evbuffer_pullup(in, (ev_ssize_t)n) : "";
-        json_t *j = n ? json_loadb(body, n, JSON_DECODE_ANY, NULL) : NULL;
+        json_t *j = n ? jsonload(body, n, JSON_DECODE_ANY, NULL) : NULL;
         const char *m = json_string_value(json_object_get(j, "message"));
         if (m)
             snprintf(msg, sizeof(msg), "%s", m);
@@ -694,7 +696,7 @@ docker_hijack_t *docker_hijack(docker_t *d, const char *path, json_t *body, long
         freeaddrinfo(ai);
     }
     docker_hijack_t *h = calloc(1, sizeof(*h));
-    char *json = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *json = body ? jsondump(body, JSON_COMPACT) : NULL;
     if (!h)
         goto failed;
     h->d = d;

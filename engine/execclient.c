@@ -29,6 +29,7 @@
 
 #include "execclient.h"
 #include "websocket.h"
+#include "jsonload.h"
 
 #define EXEC_CHUNK        (32 * 1024)        /* stdin bytes per frame */
 #define EXEC_MAX_HEAD     (64 * 1024)        /* the response head, or an error body */
@@ -146,7 +147,7 @@ static void queue_stdin(session_t *s)
 
 static void take_status(session_t *s, const uint8_t *data, size_t len)
 {
-    json_t *st = json_loadb((const char *)data, len, 0, NULL);
+    json_t *st = jsonload((const char *)data, len, 0, NULL);
     const char *status = json_string_value(json_object_get(st, "status"));
     s->have_status = 1;
     if (status && !strcmp(status, "Success")) {
@@ -282,7 +283,7 @@ static int handshake(session_t *s, const char *key, char *err, size_t errlen)
             }
             size_t bl = evbuffer_get_length(s->in);
             const char *body = bl ? (const char *)evbuffer_pullup(s->in, (ev_ssize_t)bl) : "";
-            json_t *j = bl ? json_loadb(body, bl, 0, NULL) : NULL;
+            json_t *j = bl ? jsonload(body, bl, 0, NULL) : NULL;
             const char *m = json_string_value(json_object_get(j, "message"));
             if (m)
                 snprintf(err, errlen, "%s", m);

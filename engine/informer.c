@@ -45,6 +45,7 @@ struct informer_s {
     char *rv;
 
     int started, synced;
+    int list_consistent;            /* the next list without resourceVersion=0 (after a 410) */
     apiclient_call_t *list_call, *watch_call;
     json_t *fresh;                  /* the list being gathered: cache key -> object */
     char *list_kind, *list_api_version;
@@ -282,6 +283,7 @@ static void on_list_page(int status, json_t *body, const char *errstr, void *pri
     if (status == 410) {
         /* The continue token expired: start the list over. */
         inf->stats.expired++;
+        inf->list_consistent = 1;
         json_decref(inf->fresh);
         inf->fresh = NULL;
         retry_now(inf, RETRY_RELIST);
@@ -318,6 +320,7 @@ static void on_list_page(int status, json_t *body, const char *errstr, void *pri
     json_t *fresh = inf->fresh;
     inf->fresh = NULL;
     set_str(&inf->rv, rv ? rv : "");
+    inf->list_consistent = 0;
     inf->stats.lists++;
     inf->synced = 1;
     cache_replace(inf, fresh);
@@ -335,6 +338,11 @@ static void list_page(informer_t *inf, const char *cont)
         return;
     }
     evbuffer_add_printf(u, "%s?limit=%d", inf->path, inf->page_size);
+    /* As client-go's reflector: the first page asks for any resourceVersion, which an API
+     * server with a cache (kube's watch cache, berth's list cache) answers whole from memory
+     * instead of a chain of pages; after a 410 the list asks for the latest, paged. */
+    if (!cont && !inf->list_consistent)
+        evbuffer_add_printf(u, "&resourceVersion=0");
     if (cont) {
         evbuffer_add_printf(u, "&continue=");
         apiclient_query_escape(u, cont);
@@ -384,6 +392,7 @@ static void on_watch_event(json_t *ev, void *priv)
             /* Our resourceVersion fell out of the server's window: list again now, unless
              * it came from a list just made (then the server is not keeping up: back off). */
             inf->stats.expired++;
+        inf->list_consistent = 1;
             if (inf->watch_after_list && !inf->watch_saw_event)
                 retry_later(inf, RETRY_RELIST);
             else
@@ -428,6 +437,7 @@ static void on_watch_end(int status, json_t *body, const char *errstr, void *pri
     }
     if (status == 410) {
         inf->stats.expired++;
+        inf->list_consistent = 1;
         if (inf->watch_after_list && !inf->watch_saw_event)
             retry_later(inf, RETRY_RELIST);
         else

@@ -12,6 +12,8 @@
 #include "kubeclient.h"
 #include "util.h"
 #include "yaml_json.h"
+#include "jsonload.h"
+#include "jsondump.h"
 
 #define KC_DEFAULT_SERVER "http://127.0.0.1:6443"
 #define KC_MAX_BODY (256u << 20)     /* a response larger than this is refused */
@@ -435,7 +437,7 @@ json_t *kubeclient_json(kubeclient_t *kc, const char *method, const char *path,
                         const char *content_type, json_t *body, long *status,
                         char *err, size_t errlen)
 {
-    char *enc = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *enc = body ? jsondump(body, JSON_COMPACT) : NULL;
     char *resp = NULL;
     size_t len = 0;
     json_t *out;
@@ -450,7 +452,7 @@ json_t *kubeclient_json(kubeclient_t *kc, const char *method, const char *path,
     free(enc);
     if (rc < 0)
         return NULL;
-    out = json_loadb(resp, len, 0, &jerr);
+    out = jsonload(resp, len, 0, &jerr);
     if (!out)
         snprintf(err, errlen, "%s %s: HTTP %ld with a body that is not JSON%s%.200s", method,
                  path, *status, len ? ": " : "", resp);

@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "selector.h"
 #include "util.h"
+#include "jsonload.h"
 
 #define DELTA_MIN      1000   /* changes a delta may carry at least (more than half the copy:
                                  copy anew) */
@@ -39,8 +40,10 @@ typedef struct read_s {
     purpose_t purpose;
     char *ns, *start_after;
     size_t limit;
+    int any;                    /* resourceVersion=0: from the copy, the limit is ignored */
     store_list_cb *cb;
     void *privdata;
+    struct read_s *next;        /* in kc->waiting */
 } read_t;
 
 struct kcache_s {
@@ -58,6 +61,7 @@ struct kcache_s {
     size_t nscan, capscan;
     uint64_t scan_rv;           /* berth:rv read before the first step */
     uint64_t last_listed, retry_at;   /* util_now_us() */
+    read_t *waiting;            /* resourceVersion=0 lists waiting for the copy being taken */
     kcache_t *next;
 };
 
@@ -286,7 +290,7 @@ static void answer_from_copy(kcache_t *kc, const read_t *rd)
     list.modrv = kc->modrv;
     list.items = kc->items + lo;
     list.n = hi - lo;
-    if (rd->limit && list.n > rd->limit) {
+    if (rd->limit && !rd->any && list.n > rd->limit) {
         list.n = rd->limit;
         list.more = 1;
     }
@@ -334,6 +338,22 @@ static int send_delta(kcache_t *kc, read_t *rd)
     return store_list_delta(kc->lc->store, kc->kind, kc->pos, count, delta_done, rd);
 }
 
+/* The copy is ready, or taking it failed: the lists that waited for it send their delta
+ * read now, as any list does (so each still sees every write acknowledged before it
+ * arrived), or go to the store with their limit. */
+static void wake_waiting(kcache_t *kc)
+{
+    read_t *rd = kc->waiting;
+    kc->waiting = NULL;
+    while (rd) {
+        read_t *next = rd->next;
+        rd->next = NULL;
+        if (!kc->ready || send_delta(kc, rd) != 0)
+            read_finish(rd, 0, STORE_OK, NULL);
+        rd = next;
+    }
+}
+
 static void scan_clear(kcache_t *kc)
 {
     items_free(kc->scan, kc->nscan);
@@ -348,6 +368,7 @@ static void build_failed(kcache_t *kc, const char *why)
     scan_clear(kc);
     kc->building = 0;
     kc->retry_at = util_now_us() + RETRY_SECONDS * 1000000ull;
+    wake_waiting(kc);
 }
 
 static void scan_rv_done(const store_result_t *res, void *priv)
@@ -462,6 +483,7 @@ static void catchup_done(kcache_t *kc, const store_delta_t *d)
     snprintf(labels, sizeof(labels), "resource=\"%s\"", kc->store_key);
     metrics_add("berth_list_cache_snapshots_total", labels, 1);
     count_objects(kc);
+    wake_waiting(kc);
 }
 
 static void delta_done(const store_delta_t *d, void *priv)
@@ -559,6 +581,11 @@ void listcache_free(listcache_t *lc)
         lc->kinds = kc->next;
         items_free(kc->items, kc->n);
         items_free(kc->scan, kc->nscan);
+        while (kc->waiting) {
+            read_t *rd = kc->waiting;
+            kc->waiting = rd->next;
+            read_free(rd);
+        }
         free(kc->store_key);
         free(kc);
     }
@@ -568,7 +595,7 @@ void listcache_free(listcache_t *lc)
 const json_t *listcache_match(const kind_t *k, store_item_t *it)
 {
     if (!it->match) {
-        json_t *obj = json_loadb(it->data, it->len, 0, NULL);
+        json_t *obj = jsonload(it->data, it->len, 0, NULL);
         if (!obj)
             return NULL;
         it->match = selector_projection(obj, k->field_selectors);
@@ -597,8 +624,8 @@ static kcache_t *kcache_get(listcache_t *lc, const kind_t *k)
     return kc;
 }
 
-int listcache_list(listcache_t *lc, const kind_t *k, const char *ns, const char *start_after,
-                   size_t limit, store_list_cb *cb, void *privdata)
+static int list_common(listcache_t *lc, const kind_t *k, const char *ns, const char *start_after,
+                       size_t limit, int any, store_list_cb *cb, void *privdata)
 {
     kcache_t *kc = kcache_get(lc, k);
     read_t *rd;
@@ -610,7 +637,8 @@ int listcache_list(listcache_t *lc, const kind_t *k, const char *ns, const char 
         drop(kc);   /* Redis was reconnected: maybe another one, or restored */
     if (!kc->ready) {
         start_build(kc);
-        return list_from_store(kc, ns, start_after, limit, cb, privdata);
+        if (!any || !kc->building)
+            return list_from_store(kc, ns, start_after, limit, cb, privdata);
     }
     rd = read_new(kc, FOR_LIST);
     if (!rd || (ns && !(rd->ns = strdup(ns))) ||
@@ -620,11 +648,29 @@ int listcache_list(listcache_t *lc, const kind_t *k, const char *ns, const char 
         return -1;
     }
     rd->limit = limit;
+    rd->any = any;
     rd->cb = cb;
     rd->privdata = privdata;
+    if (!kc->ready) {
+        rd->next = kc->waiting;   /* any: wait for the copy being taken */
+        kc->waiting = rd;
+        return 0;
+    }
     if (send_delta(kc, rd) != 0) {
         read_free(rd);   /* Redis down: the caller answers 503; cb is never called */
         return -1;
     }
     return 0;
+}
+
+int listcache_list(listcache_t *lc, const kind_t *k, const char *ns, const char *start_after,
+                   size_t limit, store_list_cb *cb, void *privdata)
+{
+    return list_common(lc, k, ns, start_after, limit, 0, cb, privdata);
+}
+
+int listcache_list_any(listcache_t *lc, const kind_t *k, const char *ns, size_t limit,
+                       store_list_cb *cb, void *privdata)
+{
+    return list_common(lc, k, ns, NULL, limit, 1, cb, privdata);
 }

@@ -33,13 +33,22 @@ typedef struct listcache_s listcache_t;
  * listed). */
 listcache_t *listcache_create(struct event_base *base, store_t *store, unsigned refresh_ms);
 /* Frees the copies. Lists still waiting are not called back: free the store first (its
- * callbacks fail them). */
+ * callbacks fail them, and a copy being taken then fails, which sends the lists waiting for
+ * it to the store, which fails them too). */
 void listcache_free(listcache_t *lc);
 
 /* As store_list(): the same arguments, results and promise (0 and cb exactly once later,
  * or -1 and never cb). The items passed to cb are borrowed until it returns. */
 int listcache_list(listcache_t *lc, const kind_t *k, const char *ns, const char *start_after,
                    size_t limit, store_list_cb *cb, void *privdata);
+
+/* A list with resourceVersion=0 ("any") and no continue token: as listcache_list, but
+ * from the copy the whole kind (or namespace) is answered and the limit is ignored, as
+ * kube-apiserver's watch cache does (informers start with such a list: one answer instead
+ * of a page chain). While a copy is being taken the list waits for it rather than going to
+ * the store; if taking it fails, the list goes to the store with its limit. */
+int listcache_list_any(listcache_t *lc, const kind_t *k, const char *ns, size_t limit,
+                       store_list_cb *cb, void *privdata);
 
 /* What label and field selectors of k match against for an item of a list this cache
  * answered (list->cached): the object's selector projection (selector.h), made on first

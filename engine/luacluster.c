@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "selector.h"
 #include "util.h"
+#include "jsonload.h"
 
 #define M_FAILURES   "berth_lua_cluster_action_failures_total"
 #define LC_UDATA_MT  "berth.cluster.vm"
@@ -1031,7 +1032,7 @@ static int lc_lua_patch(lua_State *L)
         json_error_t jerr;
         size_t len;
         const char *text = lua_tolstring(L, 4, &len);
-        patch = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+        patch = jsonload(text, len, JSON_DECODE_ANY, &jerr);
         if (patch == NULL)
             return luaL_error(L, "cluster.patch: patch is not JSON: %s", jerr.text);
     } else {

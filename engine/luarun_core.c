@@ -20,6 +20,7 @@
 #include "luajson.h"
 #include "luarun.h"
 #include "yaml_json.h"
+#include "jsonload.h"
 
 #define LR_OTHER_MAX  (64u * 1024)   /* non-event text kept from a stream (a Status) */
 #define LR_LINE_MAX   (64u * 1024 * 1024) /* one watch event */
@@ -50,7 +51,7 @@ static json_t *lr_body_arg(lua_State *L, int idx, const char *fn)
         json_error_t jerr;
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
-        body = json_loadb(s, len, JSON_DECODE_ANY, &jerr);
+        body = jsonload(s, len, JSON_DECODE_ANY, &jerr);
         if (body == NULL)
             luaL_error(L, "%s: the body is not JSON: %s", fn, jerr.text);
         return body;
@@ -175,7 +176,7 @@ static int lr_stream_line(lr_stream_t *s, const char *p, size_t n)
         p++, n--;
     if (n == 0)
         return 0;
-    ev = json_loadb(p, n, 0, NULL);
+    ev = jsonload(p, n, 0, NULL);
     if (!json_is_object(ev) || !json_is_string(json_object_get(ev, "type")) ||
         !json_object_get(ev, "object")) {
         json_decref(ev);
@@ -601,7 +602,7 @@ static int lr_json_decode(lua_State *L)
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     json_error_t jerr;
-    json_t *v = json_loadb(s, len, JSON_DECODE_ANY, &jerr);
+    json_t *v = jsonload(s, len, JSON_DECODE_ANY, &jerr);
     if (v == NULL) {
         lua_pushnil(L);
         lua_pushfstring(L, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);

@@ -4,6 +4,7 @@
  *
  * Depends on validate.c's helpers (validate_internal.h). Called from validate.c's table. */
 #include "validate_internal.h"
+#include "jsonload.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -702,7 +703,7 @@ static void secret_json_key(val_t *v, const json_t *data, const char *key)
         val_required(v, NULL, "");
     } else {
         json_error_t err;
-        json_t *parsed = json_loadb(json_string_value(val), json_string_length(val), 0, &err);
+        json_t *parsed = jsonload(json_string_value(val), json_string_length(val), 0, &err);
         if (!json_is_object(parsed))
             val_invalid_s(v, NULL, "<secret contents redacted>",
                           parsed ? "json: cannot unmarshal into a map" : err.text);

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "redis.h"
 #include "watch.h"
+#include "jsonload.h"
 
 #define RING_CAP      4096     /* recent events kept per kind for joining watchers */
 #define RANGE_BATCH   1000     /* stream entries per catch-up call */
@@ -93,14 +94,14 @@ static int event_from_entry(watch_event_t *ev, const redisReply *entry)
 json_t *watch_event_object(watch_event_t *ev)
 {
     if (!ev->obj_json && ev->obj)
-        ev->obj_json = json_loadb(ev->obj, ev->objlen, 0, NULL);
+        ev->obj_json = jsonload(ev->obj, ev->objlen, 0, NULL);
     return ev->obj_json;
 }
 
 json_t *watch_event_prev(watch_event_t *ev)
 {
     if (!ev->prev_json && ev->prev && ev->prev[0])
-        ev->prev_json = json_loads(ev->prev, 0, NULL);
+        ev->prev_json = jsonload(ev->prev, strlen(ev->prev), 0, NULL);
     return ev->prev_json;
 }
 

@@ -23,6 +23,8 @@ set -u
 FUZZ_DEPS_selector="selector"
 FUZZ_DEPS_yaml="yaml"
 FUZZ_DEPS_json=""
+FUZZ_DEPS_jsonload="jsonload"
+FUZZ_DEPS_jsondump="jsondump"
 
 secs=${1:-30}
 case $secs in

@@ -148,6 +148,53 @@ test_expect_success 'a continue token after a write to the kind is 410 Expired, 
 	test "$code_a" = 410
 '
 
+# items_of FILE: the items of a list, one JSON line; count_of FILE: how many.
+items_of() { json_get "$1" "JSON.stringify(o.items)"; }
+count_of() { json_get "$1" "o.items.length"; }
+
+test_expect_success 'resourceVersion=0: the whole list from the copy, whatever the limit' '
+	on "$A_URL" api GET /api/v1/configmaps >all.json &&
+	n=$(count_of all.json) && test "$n" -gt 3 &&
+	on "$A_URL" api GET "/api/v1/configmaps?limit=2&resourceVersion=0" >any.json &&
+	test "$(api_code)" = 200 &&
+	test "$(count_of any.json)" = "$n" &&
+	test "$(json_get any.json "o.metadata.continue === undefined")" = true &&
+	items_of all.json >all.items && items_of any.json >any.items &&
+	test_cmp all.items any.items &&
+	on "$A_URL" api GET "/api/v1/namespaces/x/configmaps?limit=1&resourceVersion=0" >nsany.json &&
+	on "$A_URL" api GET /api/v1/namespaces/x/configmaps >ns.json &&
+	items_of ns.json >ns.items && items_of nsany.json >nsany.items &&
+	test_cmp ns.items nsany.items
+'
+
+test_expect_success 'resourceVersion=0 with a continue token, or without the cache, pages' '
+	on "$A_URL" api GET "/api/v1/configmaps?limit=2" >p1.json &&
+	tok=$(json_get p1.json "o.metadata.continue") &&
+	on "$A_URL" api GET "/api/v1/configmaps?limit=2&resourceVersion=0&continue=$tok" >p2.json &&
+	test "$(count_of p2.json)" = 2 &&
+	on "$B_URL" api GET "/api/v1/configmaps?limit=2&resourceVersion=0" >b.json &&
+	test "$(count_of b.json)" = 2 &&
+	test "$(json_get b.json "typeof o.metadata.continue")" = string
+'
+
+test_expect_success 'resourceVersion=0 on a server with no copy yet waits for it, and sees the last write' '
+	start_berth &&
+	D_URL=$BERTH_URL D_PID=$BERTH_PID &&
+	test_bg_pid $D_PID &&
+	on "$B_URL" api POST /api/v1/namespaces/x/configmaps "$(cm fresh-for-d web v)" >/dev/null &&
+	test "$(api_code)" = 201 &&
+	on "$D_URL" api GET "/api/v1/configmaps?limit=1&resourceVersion=0" >d.json &&
+	test "$(api_code)" = 200 &&
+	on "$B_URL" api GET /api/v1/configmaps >b.json &&
+	items_of b.json >b.items && items_of d.json >d.items &&
+	test_cmp b.items d.items &&
+	grep -q "\"name\":\"fresh-for-d\"" d.json &&
+	on "$D_URL" api GET /metrics >d.metrics &&
+	grep -q "^berth_list_cache_lists_total{resource=\"configmaps\",source=\"cache\"} 1$" d.metrics &&
+	! grep -q "^berth_list_cache_lists_total{resource=\"configmaps\",source=\"store\"}" d.metrics &&
+	stop_berth
+'
+
 test_expect_success 'lists in parallel with writes all succeed and end up equal' '
 	pids= &&
 	for i in 1 2 3 4 5 6 7 8; do

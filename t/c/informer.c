@@ -484,6 +484,13 @@ static void test_fake_server(void)
     ok(w1 && strstr(w1, "allowWatchBookmarks=true") && strstr(w1, "resourceVersion=10"),
        "the first watch starts at the list's resourceVersion with bookmarks (%s)", w1 ? w1 : "");
     ok(secs >= 300 && secs <= 600, "timeoutSeconds drawn from 300-600 (%d)", secs);
+    const char *l0 = json_string_value(json_array_get(f.uris, 0));
+    const char *l1 = json_string_value(json_array_get(f.uris, 3));
+    ok(l0 && !strstr(l0, "watch=true") && strstr(l0, "limit=500") && strstr(l0, "resourceVersion=0"),
+       "the first list asks for any resourceVersion, as client-go's reflector does (%s)",
+       l0 ? l0 : "");
+    ok(l1 && !strstr(l1, "watch=true") && strstr(l1, "limit=500") && !strstr(l1, "resourceVersion="),
+       "after a 410 the re-list asks for the latest (%s)", l1 ? l1 : "");
     ok(w2 && strstr(w2, "watch=true") && strstr(w2, "resourceVersion=20"),
        "the BOOKMARK advanced the resourceVersion of the next watch (%s)", w2 ? w2 : "");
     informer_stats_t st;
