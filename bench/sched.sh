@@ -99,11 +99,13 @@ pending() {
 
 now() { date +%s.%N; }
 
-# wait_bound: until no pod is pending (at most 10 minutes); prints how many are left.
+# wait_bound: until no pod is pending (at most 10 minutes); prints how many are left. The
+# poll every 0.1 s: the run ends on average 50 ms after the last binding (0.25 s polls
+# added about 4% to a 3 s run).
 wait_bound() {
-    for _ in $(seq 1 2400); do
+    for _ in $(seq 1 6000); do
         any_pending || break
-        sleep 0.25
+        sleep 0.1
     done
     pending
 }

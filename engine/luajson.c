@@ -479,7 +479,7 @@ int luajson_ref_unchanged(lua_State *L, int ref, const json_t *v)
  * content, each with a reference to the json_t the slot's table was made from (the
  * representative). Lua side: registry[&pool_tabs_key] = slot index -> table, weak values.
  * A subtree is taken from the pool when its slot has the same hash, the representative is
- * json_equal to it and the table is still alive; otherwise it is converted and replaces
+ * equal to it (same_json) and the table is still alive; otherwise it is converted and replaces
  * the slot. The C struct is reached from a full userdata in the registry; its __gc (the VM
  * closes) or luavm's discard callback (the VM is abandoned) drops the references.
  * ------------------------------------------------------------------------------------- */
@@ -519,7 +519,7 @@ static int pool_gc(lua_State *L)
 /* 64-bit hashes of JSON content: equal values (json_equal) hash equal. Objects combine
  * their members' hashes by addition, so the order of the keys does not matter, as it does
  * not to json_equal. Not a defence against chosen collisions, and needs not be: a slot
- * is used only after json_equal agrees. */
+ * is used only after same_json agrees. */
 static uint64_t pool_mix(uint64_t h)
 {
     h ^= h >> 33;
@@ -578,6 +578,52 @@ static uint64_t pool_hash(const json_t *v)
     }
 }
 
+/* json_equal, faster for what the pool compares: values parsed from the same kind of
+ * source, whose objects list their keys in the same order. Objects are walked side by side
+ * and compared key by key; only when the keys come in another order does it ask json_equal
+ * (which looks each key up). */
+static int same_json(const json_t *a, const json_t *b)
+{
+    if (a == b)
+        return 1;
+    if (!a || !b || json_typeof(a) != json_typeof(b))
+        return 0;
+    switch (json_typeof(a)) {
+    case JSON_OBJECT: {
+        if (json_object_size(a) != json_object_size(b))
+            return 0;
+        void *ia = json_object_iter((json_t *)a), *ib = json_object_iter((json_t *)b);
+        for (; ia && ib; ia = json_object_iter_next((json_t *)a, ia),
+                         ib = json_object_iter_next((json_t *)b, ib)) {
+            size_t la = json_object_iter_key_len(ia), lb = json_object_iter_key_len(ib);
+            if (la != lb || memcmp(json_object_iter_key(ia), json_object_iter_key(ib), la))
+                return json_equal((json_t *)a, (json_t *)b);
+            if (!same_json(json_object_iter_value(ia), json_object_iter_value(ib)))
+                return 0;
+        }
+        return 1;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(a);
+        if (n != json_array_size(b))
+            return 0;
+        for (size_t i = 0; i < n; i++)
+            if (!same_json(json_array_get(a, i), json_array_get(b, i)))
+                return 0;
+        return 1;
+    }
+    case JSON_STRING:
+        return json_string_length(a) == json_string_length(b) &&
+               !memcmp(json_string_value(a), json_string_value(b), json_string_length(a));
+    case JSON_INTEGER:
+        return json_integer_value(a) == json_integer_value(b);
+    case JSON_REAL:
+        return json_real_value(a) == json_real_value(b);
+    default:
+        return 1;   /* true, false, null: the type says it all */
+    }
+}
+
 /* The VM's pool, made on first use. NULL when out of memory (then nothing is shared). */
 static luajson_pool_t *pool_of(lua_State *L)
 {
@@ -625,7 +671,7 @@ static int push_pooled(lua_State *L, luajson_pool_t *pool, const json_t *v, int 
     uint64_t h = pool_hash(v);
     size_t i = (size_t)(h & (LUAJSON_POOL_SLOTS - 1));
     pool_slot_t *slot = &pool->slots[i];
-    if (slot->rep && slot->hash == h && json_equal(slot->rep, (json_t *)v)) {
+    if (slot->rep && slot->hash == h && same_json(slot->rep, v)) {
         lua_rawgeti(L, tabs, (int)i + 1);
         if (lua_istable(L, -1)) {
             pool->stats.hits++;
@@ -669,7 +715,8 @@ static int push_pooled(lua_State *L, luajson_pool_t *pool, const json_t *v, int 
     return 0;
 }
 
-int luajson_push_pooled(lua_State *L, const json_t *v)
+/* luajson_push_pooled, and luajson_push_pooled_from when base is not 0. */
+static int push_pooled_top(lua_State *L, const json_t *v, int base, const json_t *base_json)
 {
     const char *key;
     json_t *item;
@@ -678,7 +725,9 @@ int luajson_push_pooled(lua_State *L, const json_t *v)
 
     if (!json_is_object(v) || !(pool = pool_of(L)))
         return luajson_push(L, v);
-    if (!lua_checkstack(L, 6))
+    if (base < 0)
+        base = top + base + 1;
+    if (!lua_checkstack(L, 7))
         return -1;
     luajson_push_array_mt(L);
     mt = lua_gettop(L);
@@ -687,7 +736,18 @@ int luajson_push_pooled(lua_State *L, const json_t *v)
     tabs = lua_gettop(L);
     lua_createtable(L, 0, (int)json_object_size(v));
     json_object_foreach((json_t *)v, key, item) {
-        lua_pushlstring(L, key, json_object_iter_key_len(json_object_key_to_iter(key)));
+        size_t klen = json_object_iter_key_len(json_object_key_to_iter(key));
+        lua_pushlstring(L, key, klen);
+        const json_t *was = base ? json_object_getn(base_json, key, klen) : NULL;
+        if (was && same_json(was, item)) {
+            lua_pushvalue(L, -1);
+            lua_rawget(L, base);
+            if (!lua_isnil(L, -1)) {
+                lua_rawset(L, -3);
+                continue;
+            }
+            lua_pop(L, 1);
+        }
         if (push_pooled(L, pool, item, 1, tabs, mt) < 0) {
             lua_settop(L, top);
             return -1;
@@ -697,6 +757,18 @@ int luajson_push_pooled(lua_State *L, const json_t *v)
     lua_replace(L, mt);
     lua_settop(L, mt);
     return 0;
+}
+
+int luajson_push_pooled(lua_State *L, const json_t *v)
+{
+    return push_pooled_top(L, v, 0, NULL);
+}
+
+int luajson_push_pooled_from(lua_State *L, const json_t *v, int base, const json_t *base_json)
+{
+    if (!base || !json_is_object(base_json) || !lua_istable(L, base))
+        base = 0;
+    return push_pooled_top(L, v, base, base_json);
 }
 
 void luajson_pool_stats(lua_State *L, luajson_pool_stats_t *out)

@@ -113,6 +113,14 @@ void luajson_push_ref(lua_State *L, int ref);
 #define LUAJSON_POOL_SLOTS 4096    /* a power of two */
 int luajson_push_pooled(lua_State *L, const json_t *v);
 
+/* luajson_push_pooled, for a new version of an object already converted: base_json is the
+ * version the table at stack index base was converted from, and each member of v equal to
+ * base_json's (the same json_t, or json_equal) is taken from that table, unchecked and
+ * unhashed. The scheduler converts a pod whose binding it has just seen so (the spec is
+ * the one of the copy it assumed). A base that is not a table, or a base_json that is not
+ * an object, is ignored. */
+int luajson_push_pooled_from(lua_State *L, const json_t *v, int base, const json_t *base_json);
+
 typedef struct luajson_pool_stats_s {
     unsigned long hits, misses;    /* subtrees taken from the pool / converted into it */
 } luajson_pool_stats_t;

@@ -36,6 +36,9 @@
  * batch (SCHED_BATCH_MAX, 512 keys) is ordered, then decided one by one. */
 #define SCHEDCACHE_KEEP 512
 
+/* How many assumed copies replaced by their bound versions are kept for push_obj at most. */
+#define SCHEDCACHE_REPLACED_MAX 4096
+
 struct schedcache_s {
     json_t *nodes;        /* name -> node (own reference), in insertion order */
     json_t *node_pods;    /* name -> { key -> pod }: the pods counted on that node */
@@ -44,6 +47,8 @@ struct schedcache_s {
     json_t *pod_gen;      /* key -> generation at which it was counted there */
     json_t *assumed;      /* key -> true for pods counted by schedcache_assume */
     json_t *affinity;     /* key -> counted pod carrying spec.affinity */
+    json_t *replaced;     /* key -> the assumed copy its bound version replaced: push_obj
+                           * converts the bound pod from the copy's conversion */
     json_int_t counter;   /* source of every generation */
     json_int_t nodes_gen, pods_gen, aff_gen;
     json_int_t nodes_deleted_gen; /* changes when a node is deleted */
@@ -66,9 +71,10 @@ schedcache_t *schedcache_create(void)
     sc->pod_gen = json_object();
     sc->assumed = json_object();
     sc->affinity = json_object();
+    sc->replaced = json_object();
     sc->counter = 1;
     if (!sc->nodes || !sc->node_pods || !sc->node_gen || !sc->pod_node || !sc->pod_gen || !sc->assumed ||
-        !sc->affinity) {
+        !sc->affinity || !sc->replaced) {
         schedcache_free(sc);
         return NULL;
     }
@@ -86,6 +92,7 @@ void schedcache_free(schedcache_t *sc)
     json_decref(sc->pod_gen);
     json_decref(sc->assumed);
     json_decref(sc->affinity);
+    json_decref(sc->replaced);
     for (size_t i = 0; i < SCHEDCACHE_LOG; i++)
         free(sc->log[i]);
     free(sc);
@@ -177,15 +184,31 @@ static int pod_finished(const json_t *pod)
 void schedcache_pod_set(schedcache_t *sc, const char *key, json_t *pod)
 {
     const char *node = json_str(json_object_get(pod, "spec"), "nodeName");
+    json_t *was = NULL;
+    if (json_object_get(sc->assumed, key)) {
+        /* The binding seen: keep the assumed copy until the bound pod is converted. Bounded:
+         * pods never converted (no policy asked for their node) must not pile up. */
+        const char *at = json_string_value(json_object_get(sc->pod_node, key));
+        was = json_incref(json_object_get(json_object_get(sc->node_pods, at ? at : ""), key));
+        if (json_object_size(sc->replaced) >= SCHEDCACHE_REPLACED_MAX)
+            json_object_clear(sc->replaced);
+    }
     unplace(sc, key);
     if (node && *node && !pod_finished(pod))
         place(sc, key, pod, node);
+    if (was && node && *node)
+        json_object_set_new(sc->replaced, key, was);
+    else {
+        json_decref(was);
+        json_object_del(sc->replaced, key);
+    }
 }
 
 void schedcache_pod_delete(schedcache_t *sc, const char *key, const json_t *pod)
 {
     (void)pod;
     unplace(sc, key);
+    json_object_del(sc->replaced, key);
 }
 
 void schedcache_assume(schedcache_t *sc, const char *key, const json_t *pod, const char *node)
@@ -311,9 +334,12 @@ static int push_assumed(lua_State *L, int q, const json_t *obj)
 
 /* Push obj converted, reusing the conversion stored for key in role's table of the cache
  * table at index `cache` while the object's resourceVersion is unchanged. An assumed pod
- * is derived from its pending conversion when that is still there. Raises on failure
- * (only ever called protected). */
-static void push_obj(lua_State *L, int cache, int role, const char *key, const json_t *obj)
+ * is derived from its pending conversion when that is still there, and a bound pod from
+ * the conversion of the assumed copy it replaced (sc->replaced): the members the binding
+ * left alone, the spec above all, are taken from it unconverted. sc may be NULL (no
+ * bound pods). Raises on failure (only ever called protected). */
+static void push_obj(schedcache_t *sc, lua_State *L, int cache, int role, const char *key,
+                     const json_t *obj)
 {
     const char *rv = json_str(json_object_get(obj, "metadata"), "resourceVersion");
     int conv, t;
@@ -343,6 +369,23 @@ static void push_obj(lua_State *L, int cache, int role, const char *key, const j
             lua_pop(L, 2);
         }
     }
+    json_t *was = role == ROLE_BOUND && sc ? json_object_get(sc->replaced, key) : NULL;
+    if (was) {
+        const char *was_rv = json_str(json_object_get(was, "metadata"), "resourceVersion");
+        lua_rawgeti(L, cache, SLOT_CONV + ROLE_ASSUMED);
+        lua_pushvalue(L, -2);
+        lua_rawget(L, -2);                             /* conv key aconv a? */
+        if (was_rv && lua_istable(L, -1) && conv_current(L, cache, lua_gettop(L), was_rv)) {
+            if (luajson_push_pooled_from(L, obj, lua_gettop(L), was) != 0)
+                luaL_error(L, "cannot convert %s for the policy", key);
+            lua_replace(L, -3);                        /* conv key t a */
+            lua_pop(L, 1);
+            derived = 1;
+        } else {
+            lua_pop(L, 2);
+        }
+        json_object_del(sc->replaced, key);            /* was is gone from here */
+    }
     if (!derived && luajson_push_pooled(L, obj) != 0)  /* conv key t */
         luaL_error(L, "cannot convert %s for the policy", key);
     lua_pushvalue(L, -2);
@@ -368,7 +411,7 @@ static void push_obj(lua_State *L, int cache, int role, const char *key, const j
 static void push_pending(lua_State *L, int cache, const char *key, const json_t *pod)
 {
     lua_Integer pos;
-    push_obj(L, cache, ROLE_PENDING, key, pod);
+    push_obj(NULL, L, cache, ROLE_PENDING, key, pod);
     lua_rawgeti(L, cache, SLOT_KEEP_POS);
     pos = lua_tointeger(L, -1);
     lua_pop(L, 1);
@@ -432,7 +475,7 @@ static void push_pod_map(schedcache_t *sc, lua_State *L, int cache, json_t *map,
             }
             lua_pop(L, 1);
         }
-        push_obj(L, cache, role, key, pod);
+        push_obj(sc, L, cache, role, key, pod);
         lua_rawseti(L, -2, ++*n);
     }
 }
@@ -599,7 +642,7 @@ static void push_nodes(schedcache_t *sc, lua_State *L, int cache)
     lua_pop(L, 1);
     lua_newtable(L);
     json_object_foreach(sc->nodes, name, node) {
-        push_obj(L, cache, ROLE_NODE, name, node);
+        push_obj(sc, L, cache, ROLE_NODE, name, node);
         lua_rawseti(L, -2, ++n);
     }
     keep_array(L, cache, "nodes", "nodes_gen", sc->nodes_gen);

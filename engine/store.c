@@ -726,10 +726,18 @@ static void write_reply(rconn_t *conn, redisReply *r, void *priv)
         if (!strcmp(st, "ok") && r->elements == 2) {
             res.status = STORE_OK;
             res.rv = reply_u64(r->element[1]);
-            if (asprintf(&stored, "%s%" PRIu64 "%s", c->prefix, res.rv, c->suffix) < 0)
-                stored = NULL;
+            /* prefix, the rv's digits, suffix: in one allocation, without printf's walk
+             * over the two large strings. */
+            char digits[24];
+            int nd = snprintf(digits, sizeof(digits), "%" PRIu64, res.rv);
+            size_t lp = strlen(c->prefix), ls = strlen(c->suffix);
+            if ((stored = malloc(lp + (size_t)nd + ls + 1))) {
+                memcpy(stored, c->prefix, lp);
+                memcpy(stored + lp, digits, (size_t)nd);
+                memcpy(stored + lp + nd, c->suffix, ls + 1);
+            }
             res.data = stored;
-            res.len = stored ? strlen(stored) : 0;
+            res.len = stored ? lp + (size_t)nd + ls : 0;
         } else if (!strcmp(st, "exists")) {
             res.status = STORE_EXISTS;
         } else if (!strcmp(st, "notfound")) {

@@ -189,6 +189,7 @@ static void test_cache(void)
                   "for _, p in ipairs(on) do by[p.metadata.name] = p end\n"
                   "if by.p1 ~= old[1] then return 'p1 converted again' end\n"
                   "if not by.p3 or by.p3.metadata.labels.app ~= 'db' then return 'p3 missing' end\n"
+                  "assumed_p1 = by.p1\n"
                   "return 'ok'", "a node's new array reuses the unchanged pods");
         schedcache_pod_set(sc, "default/p1", p1bound);
         ok(!schedcache_is_assumed(sc, "default/p1"), "the binding replaces the assumption");
@@ -201,8 +202,27 @@ static void test_cache(void)
                   "for _, p in ipairs(on) do by[p.metadata.name] = p end\n"
                   "if by.p1.metadata.labels.app ~= 'web-bound' then return 'old labels' end\n"
                   "if by.p1.metadata.resourceVersion ~= '12' then return 'old rv' end\n"
+                  "if by.p1.status.phase ~= 'Running' then return 'old status' end\n"
+                  "if by.p1 == assumed_p1 then return 'the assumed table itself' end\n"
+                  "if by.p1.spec ~= assumed_p1.spec then return 'the unchanged spec converted again' end\n"
                   "if #ctx.pods() ~= 2 then return 'pods(): ' .. #ctx.pods() end\n"
-                  "return 'ok'", "the bound pod is seen updated");
+                  "return 'ok'", "the bound pod is seen updated, its unchanged spec the assumed copy's");
+        ok(push_args(sc, L, "default/p2", p2) == 0, "args");
+        lua_getfield(L, -1, "pods_on");
+        lua_pushliteral(L, "node-a");
+        lua_call(L, 1, 1);
+        for (int i = 1; i <= 2; i++) {
+            lua_rawgeti(L, -1, i);
+            lua_getfield(L, -1, "metadata");
+            lua_getfield(L, -1, "name");
+            int is_p1 = !strcmp(lua_tostring(L, -1), "p1");
+            lua_pop(L, 2);
+            if (is_p1)
+                ok(lua_equals_json(L, p1bound), "the bound pod's table as JSON is the bound pod");
+            else
+                lua_pop(L, 1);
+        }
+        lua_pop(L, 3);
         schedcache_pod_delete(sc, "default/p3", p3);
         ok(push_args(sc, L, "default/p2", p2) == 0, "args");
         lua_remove(L, -2);
@@ -212,6 +232,34 @@ static void test_cache(void)
                   "return 'ok'", "a deleted pod leaves its node's array");
         json_decref(p3);
         json_decref(p1bound);
+    }
+
+    /* Bound with a spec other than the one assumed (a mutating admission, say): the new
+     * spec is converted, not taken from the assumed copy. */
+    {
+        json_t *p4 = pod("p4", "20", NULL, "web", "100m");
+        json_t *p4bound = pod("p4", "21", "node-b", "web", "500m");
+        ok(push_args(sc, L, "default/p4", p4) == 0, "args");
+        lua_pop(L, 2);
+        schedcache_assume(sc, "default/p4", p4, "node-b");
+        ok(push_args(sc, L, "default/p2", p2) == 0, "args");
+        lua_remove(L, -2);
+        check_lua(L, 1, "local ctx = ...\n"
+                  "local on = ctx.pods_on('node-b')\n"
+                  "if #on ~= 1 then return 'pods on node-b: ' .. #on end\n"
+                  "assumed_p4 = on[1]\n"
+                  "return 'ok'", "p4 assumed on node-b");
+        schedcache_pod_set(sc, "default/p4", p4bound);
+        ok(push_args(sc, L, "default/p2", p2) == 0, "args");
+        lua_remove(L, -2);
+        check_lua(L, 1, "local ctx = ...\n"
+                  "local p = ctx.pods_on('node-b')[1]\n"
+                  "if p.spec == assumed_p4.spec then return 'the old spec' end\n"
+                  "if p.spec.containers[1].resources.requests.cpu ~= '500m' then return 'old requests' end\n"
+                  "if p.spec.nodeName ~= 'node-b' then return 'nodeName' end\n"
+                  "return 'ok'", "a bound pod whose spec changed is seen with its new spec");
+        json_decref(p4);
+        json_decref(p4bound);
     }
     is_int(lua_gettop(L), 0, "stack balanced");
     schedcache_free(sc);
