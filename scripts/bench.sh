@@ -397,13 +397,14 @@ profiles showed: bench/profiling.md.
 The issue asks for creates at 50% or more of the SET rate. With the store the issue fixes
 (one Lua script per write that checks the resourceVersion, stores the object, indexes it
 and appends the event to a stream), Redis alone spends the time in the column above per
-create (about 35-45 us, against a few us for a SET), and berth spends about 100 us of CPU
-on HTTP, JSON parsing and serialization (jansson: about 60% of berth's samples with its
-mallocs), defaults and validation. With two CPUs shared by berth, redis-server and the load
-generator, even a berth that cost nothing would leave Redis near the budget that half the
-SET rate allows. Measured improvements so far: jemalloc (+10-20%), no Lua on the read
-paths, stored bytes sent without re-encoding. What is left to try: a faster JSON DOM than
-jansson on the hot path (none is packaged in Debian 12), and a leaner write script.
+create (about 35-45 us, against a few us for a SET): at 40 us Redis by itself could not
+take more than about 25,000 creates/s, a third of the SET rate, on a CPU of its own. berth
+spends about 67 us of CPU per create on HTTP, JSON, defaults and validation (94-130 us before
+jsonload and jsondump took JSON off jansson's parser and writer, docs/dependencies.md), and
+the two CPUs also run the load generator. So the target is out of reach with this store on
+this machine, whatever berth does. Measured improvements so far: jemalloc (+10-20%), no Lua
+on the read paths, stored bytes sent without re-encoding, jsonload/jsondump (0.115 -> 0.157
+of SET). What is left to try: a leaner write script, fewer allocations per request.
 
 ## What is measured
 
@@ -462,9 +463,9 @@ references each ratio was taken against):
 
 | Measure | Result | Target | |
 |---|---|---|---|
-| Scheduler, pending to bound, 10,000 pods (bench/sched.sh) | 2,249 / 2,610 / 2,281 pods/s on 100 / 1,000 / 5,000 nodes (1,169 / 1,526 / 1,359 the run before) | 3,000 pods/s at 5,000 nodes | missed (76%) |
-| Scheduler, create to bound (creation included) | 1,078 / 1,185 / 1,045 pods/s (creates alone: 5.5-6.6k/s) | - | - |
-| Scheduler decision, Lua time / C baseline time (bench/sched_decide.c, JIT on, OpenResty LuaJIT; median of 3 runs) | 1.24x / 0.45x / 0.36x on 100 / 1,000 / 5,000 nodes (3.18x / 0.95x / 0.25x the run before) | <= 1.5x | met |
+| Scheduler, pending to bound, 10,000 pods (bench/sched.sh; median of 3 runs, each from a fresh API server) | 3,137 / 3,380 / 3,324 pods/s on 100 / 1,000 / 5,000 nodes (2,249 / 2,610 / 2,281 the run before, single runs) | 3,000 pods/s at 5,000 nodes | met (the three runs at 5,000: 3,086 / 3,524 / 3,324) |
+| Scheduler, create to bound (creation included) | 1,192 / 1,411 / 1,188 pods/s (creates alone: 9.2-10.0k/s) | - | - |
+| Scheduler decision, Lua time / C baseline time (bench/sched_decide.c, JIT on, OpenResty LuaJIT; median of 3 runs) | 1.37x / 0.47x / 0.15x on 100 / 1,000 / 5,000 nodes (1.24x / 0.45x / 0.36x the run before: the machine, the same binaries measured 1.3-1.45x today) | <= 1.5x | met |
 | Deployment of 10,000 replicas on 1,000 simulated nodes, to all Ready (bench/deploy.sh) | 13.0 s (12.4 s on the run before) | < 30 s | met |
 | Rolling update of it | 25.9 s (27.8 s) | - | - |
 | Proxy keep-alive / new connections / bulk vs haproxy (bench/proxy.sh; medians of 5 alternating rounds, bulk one pass) | 1.05x / 1.00x / 1.33x | >= 1x | met (new connections: 0.75x before relay threads and lazily made pipes) |
