@@ -316,6 +316,7 @@ typedef struct action_s {
     int pending;
     int image_present;
     int image_unchecked;     /* created without inspecting the image first (see check_image) */
+    int create_only;         /* an app container created while its infra container starts */
     char pull_err[1024];
     char id[80];
 } action_t;
@@ -850,6 +851,7 @@ static void start_done(int status, json_t *body, const char *errstr, void *priv)
 }
 
 static void inspect_image(action_t *ac);
+static void create_apps_early(podstate_t *ps, json_t *pod, const char *infra_id);
 
 static void create_done(int status, json_t *body, const char *errstr, void *priv)
 {
@@ -870,9 +872,19 @@ static void create_done(int status, json_t *body, const char *errstr, void *priv
         return;
     }
     snprintf(ac->id, sizeof(ac->id), "%s", id);
+    if (ac->create_only) {
+        log_info("agent: pod %s/%s: created container %s (%.12s) while the pod's infra container "
+                 "starts", ac->ps->ns, ac->ps->name, ac->name, ac->id);
+        action_end(ac);   /* the next sync starts it, once the infra container runs */
+        return;
+    }
     snprintf(path, sizeof(path), "/containers/%s/start", id);
-    if (!docker_request(ac->ps->a->docker, "POST", path, NULL, 60000, start_done, ac))
+    if (!docker_request(ac->ps->a->docker, "POST", path, NULL, 60000, start_done, ac)) {
         action_fail(ac, "RunContainerError", "cannot reach Docker");
+        return;
+    }
+    if (!ac->spec)
+        create_apps_early(ac->ps, ac->pod, id);
 }
 
 static void do_create_container(action_t *ac)
@@ -1102,14 +1114,15 @@ static void want_ref(json_t *refs, const char *kind, const char *name)
 
 /* Create and start container spec (NULL: the infra container) of pod: fetch the ConfigMaps
  * and Secrets it refers to, check (and pull) the image, create, start. */
-static void do_create(podstate_t *ps, json_t *pod, json_t *spec, const char *name, int attempt,
-                      const char *infra_id, const char *infra_ip)
+static void do_create_ex(podstate_t *ps, json_t *pod, json_t *spec, const char *name, int attempt,
+                         const char *infra_id, const char *infra_ip, int create_only)
 {
     action_t *ac = action_new(ps, pod, name);
     size_t i;
     json_t *e;
     if (!ac)
         return;
+    ac->create_only = create_only;
     ac->spec = json_incref(spec);
     ac->cs = spec ? cstate(ps, name) : NULL;
     ac->attempt = attempt;
@@ -1137,6 +1150,47 @@ static void do_create(podstate_t *ps, json_t *pod, json_t *spec, const char *nam
         check_image(ac);
     else if (r < 0)
         action_fail(ac, "CreateContainerConfigError", "cannot reach the API server");
+}
+
+static void do_create(podstate_t *ps, json_t *pod, json_t *spec, const char *name, int attempt,
+                      const char *infra_id, const char *infra_ip)
+{
+    do_create_ex(ps, pod, spec, name, attempt, infra_id, infra_ip, 0);
+}
+
+/* Whether a container's environment needs the pod's IP, which is known only once the
+ * infra container runs. */
+static int env_needs_pod_ip(const json_t *spec)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(spec, "env"), i, e) {
+        const char *f = json_str(json_path(e, "valueFrom.fieldRef"), "fieldPath");
+        if (f && (!strcmp(f, "status.podIP") || !strcmp(f, "status.podIPs")))
+            return 1;
+    }
+    return 0;
+}
+
+/* The infra container was just created and its start is on its way: create (not start)
+ * the app containers meanwhile, in its network namespace (Docker takes `container:<id>`
+ * for a container that is not running yet), so that a pod's start costs the infra
+ * container's start and the apps' starts, not their creation as well (bench/podstart.sh).
+ * The next sync starts them once the infra container runs, as any container found
+ * created. Not for pods with init containers (the apps wait for them), nor for a container
+ * whose environment needs the pod's IP; those are created as before. */
+static void create_apps_early(podstate_t *ps, json_t *pod, const char *infra_id)
+{
+    size_t i;
+    json_t *c;
+    if (json_array_size(json_path(pod, "spec.initContainers")) || md(pod, "deletionTimestamp"))
+        return;
+    json_array_foreach(json_path(pod, "spec.containers"), i, c) {
+        const char *name = json_str(c, "name");
+        cstate_t *cs = name ? cstate(ps, name) : NULL;
+        if (cs && !cs->reason[0] && !env_needs_pod_ip(c))
+            do_create_ex(ps, pod, c, name, 0, infra_id, NULL, 1);
+    }
 }
 
 /* ---------------------------------------------------------------------------- probes */

@@ -89,7 +89,8 @@ test_expect_success 'a pod runs and answers on its pod IP' '
 	test -n "$(jp pod/web "{.status.startTime}")" &&
 	test_wait_until 10 eval "curl -s --max-time 2 http://$ip:8080/ | grep -q hello-berth" &&
 	test "$(ctr_count --filter label=berth.pod.name=web)" -eq 2 &&
-	docker ps --filter "label=berth.pod.name=web" --format "{{.Names}}" | grep -q "^berth_${NODE}_default_web_web_"
+	docker ps --filter "label=berth.pod.name=web" --format "{{.Names}}" | grep -q "^berth_${NODE}_default_web_web_" &&
+	grep -q "pod default/web: created container web (.*) while the pod.s infra container starts" "$TRASH/agent.log"
 '
 
 test_expect_success 'two containers of a pod talk over localhost' '
@@ -190,7 +191,8 @@ test_expect_success 'env, configMap and secret volumes reach the container' '
 	grep -q "^FROM=blue$" out &&
 	grep -q "^from-configmap$" out &&
 	grep -q "^s3cret$" out &&
-	grep -q "^WD=/tmp$" out
+	grep -q "^WD=/tmp$" out &&
+	! grep -q "pod default/envy: created container c (.*) while the pod.s infra container starts" "$TRASH/agent.log"
 '
 
 test_expect_success 'the log endpoint: tailLines, limitBytes, follow, 404' '
