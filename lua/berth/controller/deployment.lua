@@ -384,6 +384,18 @@ local function sum(list, field)
     return n
 end
 
+-- The available pods the scale-down budget may count: each ReplicaSet's at most its
+-- replicas. A status read right after a scale-down still counts the pods being deleted;
+-- counted, they let the next sync scale down again, below minAvailable (kube's
+-- GetAvailableReplicaCountForReplicaSets sums the statuses as they are).
+local function sum_available(list)
+    local n = 0
+    for _, v in ipairs(list) do
+        n = n + math_min(v.available, v.replicas)
+    end
+    return n
+end
+
 ---------------------------------------------------------------------------------------------
 -- One sync's state
 ---------------------------------------------------------------------------------------------
@@ -934,7 +946,7 @@ function S_mt:rolling()
     if sum(olds, "replicas") > 0 then
         local all = self:all()
         local min_avail = ds.replicas - M.max_unavailable(ds)
-        local max_down = sum(all, "replicas") - min_avail - (new.replicas - new.available)
+        local max_down = sum(all, "replicas") - min_avail - math_max(new.replicas - new.available, 0)
         if max_down > 0 then
             local total = 0
             -- cleanupUnhealthyReplicas
@@ -948,7 +960,7 @@ function S_mt:rolling()
                 end
             end
             -- scaleDownOldReplicaSetsForRollingUpdate
-            local avail = sum(all, "available")
+            local avail = sum_available(all)
             if avail > min_avail then
                 local target, done = avail - min_avail, 0
                 for _, v in ipairs(olds) do
