@@ -101,6 +101,14 @@ static int parse_continue(const char *token, uint64_t *rv, char **start)
     return ok ? 0 : -1;
 }
 
+/* resourceVersion=0 without a continue token: kube-apiserver answers it from its watch
+ * cache, whole, whatever the limit (client-go informers start so); with a token it pages.
+ * The list cache does the same (listcache_list_any). */
+static int list_answered_whole(const list_op_t *op)
+{
+    return op->rv_any && !op->start;
+}
+
 static void list_done(const store_list_t *list, void *priv)
 {
     api_req_t *r = priv;
@@ -139,8 +147,7 @@ static void list_done(const store_list_t *list, void *priv)
                                 asked, rv);
     }
     snprintf(rvs, sizeof(rvs), "%" PRIu64, rv);
-    /* resourceVersion=0 answered from the cache: whole, whatever the limit (api_handle_list). */
-    size_t limit = op->rv_any && !op->start && list->cached ? 0 : op->limit;
+    size_t limit = list_answered_whole(op) && list->cached ? 0 : op->limit;
 
     /* Choose the items first, so the continue token is known before the body is written
      * and the stored bytes are copied exactly once. */
@@ -293,9 +300,7 @@ void api_handle_list(api_req_t *r)
     int rc;
     if (!r->srv->lists)
         rc = store_list(r->srv->store, r->kind, r->ns, op->start, limit, list_done, r);
-    else if (op->rv_any && !op->start)
-        /* resourceVersion=0: kube-apiserver answers from its watch cache, whole, whatever
-         * the limit (client-go informers start so); with a continue token it pages. */
+    else if (list_answered_whole(op))
         rc = listcache_list_any(r->srv->lists, r->kind, r->ns, limit, list_done, r);
     else
         rc = listcache_list(r->srv->lists, r->kind, r->ns, op->start, limit, list_done, r);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "jsondump.h"
-#include "utf8.h"
+#include "jsonstr.h"
 
 /* Deeper trees (jansson itself has no limit but the stack) are left to json_dumps. */
 #define JSONDUMP_MAX_DEPTH 512
@@ -16,11 +16,6 @@ typedef struct out_s {
     char *buf;
     size_t len, cap;
 } out_t;
-
-/* Bytes written as they are inside a string: printable ASCII except '"' and '\'. */
-static const unsigned char plain_byte[256] = {
-    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
-};
 
 static int grow(out_t *o, size_t more)
 {
@@ -65,7 +60,7 @@ static int put_string(out_t *o, const char *str, size_t len)
         return -1;
     while (p < end) {
         run = p;
-        while (p < end && plain_byte[*p])
+        while (p < end && jsonstr_plain[*p])
             p++;
         if (p > run && put(o, run, (size_t)(p - run)) != 0)
             return -1;

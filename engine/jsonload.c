@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "jsonload.h"
-#include "utf8.h"
+#include "jsonstr.h"
 
 /* Deeper nesting is left to jansson (its limit is 2048, JSON_PARSER_MAX_DEPTH): it also
  * bounds this scanner's recursion. */
@@ -29,11 +29,6 @@ typedef struct scan_s {
     char *scratch;              /* decoded strings with escapes; owned, freed at the end */
     size_t scratch_len, scratch_cap;
 } scan_t;
-
-/* Bytes that continue a string without a second look: printable ASCII except '"' and '\'. */
-static const unsigned char plain_byte[256] = {
-    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
-};
 
 static json_t *scan_value(scan_t *s);
 
@@ -152,7 +147,7 @@ static int scan_string(scan_t *s, const char **out, size_t *outlen)
     size_t n;
 
     for (;;) {
-        while (p < end && plain_byte[*p])
+        while (p < end && jsonstr_plain[*p])
             p++;
         if (p >= end)
             return -1;
@@ -174,7 +169,7 @@ static int scan_string(scan_t *s, const char **out, size_t *outlen)
         return -1;
     for (;;) {
         const unsigned char *run = p;
-        while (p < end && plain_byte[*p])
+        while (p < end && jsonstr_plain[*p])
             p++;
         if (p > run && scratch_add(s, run, (size_t)(p - run)) != 0)
             return -1;
@@ -268,22 +263,39 @@ static json_t *scan_number(scan_t *s)
     return json_real(d);
 }
 
+/* Where an object or array (closed by close) goes on: 1 when a member or element follows,
+ * 0 past the closing bracket, -1 for anything else. first: right after the opening
+ * bracket, where the close may come at once and a ',' may not; else after a member. */
+static int next_member(scan_t *s, unsigned char close, int first)
+{
+    skip_ws(s);
+    if (s->p >= s->end)
+        return -1;
+    if (*s->p == close) {
+        s->p++;
+        return 0;
+    }
+    if (first)
+        return 1;
+    if (*s->p != ',')
+        return -1;
+    s->p++;
+    skip_ws(s);
+    return 1;
+}
+
 static json_t *scan_object(scan_t *s)
 {
     json_t *obj = json_object(), *v;
     const char *key;
     size_t klen;
     char small[128], *copy;
+    int more;
 
     if (!obj)
         return NULL;
     s->p++;
-    skip_ws(s);
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        return obj;
-    }
-    for (;;) {
+    for (more = next_member(s, '}', 1); more > 0; more = next_member(s, '}', 0)) {
         if (s->p >= s->end || *s->p != '"' || scan_string(s, &key, &klen) != 0)
             goto fail;
         copy = NULL;
@@ -309,20 +321,9 @@ static json_t *scan_object(scan_t *s)
             free(copy);
         if (bad)
             goto fail;
-        skip_ws(s);
-        if (s->p >= s->end)
-            goto fail;
-        if (*s->p == ',') {
-            s->p++;
-            skip_ws(s);
-            continue;
-        }
-        if (*s->p == '}') {
-            s->p++;
-            return obj;
-        }
-        goto fail;
     }
+    if (more == 0)
+        return obj;
 fail:
     json_decref(obj);
     return NULL;
@@ -331,33 +332,18 @@ fail:
 static json_t *scan_array(scan_t *s)
 {
     json_t *arr = json_array(), *v;
+    int more;
 
     if (!arr)
         return NULL;
     s->p++;
-    skip_ws(s);
-    if (s->p < s->end && *s->p == ']') {
-        s->p++;
-        return arr;
-    }
-    for (;;) {
+    for (more = next_member(s, ']', 1); more > 0; more = next_member(s, ']', 0)) {
         v = scan_value(s);
         if (!v || json_array_append_new(arr, v) != 0)
             goto fail;
-        skip_ws(s);
-        if (s->p >= s->end)
-            goto fail;
-        if (*s->p == ',') {
-            s->p++;
-            skip_ws(s);
-            continue;
-        }
-        if (*s->p == ']') {
-            s->p++;
-            return arr;
-        }
-        goto fail;
     }
+    if (more == 0)
+        return arr;
 fail:
     json_decref(arr);
     return NULL;

@@ -291,6 +291,7 @@ struct call_s {
     store_scan_cb *scan_cb;
     void *privdata;
     char *prefix, *suffix;   /* writes: the object around its resourceVersion */
+    size_t prefix_len, suffix_len;
     /* namespace lists: keys read in the first transaction */
     const kind_t *kind;
     char *ns;
@@ -730,7 +731,7 @@ static void write_reply(rconn_t *conn, redisReply *r, void *priv)
              * over the two large strings. */
             char digits[24];
             int nd = snprintf(digits, sizeof(digits), "%" PRIu64, res.rv);
-            size_t lp = strlen(c->prefix), ls = strlen(c->suffix);
+            size_t lp = c->prefix_len, ls = c->suffix_len;
             if ((stored = malloc(lp + (size_t)nd + ls + 1))) {
                 memcpy(stored, c->prefix, lp);
                 memcpy(stored + lp, digits, (size_t)nd);
@@ -801,8 +802,10 @@ int store_write_claims(store_t *s, const kind_t *k, store_op_t op, const char *n
     if (!c)
         goto failed;
     c->cb = cb;
-    c->prefix = strndup(json, (size_t)(at - json));
-    c->suffix = strdup(at + strlen(rv_placeholder));
+    c->prefix_len = (size_t)(at - json);
+    c->suffix_len = strlen(at + strlen(rv_placeholder));
+    c->prefix = strndup(json, c->prefix_len);
+    c->suffix = strndup(at + strlen(rv_placeholder), c->suffix_len);
     if (!c->prefix || !c->suffix) {
         call_free(c);
         goto failed;

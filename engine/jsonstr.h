@@ -1,9 +1,16 @@
-/* utf8.h: the one UTF-8 check jansson applies (jsonload.c, jsondump.c agree with it). */
-#ifndef BERTH_UTF8_H
-#define BERTH_UTF8_H
+/* jsonstr.h: the bytes of a JSON string as jansson reads and writes them, shared by
+ * jsonload.c and jsondump.c so that both agree with jansson and with each other. */
+#ifndef BERTH_JSONSTR_H
+#define BERTH_JSONSTR_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Bytes that stand for themselves inside a JSON string, read or written without a second
+ * look: printable ASCII but the quote and the backslash. */
+static const unsigned char jsonstr_plain[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+};
 
 /* The length (2-4) of the valid multi-byte UTF-8 sequence at p, or 0: jansson's
  * utf8_check_first and utf8_check_full (no overlong forms, no surrogates, nothing above
