@@ -9,7 +9,7 @@
 #
 # V=1 shows the full commands.
 
-PKGS     := libevent libevent_pthreads hiredis jansson yaml-0.1 libcurl luajit openssl
+PKGS     := libevent libevent_pthreads hiredis jansson yaml-0.1 libcurl luajit openssl zlib
 CC       ?= cc
 BUILD    ?= build
 BIN      ?= bin/berth

@@ -711,6 +711,10 @@ static void on_http(struct evhttp_request *req, void *arg)
         agent_exec_handle(a, req, path, u ? evhttp_uri_get_query(u) : NULL);
         goto done;
     }
+    if (!strncmp(path, "/portforward/", 13)) {
+        agent_portforward_handle(a, req, path, u ? evhttp_uri_get_query(u) : NULL);
+        goto done;
+    }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET ||
         sscanf(path, "/containerLogs/%255[^/]/%255[^/]/%255[^/?]", ns, pod, name) != 3) {
         reply_text(req, 404, "Not Found", "not found");
@@ -866,6 +870,7 @@ void agent_free(agent_t *a)
     if (!a)
         return;
     agent_exec_release(a);
+    agent_portforward_release(a);
     agent_pods_free(a);
     if (a->pods)
         informer_free(a->pods);

@@ -24,6 +24,7 @@
 
 typedef struct podstate_s podstate_t;
 typedef struct exec_session_s exec_session_t;
+typedef struct pf_session_s pf_session_t;
 
 struct agent_s {
     struct event_base *base;
@@ -56,6 +57,7 @@ struct agent_s {
     struct action_s *actions;  /* Docker or API work in flight (agent_pod.c) */
     json_t *removing;          /* container ids with a removal in flight */
     exec_session_t *execs;     /* open exec sessions (agent_exec.c) */
+    pf_session_t *portforwards;   /* open port-forward sessions (agent_portforward.c) */
 };
 
 /* agent.c */
@@ -83,5 +85,13 @@ void agent_exec_handle(agent_t *a, struct evhttp_request *req, const char *path,
                        const char *query);
 /* End every exec session (agent_free). */
 void agent_exec_release(agent_t *a);
+
+/* agent_portforward.c */
+/* Serve GET|POST /portforward/<ns>/<pod>: a port-forward session over SPDY (websocket
+ * tunnel or raw) or websocket channels (see agent_portforward.c and docs/agent.md). */
+void agent_portforward_handle(agent_t *a, struct evhttp_request *req, const char *path,
+                              const char *query);
+/* End every port-forward session (agent_free). */
+void agent_portforward_release(agent_t *a);
 
 #endif

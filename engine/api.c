@@ -254,6 +254,9 @@ static json_t *resource_list(const char *group, const char *version)
         if (k->subresources & KIND_SUB_EXEC)
             json_array_append_new(list, sub_entry(k, "exec", "PodExecOptions",
                                                   json_pack("[ss]", "create", "get")));
+        if (k->subresources & KIND_SUB_PORTFORWARD)
+            json_array_append_new(list, sub_entry(k, "portforward", "PodPortForwardOptions",
+                                                  json_pack("[ss]", "create", "get")));
         if (!*k->group && !strcmp(k->plural, "namespaces"))
             json_array_append_new(list, sub_entry(k, "finalize", "Namespace",
                                                   json_pack("[s]", "update")));
@@ -545,6 +548,7 @@ static void route_resource(api_req_t *r, const char *group, const char *version,
                        : !strcmp(r->sub, "binding") ? KIND_SUB_BINDING
                        : !strcmp(r->sub, "log")     ? KIND_SUB_LOG
                        : !strcmp(r->sub, "exec")    ? KIND_SUB_EXEC
+                       : !strcmp(r->sub, "portforward") ? KIND_SUB_PORTFORWARD
                                                     : 0;
         int finalize = !strcmp(r->sub, "finalize") && !strcmp(k->plural, "namespaces") && !*k->group;
         if (!(k->subresources & bit) && !finalize)
@@ -577,7 +581,10 @@ static void route_resource(api_req_t *r, const char *group, const char *version,
     /* exec: GET with a websocket upgrade (kubectl 1.30+, client-node), POST for SPDY. */
     if (r->sub && !strcmp(r->sub, "exec") && (r->verb == VERB_GET || r->verb == VERB_CREATE))
         return api_handle_exec(r);
-    if (r->sub && (!strcmp(r->sub, "log") || !strcmp(r->sub, "exec")))
+    /* portforward: the same, websocket (SPDY tunnelled, or channels) or SPDY itself. */
+    if (r->sub && !strcmp(r->sub, "portforward") && (r->verb == VERB_GET || r->verb == VERB_CREATE))
+        return api_handle_portforward(r);
+    if (r->sub && (!strcmp(r->sub, "log") || !strcmp(r->sub, "exec") || !strcmp(r->sub, "portforward")))
         return method_not_allowed(r);
     if (r->verb == VERB_CREATE && r->name) {
         if (r->sub && !strcmp(r->sub, "binding")) {

@@ -92,6 +92,9 @@ int api_agent_endpoint(const json_t *node, char *out, size_t outlen);
 
 /* pods/<name>/exec: the websocket upgrade relayed to the pod's node agent (api_exec.c). */
 void api_handle_exec(api_req_t *r);
+/* pods/<name>/portforward: the same relay to the agent's port-forward endpoint, for a
+ * websocket upgrade or a SPDY/3.1 one (api_exec.c). */
+void api_handle_portforward(api_req_t *r);
 void api_req_free(api_req_t *r);
 /* Count the request in /metrics (api_reply does it; streams call it themselves). */
 void api_record(api_req_t *r, int code);

@@ -1,4 +1,14 @@
-/* api_exec.c: pods/<name>/exec, relayed to the node agent running the pod.
+/* api_exec.c: pods/<name>/exec and pods/<name>/portforward, relayed to the node agent
+ * running the pod.
+ *
+ * portforward follows the same path with three differences: no container is chosen, the pod
+ * must be Running, and besides the websocket upgrade (subprotocol
+ * SPDY/3.1+portforward.k8s.io from kubectl, v4.channel.k8s.io from client-node) a SPDY/3.1
+ * upgrade is relayed too: the agent is asked with the same Upgrade and
+ * X-Stream-Protocol-Version headers, and its 101 (with the version it chose) is answered to
+ * the client before the bytes flow. The agent speaks both protocols (agent_portforward.c).
+ *
+ * exec:
  *
  * kubectl 1.31 asks with GET and "Upgrade: websocket" (subprotocol v5.channel.k8s.io); when
  * that upgrade fails for any reason it asks again with POST and SPDY/3.1, and prints what
@@ -57,7 +67,10 @@ typedef struct exec_op_s {
     api_req_t *r;                  /* until the reply or the upgrade */
     exec_stage_t stage;
     ws_hijack_t hj;                /* the client's connection */
+    int portforward;               /* pods/portforward, not exec */
     int websocket;                 /* the client asked for a websocket upgrade */
+    int spdy;                      /* port-forward only: it asked for a SPDY/3.1 upgrade */
+    char versions[512];            /* its X-Stream-Protocol-Version offers, comma-separated */
     int client_gone;               /* the client closed while the store was being read */
     char key[64];
     char container[256], node[256], endpoint[400];
@@ -233,7 +246,12 @@ static void start_relay(exec_op_t *op, const char *protocol)
 {
     api_req_t *r = op->r;
     struct bufferevent *c = op->hj.bev, *a = op->abev;
-    ws_write_101(bufferevent_get_output(c), op->key, protocol);
+    if (op->spdy)
+        evbuffer_add_printf(bufferevent_get_output(c),
+                            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                            "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: %s\r\n\r\n", protocol);
+    else
+        ws_write_101(bufferevent_get_output(c), op->key, protocol);
     api_record(r, 101);
     op->r = NULL;
     r->req = NULL;      /* the connection owns it; ws_hijack_close frees both */
@@ -271,12 +289,17 @@ static void agent_refused(exec_op_t *op)
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
         msg[--n] = 0;
     int code = op->agent_status;
-    if (code == 426)
+    if (code == 426 && !op->portforward)
         op_fail(op, 400, "BadRequest",
                 "berth serves exec over websockets only (subprotocol " WS_PROTO_V5 ", kubectl "
                 "1.30 or newer); the SPDY/3.1 upgrade is not supported");
+    else if (code == 426)
+        op_fail(op, 400, "BadRequest", "Upgrade request required");
+    else if (code == 403)
+        op_fail(op, 403, "Forbidden", "%s", *msg ? msg : "the node agent refused the upgrade");
     else if (code == 400 || code == 404)
-        op_fail(op, 400, "BadRequest", "%s", *msg ? msg : "the node agent refused the command");
+        op_fail(op, 400, "BadRequest", "%s", *msg ? msg : op->portforward ? "the node agent refused the port-forward"
+                                                                        : "the node agent refused the command");
     else
         op_fail(op, 500, "InternalError", "the node agent of node \"%s\" answered %d: %s",
                 op->node, code, *msg ? msg : "(no message)");
@@ -308,6 +331,21 @@ static void agent_read(struct bufferevent *bev, void *arg)
         op->agent_status = status;
         const char *cl = evhttp_find_header(&h, "Content-Length");
         op->body_left = cl ? atol(cl) : -1;
+        if (status == 101 && op->spdy) {
+            const char *up = evhttp_find_header(&h, "Upgrade"),
+                       *ver = evhttp_find_header(&h, "X-Stream-Protocol-Version");
+            char chosen[128];
+            snprintf(chosen, sizeof(chosen), "%s", ver ? ver : "");
+            int good = ws_header_has_token(up, "SPDY/3.1") && *chosen && !strpbrk(chosen, "\r\n");
+            evhttp_clear_headers(&h);
+            if (!good) {
+                op_fail(op, 500, "InternalError", "the node agent of node \"%s\" answered an unexpected upgrade",
+                        op->node);
+                return;
+            }
+            start_relay(op, chosen);
+            return;
+        }
         if (status == 101) {
             const char *accept = evhttp_find_header(&h, "Sec-WebSocket-Accept");
             const char *proto = evhttp_find_header(&h, "Sec-WebSocket-Protocol");
@@ -397,8 +435,12 @@ static void connect_agent(exec_op_t *op)
     char *ens = evhttp_uriencode(r->ns, -1, 0), *epod = evhttp_uriencode(r->name, -1, 0),
          *ectr = evhttp_uriencode(op->container, -1, 0);
     const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
-    evbuffer_add_printf(out, "GET /exec/%s/%s/%s?%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: berth-apiserver\r\n",
-                        ens ? ens : "", epod ? epod : "", ectr ? ectr : "", q ? q : "", host, port);
+    if (op->portforward)
+        evbuffer_add_printf(out, "%s /portforward/%s/%s?%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: berth-apiserver\r\n",
+                            op->spdy ? "POST" : "GET", ens ? ens : "", epod ? epod : "", q ? q : "", host, port);
+    else
+        evbuffer_add_printf(out, "GET /exec/%s/%s/%s?%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: berth-apiserver\r\n",
+                            ens ? ens : "", epod ? epod : "", ectr ? ectr : "", q ? q : "", host, port);
     free(ens);
     free(epod);
     free(ectr);
@@ -409,6 +451,10 @@ static void connect_agent(exec_op_t *op)
                                  "Sec-WebSocket-Key: %s\r\n", op->key);
         if (offered)
             evbuffer_add_printf(out, "Sec-WebSocket-Protocol: %s\r\n", offered);
+    } else if (op->spdy) {
+        evbuffer_add_printf(out, "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n");
+        if (*op->versions)
+            evbuffer_add_printf(out, "X-Stream-Protocol-Version: %s\r\n", op->versions);
     } else {
         evbuffer_add_printf(out, "Connection: close\r\n");
     }
@@ -473,6 +519,22 @@ static void pod_read(const store_result_t *res, void *priv)
     const char *want = api_query(r, "container");
     json_t *cs = json_path(pod, "spec.containers"), *c;
     size_t i;
+    if (op->portforward) {
+        const char *phase = json_str(json_object_get(pod, "status"), "phase");
+        const char *node = json_str(json_object_get(pod, "spec"), "nodeName");
+        if (!phase || strcmp(phase, "Running")) {
+            op_fail(op, 400, "BadRequest", "unable to forward port because pod is not running. Current status=%s",
+                    phase ? phase : "Unknown");
+            json_decref(pod);
+            return;
+        }
+        snprintf(op->node, sizeof(op->node), "%s", node ? node : "");
+        json_decref(pod);
+        const kind_t *nk = kinds_find("", "v1", "nodes");
+        if (!*op->node || !nk || store_get(r->srv->store, nk, NULL, op->node, node_read, op) != 0)
+            op_fail(op, 503, "ServiceUnavailable", "the store is unavailable");
+        return;
+    }
     if (want && *want) {
         int found = 0;
         static const char *const lists[] = { "spec.containers", "spec.initContainers",
@@ -547,6 +609,49 @@ void api_handle_exec(api_req_t *r)
     if (op->websocket)
         snprintf(op->key, sizeof(op->key), "%s", evhttp_find_header(hdrs, "Sec-WebSocket-Key"));
     /* Take the connection now: evhttp would abort on client bytes while it waits for us. */
+    if (ws_hijack_start(&op->hj, r->req, client_wait_read, NULL, client_wait_event, op,
+                        client_gone_cb, op) != 0)
+        return api_reply_status(r, 500, NULL, NULL, "the request has no connection");
+    op->stage = X_LOOKUP;
+    if (!store_is_up(r->srv->store) ||
+        store_get(r->srv->store, r->kind, r->ns, r->name, pod_read, op) != 0)
+        op_fail(op, 503, "ServiceUnavailable", "the store is unavailable");
+}
+
+/* The client's X-Stream-Protocol-Version offers (several headers, or commas), for the agent. */
+static void collect_versions(struct evkeyvalq *hdrs, char *out, size_t outlen)
+{
+    struct evkeyval *kv;
+    out[0] = 0;
+    TAILQ_FOREACH(kv, hdrs, next) {
+        if (strcasecmp(kv->key, "X-Stream-Protocol-Version") || strpbrk(kv->value, "\r\n"))
+            continue;
+        size_t used = strlen(out);
+        snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", kv->value);
+    }
+}
+
+void api_handle_portforward(api_req_t *r)
+{
+    struct evkeyvalq *hdrs = evhttp_request_get_input_headers(r->req);
+    int websocket = evhttp_request_get_command(r->req) == EVHTTP_REQ_GET && ws_is_upgrade(hdrs);
+    int spdy = !websocket && ws_header_has_token(evhttp_find_header(hdrs, "Upgrade"), "SPDY/3.1") &&
+               ws_header_has_token(evhttp_find_header(hdrs, "Connection"), "upgrade");
+    if (!websocket && !spdy)
+        return api_reply_status(r, 400, "BadRequest", NULL, "Upgrade request required");
+    exec_op_t *op = calloc(1, sizeof(*op));
+    if (!op)
+        return api_reply_status(r, 500, NULL, NULL, "out of memory");
+    op->r = r;
+    r->op = op;
+    r->op_free = op_free;
+    op->portforward = 1;
+    op->websocket = websocket;
+    op->spdy = spdy;
+    if (websocket)
+        snprintf(op->key, sizeof(op->key), "%s", evhttp_find_header(hdrs, "Sec-WebSocket-Key"));
+    else
+        collect_versions(hdrs, op->versions, sizeof(op->versions));
     if (ws_hijack_start(&op->hj, r->req, client_wait_read, NULL, client_wait_event, op,
                         client_gone_cb, op) != 0)
         return api_reply_status(r, 500, NULL, NULL, "the request has no connection");

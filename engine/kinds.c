@@ -113,8 +113,10 @@ kind_t *kinds_build(const json_t *def, const char *owner, char *err, size_t errl
                 k->subresources |= KIND_SUB_LOG;
             else if (!strcmp(name, "exec"))
                 k->subresources |= KIND_SUB_EXEC;
+            else if (!strcmp(name, "portforward"))
+                k->subresources |= KIND_SUB_PORTFORWARD;
             else {
-                snprintf(err, errlen, "unknown subresource \"%s\" (status, scale, binding, log, exec)",
+                snprintf(err, errlen, "unknown subresource \"%s\" (status, scale, binding, log, exec, portforward)",
                          name);
                 goto failed_quiet;
             }

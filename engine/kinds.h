@@ -18,6 +18,7 @@
 #define KIND_SUB_BINDING (1u << 2)
 #define KIND_SUB_LOG     (1u << 3)
 #define KIND_SUB_EXEC    (1u << 4)
+#define KIND_SUB_PORTFORWARD (1u << 5)
 
 typedef struct kind_s {
     char *group;          /* "" for core */

@@ -25,6 +25,7 @@ FUZZ_DEPS_yaml="yaml"
 FUZZ_DEPS_json=""
 FUZZ_DEPS_jsonload="jsonload"
 FUZZ_DEPS_jsondump="jsondump"
+FUZZ_DEPS_spdy="spdy"
 
 secs=${1:-30}
 case $secs in
@@ -34,7 +35,7 @@ esac
 cd "$(dirname "$0")/.." || exit 2
 out=build-fuzz
 cc=${FUZZ_CC:-clang}
-pkgs="libevent libevent_pthreads hiredis jansson yaml-0.1 libcurl luajit openssl"
+pkgs="libevent libevent_pthreads hiredis jansson yaml-0.1 libcurl luajit openssl zlib"
 
 if ! command -v "$cc" >/dev/null 2>&1; then
 	echo "fuzz: $cc not found (install clang and libclang-rt-dev)" >&2

@@ -10,7 +10,7 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libhiredis-dev libjansson-dev libjemalloc-dev libyaml-dev
-libcurl4-openssl-dev luajit2 libluajit2-5.1-dev libssl-dev redis-server xxd unzip curl nodejs npm clang
+libcurl4-openssl-dev zlib1g-dev luajit2 libluajit2-5.1-dev libssl-dev redis-server xxd unzip curl nodejs npm clang
 libclang-rt-14-dev valgrind docker.io busybox-static haproxy wrk"
 
 # One query for all packages; unknown packages make dpkg-query complain on stderr and

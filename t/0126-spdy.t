@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "${BERTH_UNIT:-$(dirname "$0")/../build/t}/spdy"
