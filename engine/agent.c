@@ -9,6 +9,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -669,11 +670,15 @@ static void log_client_closed(struct evhttp_connection *evcon, void *arg)
     free(lr);
 }
 
-static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *msg)
+void agent_reply_text(struct evhttp_request *req, int code, const char *reason, const char *fmt, ...)
 {
     struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "%s\n", msg);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
+    va_list ap;
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(b, fmt, ap);
+    va_end(ap);
+    evbuffer_add(b, "\n", 1);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
     evhttp_send_reply(req, code, reason, b);
     evbuffer_free(b);
 }
@@ -693,18 +698,18 @@ static void on_http(struct evhttp_request *req, void *arg)
     char ns[256], pod[256], name[256], dpath[1024];
     TAILQ_INIT(&q);
     if (path && !strcmp(path, "/healthz")) {
-        reply_text(req, 200, "OK", "ok");
+        agent_reply_text(req, 200, "OK", "ok");
         goto done;
     }
     if (a->token) {
         const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
         if (!auth || strncmp(auth, "Bearer ", 7) || strcmp(auth + 7, a->token)) {
-            reply_text(req, 401, "Unauthorized", "Unauthorized");
+            agent_reply_text(req, 401, "Unauthorized", "Unauthorized");
             goto done;
         }
     }
     if (!path || !strcmp(path, "/healthz")) {
-        reply_text(req, 200, "OK", "ok");
+        agent_reply_text(req, 200, "OK", "ok");
         goto done;
     }
     if (!strncmp(path, "/exec/", 6)) {
@@ -717,7 +722,7 @@ static void on_http(struct evhttp_request *req, void *arg)
     }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET ||
         sscanf(path, "/containerLogs/%255[^/]/%255[^/]/%255[^/?]", ns, pod, name) != 3) {
-        reply_text(req, 404, "Not Found", "not found");
+        agent_reply_text(req, 404, "Not Found", "not found");
         goto done;
     }
     if (u && evhttp_uri_get_query(u))
@@ -727,7 +732,7 @@ static void on_http(struct evhttp_request *req, void *arg)
         char msg[900];
         snprintf(msg, sizeof(msg), "container \"%s\" in pod \"%s\" (namespace %s) not found on node %s",
                  name, pod, ns, a->node);
-        reply_text(req, 404, "Not Found", msg);
+        agent_reply_text(req, 404, "Not Found", "%s", msg);
         goto done;
     }
     json_t *ctr = json_object_get(a->containers, id);
@@ -743,7 +748,7 @@ static void on_http(struct evhttp_request *req, void *arg)
         snprintf(dpath + n, sizeof(dpath) - n, "&since=%ld", (long)time(NULL) - atol(since));
     logreq_t *lr = calloc(1, sizeof(*lr));
     if (!lr) {
-        reply_text(req, 500, "Internal Server Error", "out of memory");
+        agent_reply_text(req, 500, "Internal Server Error", "out of memory");
         goto done;
     }
     lr->a = a;
@@ -754,7 +759,7 @@ static void on_http(struct evhttp_request *req, void *arg)
     lr->call = docker_stream(a->docker, "GET", dpath, NULL, 0, log_data, log_end, lr);
     if (!lr->call) {
         free(lr);
-        reply_text(req, 500, "Internal Server Error", "cannot reach Docker");
+        agent_reply_text(req, 500, "Internal Server Error", "cannot reach Docker");
         goto done;
     }
     lr->evcon = evhttp_request_get_connection(req);

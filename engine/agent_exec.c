@@ -117,22 +117,6 @@ static void sess_gone(void *priv)
     sess_free(priv);
 }
 
-static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *fmt, ...)
-{
-    struct evbuffer *b = evbuffer_new();
-    va_list ap;
-    va_start(ap, fmt);
-    evbuffer_add_vprintf(b, fmt, ap);
-    va_end(ap);
-    evbuffer_add(b, "\n", 1);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
-    evhttp_send_reply(req, code, reason, b);
-    evbuffer_free(b);
-}
-
 /* Before the 101: give the connection back to evhttp, answer with an error, end. */
 static void sess_fail_http(exec_session_t *s, int code, const char *msg)
 {
@@ -140,7 +124,7 @@ static void sess_fail_http(exec_session_t *s, int code, const char *msg)
     ws_hijack_giveback(&s->hj);
     s->req = NULL;
     if (req)
-        reply_text(req, code, code == 404 ? "Not Found" : code == 400 ? "Bad Request" : "Bad Gateway",
+        agent_reply_text(req, code, code == 404 ? "Not Found" : code == 400 ? "Bad Request" : "Bad Gateway",
                    "%s", msg);
     sess_free(s);
 }
@@ -496,11 +480,11 @@ void agent_exec_handle(agent_t *a, struct evhttp_request *req, const char *path,
     json_t *cmd = json_array();
     TAILQ_INIT(&q);
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-        reply_text(req, 405, "Method Not Allowed", "exec takes GET with a websocket upgrade");
+        agent_reply_text(req, 405, "Method Not Allowed", "exec takes GET with a websocket upgrade");
         goto done;
     }
     if (sscanf(path, "/exec/%255[^/]/%255[^/]/%255[^/?]", ns, pod, name) != 3) {
-        reply_text(req, 404, "Not Found", "not found");
+        agent_reply_text(req, 404, "Not Found", "not found");
         goto done;
     }
     if (query)
@@ -511,42 +495,42 @@ void agent_exec_handle(agent_t *a, struct evhttp_request *req, const char *path,
     int in = query_true(evhttp_find_header(&q, "stdin")), out = query_true(evhttp_find_header(&q, "stdout")),
         err = query_true(evhttp_find_header(&q, "stderr")), tty = query_true(evhttp_find_header(&q, "tty"));
     if (!json_array_size(cmd)) {
-        reply_text(req, 400, "Bad Request", "you must specify at least one command for the container");
+        agent_reply_text(req, 400, "Bad Request", "you must specify at least one command for the container");
         goto done;
     }
     if (!in && !out && !err) {
-        reply_text(req, 400, "Bad Request", "you must specify at least one of stdin, stdout, stderr");
+        agent_reply_text(req, 400, "Bad Request", "you must specify at least one of stdin, stdout, stderr");
         goto done;
     }
     if (!informer_get(a->pods, ns, pod)) {
-        reply_text(req, 404, "Not Found", "pod \"%s\" (namespace %s) is not on node %s", pod, ns, a->node);
+        agent_reply_text(req, 404, "Not Found", "pod \"%s\" (namespace %s) is not on node %s", pod, ns, a->node);
         goto done;
     }
     const char *id = agent_find_container(a, ns, pod, name, 0);
     if (!id) {
-        reply_text(req, 404, "Not Found", "container not found (\"%s\")", name);
+        agent_reply_text(req, 404, "Not Found", "container not found (\"%s\")", name);
         goto done;
     }
     if (!json_is_true(json_path(json_object_get(a->containers, id), "State.Running"))) {
-        reply_text(req, 400, "Bad Request", "container not running (\"%s\")", name);
+        agent_reply_text(req, 400, "Bad Request", "container not running (\"%s\")", name);
         goto done;
     }
     if (!ws_is_upgrade(hdrs)) {
-        reply_text(req, 426, "Upgrade Required",
+        agent_reply_text(req, 426, "Upgrade Required",
                    "exec needs a websocket upgrade (Upgrade: websocket, Sec-WebSocket-Protocol "
                    WS_PROTO_V5 ")");
         goto done;
     }
     const char *proto = ws_select_protocol(evhttp_find_header(hdrs, "Sec-WebSocket-Protocol"), protos);
     if (!proto) {
-        reply_text(req, 400, "Bad Request",
+        agent_reply_text(req, 400, "Bad Request",
                    "no supported websocket subprotocol requested (want " WS_PROTO_V5 " or " WS_PROTO_V4 ")");
         goto done;
     }
     s = calloc(1, sizeof(*s));
     if (!s || !(s->timer = evtimer_new(a->base, on_timer, s))) {
         free(s);
-        reply_text(req, 500, "Internal Server Error", "out of memory");
+        agent_reply_text(req, 500, "Internal Server Error", "out of memory");
         goto done;
     }
     s->a = a;
@@ -569,7 +553,7 @@ void agent_exec_handle(agent_t *a, struct evhttp_request *req, const char *path,
     if (ws_hijack_start(&s->hj, req, client_read, client_write, client_event, s, sess_gone, s) != 0) {
         s->req = NULL;
         sess_free(s);
-        reply_text(req, 500, "Internal Server Error", "no connection");
+        agent_reply_text(req, 500, "Internal Server Error", "no connection");
         goto done;
     }
     char dpath[200];

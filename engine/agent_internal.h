@@ -65,6 +65,10 @@ void agent_refresh(agent_t *a);            /* re-list Docker's containers (soon)
 void agent_kick(agent_t *a);               /* sync every pod on the next loop turn */
 void agent_remove_container(agent_t *a, const char *id);
 const char *agent_label(json_t *ctr, const char *name);   /* a container's label, borrowed */
+/* A text/plain reply (the agent's endpoints answer errors so; the API server turns them
+ * into Status objects). */
+void agent_reply_text(struct evhttp_request *req, int code, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* agent_pod.c */
 /* Sync every pod of this node with the runtime cache; remove orphans. */

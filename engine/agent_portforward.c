@@ -113,22 +113,6 @@ static void client_read(struct bufferevent *bev, void *arg);
 
 /* ---------------------------------------------------------------------------- helpers */
 
-static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *fmt, ...)
-{
-    struct evbuffer *b = evbuffer_new();
-    va_list ap;
-    va_start(ap, fmt);
-    evbuffer_add_vprintf(b, fmt, ap);
-    va_end(ap);
-    evbuffer_add(b, "\n", 1);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
-    evhttp_send_reply(req, code, reason, b);
-    evbuffer_free(b);
-}
-
 static struct evbuffer *client_out(pf_session_t *s)
 {
     return bufferevent_get_output(s->hj.bev);
@@ -804,12 +788,12 @@ void agent_portforward_handle(agent_t *a, struct evhttp_request *req, const char
     pf_session_t *s;
     int ports[PF_MAX_PORTS], nports = 0;
     if (sscanf(path, "/portforward/%255[^/]/%255[^/?]", ns, pod) != 2) {
-        reply_text(req, 404, "Not Found", "not found");
+        agent_reply_text(req, 404, "Not Found", "not found");
         return;
     }
     json_t *p = informer_get(a->pods, ns, pod);
     if (!p) {
-        reply_text(req, 404, "Not Found", "pod \"%s\" (namespace %s) is not on node %s", pod, ns, a->node);
+        agent_reply_text(req, 404, "Not Found", "pod \"%s\" (namespace %s) is not on node %s", pod, ns, a->node);
         return;
     }
     const char *infra = agent_find_container(a, ns, pod, AGENT_INFRA_NAME, 0);
@@ -817,7 +801,7 @@ void agent_portforward_handle(agent_t *a, struct evhttp_request *req, const char
     json_int_t pid = json_integer_value(json_path(ictr, "State.Pid"));
     const char *ip = json_str(json_object_get(p, "status"), "podIP");
     if (!json_is_true(json_path(ictr, "State.Running")) || pid <= 0) {
-        reply_text(req, 400, "Bad Request", "pod \"%s\" (namespace %s) has no running network namespace "
+        agent_reply_text(req, 400, "Bad Request", "pod \"%s\" (namespace %s) has no running network namespace "
                    "(its infra container is not running)", pod, ns);
         return;
     }
@@ -827,25 +811,25 @@ void agent_portforward_handle(agent_t *a, struct evhttp_request *req, const char
         const char *offered = evhttp_find_header(hdrs, "Sec-WebSocket-Protocol");
         proto = offered ? ws_select_protocol(offered, protos) : NULL;
         if (offered && !proto) {
-            reply_text(req, 400, "Bad Request", "no supported websocket subprotocol requested (want "
+            agent_reply_text(req, 400, "Bad Request", "no supported websocket subprotocol requested (want "
                        PF_PROTO_SPDY_WS " or " WS_PROTO_V4 ")");
             return;
         }
         mode = proto && !strcmp(proto, PF_PROTO_SPDY_WS) ? M_WS_SPDY : M_WS_CHANNEL;
         if (mode == M_WS_CHANNEL && (nports = parse_ports(query, ports, err, sizeof(err))) < 0) {
-            reply_text(req, 400, "Bad Request", "%s", err);
+            agent_reply_text(req, 400, "Bad Request", "%s", err);
             return;
         }
     } else if (ws_header_has_token(evhttp_find_header(hdrs, "Upgrade"), "SPDY/3.1") &&
                ws_header_has_token(evhttp_find_header(hdrs, "Connection"), "upgrade")) {
         if (!spdy_offers(hdrs)) {
-            reply_text(req, 403, "Forbidden", "unable to upgrade: unable to negotiate protocol: "
+            agent_reply_text(req, 403, "Forbidden", "unable to upgrade: unable to negotiate protocol: "
                        "the client does not offer " PF_PROTO_SPDY);
             return;
         }
         mode = M_RAW_SPDY;
     } else {
-        reply_text(req, 426, "Upgrade Required",
+        agent_reply_text(req, 426, "Upgrade Required",
                    "port-forward needs an upgrade: a websocket (subprotocol " PF_PROTO_SPDY_WS " or "
                    WS_PROTO_V4 ") or SPDY/3.1");
         return;
@@ -853,7 +837,7 @@ void agent_portforward_handle(agent_t *a, struct evhttp_request *req, const char
     s = calloc(1, sizeof(*s));
     if (!s || !(s->timer = evtimer_new(a->base, on_timer, s))) {
         free(s);
-        reply_text(req, 500, "Internal Server Error", "out of memory");
+        agent_reply_text(req, 500, "Internal Server Error", "out of memory");
         return;
     }
     s->a = a;
@@ -870,7 +854,7 @@ void agent_portforward_handle(agent_t *a, struct evhttp_request *req, const char
             event_free(s->timer);
             ws_decoder_release(&s->dec);
             free(s);
-            reply_text(req, 500, "Internal Server Error", "out of memory");
+            agent_reply_text(req, 500, "Internal Server Error", "out of memory");
             return;
         }
     }
@@ -882,7 +866,7 @@ void agent_portforward_handle(agent_t *a, struct evhttp_request *req, const char
     a->portforwards = s;
     if (ws_hijack_start(&s->hj, req, client_read, client_write, client_event, s, sess_gone, s) != 0) {
         sess_free(s);
-        reply_text(req, 500, "Internal Server Error", "no connection");
+        agent_reply_text(req, 500, "Internal Server Error", "no connection");
         return;
     }
     /* From here the connection is ours: the 101, then the protocol. */
