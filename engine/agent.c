@@ -712,7 +712,7 @@ static void on_http(struct evhttp_request *req, void *arg)
         agent_reply_text(req, 200, "OK", "ok");
         goto done;
     }
-    if (!strncmp(path, "/exec/", 6)) {
+    if (!strncmp(path, "/exec/", 6) || !strncmp(path, "/attach/", 8)) {
         agent_exec_handle(a, req, path, u ? evhttp_uri_get_query(u) : NULL);
         goto done;
     }

@@ -1,4 +1,15 @@
-/* agent_exec.c: the agent's exec endpoint, what `kubectl exec` reaches through the API server.
+/* agent_exec.c: the agent's exec and attach endpoints, what `kubectl exec` and `kubectl
+ * attach` (and `kubectl run -i`) reach through the API server.
+ *
+ *   GET /attach/<namespace>/<pod>/<container>?stdin=&stdout=&stderr=&tty=
+ * is the same session on the container's own stdio: no exec is created, the stream is
+ * Docker's POST /containers/<id>/attach (raw with the container's TTY, multiplexed without),
+ * resizes go to /containers/<id>/resize, and when the stream ends the Status is Success (the
+ * container's exit code is in the pod's status, where kubectl run -i reads it). Stdin reaches
+ * the process only if the pod asked for it (stdin: true, created with OpenStdin; stdinOnce
+ * closes it when the first attach ends).
+ *
+ * exec:
  *
  *   GET /exec/<namespace>/<pod>/<container>?command=sh&command=-c&command=...
  *       &stdin=true&stdout=true&stderr=true&tty=false
@@ -63,6 +74,8 @@ struct exec_session_s {
     ws_decoder_t dec;
     char key[64];
     const char *proto;             /* chosen subprotocol (static) */
+    int attach;                    /* kubectl attach: the container's own stdio, no exec */
+    char ctr_id[96];               /* attach: the container */
     int v5, tty, want_stdin, want_stdout, want_stderr;
     char name[800], ctr_name[256], exec_id[96];
     docker_call_t *call;           /* exec create, inspect */
@@ -271,6 +284,12 @@ static void docker_event(struct bufferevent *bev, short what, void *arg)
     s->dbev = NULL;
     s->docker_eof = 1;
     evtimer_del(s->timer);
+    if (s->attach) {
+        /* As kubelet: an attach that ran its course is a Success; the container's exit code
+         * is in the pod's status (kubectl run -i reads it there). */
+        send_status(s, json_pack("{s:{},s:s}", "metadata", "status", "Success"));
+        return;
+    }
     inspect(s);
 }
 
@@ -285,7 +304,10 @@ static void resize(exec_session_t *s, int w, int h)
         return;
     }
     s->resize_w = s->resize_h = 0;
-    snprintf(path, sizeof(path), "/exec/%s/resize?h=%d&w=%d", s->exec_id, h, w);
+    if (s->attach)
+        snprintf(path, sizeof(path), "/containers/%s/resize?h=%d&w=%d", s->ctr_id, h, w);
+    else
+        snprintf(path, sizeof(path), "/exec/%s/resize?h=%d&w=%d", s->exec_id, h, w);
     s->resize_call = docker_request(s->a->docker, "POST", path, NULL, 5000, resize_done, s);
 }
 
@@ -418,7 +440,8 @@ static void exec_started(int status, struct bufferevent *bev, const char *errstr
             snprintf(msg, sizeof(msg), "container not running (\"%s\"): %s", s->ctr_name,
                      errstr ? errstr : "");
         else
-            snprintf(msg, sizeof(msg), "cannot start the command in container %s: %s", s->name,
+            snprintf(msg, sizeof(msg), "cannot %s container %s: %s",
+                     s->attach ? "attach to" : "start the command in", s->name,
                      errstr ? errstr : "Docker did not answer");
         sess_fail_http(s, status == 404 ? 404 : status == 409 ? 400 : 502, msg);
         return;
@@ -432,7 +455,10 @@ static void exec_started(int status, struct bufferevent *bev, const char *errstr
     struct timeval rt = { EXEC_READ_TIMEOUT_S, 0 };
     bufferevent_set_timeouts(s->hj.bev, &rt, NULL);
     timer_set(s, EXEC_PING_S, 0);
-    log_debug("agent: exec in %s started (%s)", s->name, s->exec_id);
+    if (s->attach)
+        log_debug("agent: attached to %s", s->name);
+    else
+        log_debug("agent: exec in %s started (%s)", s->name, s->exec_id);
     /* Bytes that came with or right after the request. */
     if (evbuffer_get_length(bufferevent_get_input(s->hj.bev)))
         client_read(s->hj.bev, s);
@@ -479,11 +505,13 @@ void agent_exec_handle(agent_t *a, struct evhttp_request *req, const char *path,
     exec_session_t *s = NULL;
     json_t *cmd = json_array();
     TAILQ_INIT(&q);
+    int attach = !strncmp(path, "/attach/", 8);
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-        agent_reply_text(req, 405, "Method Not Allowed", "exec takes GET with a websocket upgrade");
+        agent_reply_text(req, 405, "Method Not Allowed", "%s takes GET with a websocket upgrade",
+                         attach ? "attach" : "exec");
         goto done;
     }
-    if (sscanf(path, "/exec/%255[^/]/%255[^/]/%255[^/?]", ns, pod, name) != 3) {
+    if (sscanf(path + (attach ? 8 : 6), "%255[^/]/%255[^/]/%255[^/?]", ns, pod, name) != 3) {
         agent_reply_text(req, 404, "Not Found", "not found");
         goto done;
     }
@@ -494,7 +522,7 @@ void agent_exec_handle(agent_t *a, struct evhttp_request *req, const char *path,
             json_array_append_new(cmd, json_string(kv->value));
     int in = query_true(evhttp_find_header(&q, "stdin")), out = query_true(evhttp_find_header(&q, "stdout")),
         err = query_true(evhttp_find_header(&q, "stderr")), tty = query_true(evhttp_find_header(&q, "tty"));
-    if (!json_array_size(cmd)) {
+    if (!json_array_size(cmd) && !attach) {
         agent_reply_text(req, 400, "Bad Request", "you must specify at least one command for the container");
         goto done;
     }
@@ -511,7 +539,10 @@ void agent_exec_handle(agent_t *a, struct evhttp_request *req, const char *path,
         agent_reply_text(req, 404, "Not Found", "container not found (\"%s\")", name);
         goto done;
     }
-    if (!json_is_true(json_path(json_object_get(a->containers, id), "State.Running"))) {
+    json_t *ctr = json_object_get(a->containers, id);
+    if (attach)   /* the stream is the container's: raw with its TTY, multiplexed without */
+        tty = json_is_true(json_path(ctr, "Config.Tty"));
+    if (!json_is_true(json_path(ctr, "State.Running"))) {
         agent_reply_text(req, 400, "Bad Request", "container not running (\"%s\")", name);
         goto done;
     }
@@ -537,6 +568,8 @@ void agent_exec_handle(agent_t *a, struct evhttp_request *req, const char *path,
     s->req = req;
     s->proto = proto;
     s->v5 = !strcmp(proto, WS_PROTO_V5);
+    s->attach = attach;
+    snprintf(s->ctr_id, sizeof(s->ctr_id), "%s", id);
     s->tty = tty;
     s->want_stdin = in;
     s->want_stdout = out;
@@ -557,6 +590,16 @@ void agent_exec_handle(agent_t *a, struct evhttp_request *req, const char *path,
         goto done;
     }
     char dpath[200];
+    if (attach) {
+        /* Docker's attach on a connection of its own; stdin reaches the process only if the
+         * container was created with OpenStdin (the pod's stdin: true). */
+        snprintf(dpath, sizeof(dpath), "/containers/%s/attach?stream=1&stdin=%d&stdout=%d&stderr=%d",
+                 id, in, out, s->want_stderr);
+        s->hijack = docker_hijack(a->docker, dpath, NULL, 30000, exec_started, s);
+        if (!s->hijack)
+            sess_fail_http(s, 502, "cannot reach Docker");
+        goto done;
+    }
     snprintf(dpath, sizeof(dpath), "/containers/%s/exec", id);
     json_t *body = json_pack("{s:b,s:b,s:b,s:b,s:O}", "AttachStdin", in, "AttachStdout", out,
                              "AttachStderr", s->want_stderr, "Tty", tty, "Cmd", cmd);

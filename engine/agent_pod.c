@@ -917,10 +917,13 @@ static void do_create_container(action_t *ac)
             json_object_set_new(hc, "NanoCpus", json_integer((json_int_t)(quantity(json_str(lim, "cpu")) * 1e9)));
         if (json_str(lim, "memory"))
             json_object_set_new(hc, "Memory", json_integer((json_int_t)quantity(json_str(lim, "memory"))));
-        body = json_pack("{s:s,s:o,s:o,s:o,s:b,s:b,s:b}", "Image", json_str(ac->spec, "image"),
+        /* stdin/stdinOnce: kubectl attach and run -i write to the process; with stdinOnce
+         * Docker closes its stdin when the first attach ends, as kubelet's runtimes do. */
+        body = json_pack("{s:s,s:o,s:o,s:o,s:b,s:b,s:b,s:b}", "Image", json_str(ac->spec, "image"),
                          "Env", env, "Labels", labels(ac), "HostConfig", hc, "Tty",
                          json_is_true(json_object_get(ac->spec, "tty")), "OpenStdin",
-                         json_is_true(json_object_get(ac->spec, "stdin")), "AttachStdout", 0);
+                         json_is_true(json_object_get(ac->spec, "stdin")), "StdinOnce",
+                         json_is_true(json_object_get(ac->spec, "stdinOnce")), "AttachStdout", 0);
         if (json_array_size(json_object_get(ac->spec, "command"))) {
             json_object_set(body, "Entrypoint", json_object_get(ac->spec, "command"));
             json_object_set_new(body, "Cmd", json_array());

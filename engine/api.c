@@ -254,6 +254,9 @@ static json_t *resource_list(const char *group, const char *version)
         if (k->subresources & KIND_SUB_EXEC)
             json_array_append_new(list, sub_entry(k, "exec", "PodExecOptions",
                                                   json_pack("[ss]", "create", "get")));
+        if (k->subresources & KIND_SUB_ATTACH)
+            json_array_append_new(list, sub_entry(k, "attach", "PodAttachOptions",
+                                                  json_pack("[ss]", "create", "get")));
         if (k->subresources & KIND_SUB_PORTFORWARD)
             json_array_append_new(list, sub_entry(k, "portforward", "PodPortForwardOptions",
                                                   json_pack("[ss]", "create", "get")));
@@ -310,6 +313,7 @@ static json_t *group_list(void)
             json_array_append_new(groups, e);
         }
     }
+    api_review_groups(groups);
     return json_pack("{s:s,s:s,s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", groups);
 }
 
@@ -549,6 +553,7 @@ static void route_resource(api_req_t *r, const char *group, const char *version,
                        : !strcmp(r->sub, "log")     ? KIND_SUB_LOG
                        : !strcmp(r->sub, "exec")    ? KIND_SUB_EXEC
                        : !strcmp(r->sub, "portforward") ? KIND_SUB_PORTFORWARD
+                       : !strcmp(r->sub, "attach")  ? KIND_SUB_ATTACH
                                                     : 0;
         int finalize = !strcmp(r->sub, "finalize") && !strcmp(k->plural, "namespaces") && !*k->group;
         if (!(k->subresources & bit) && !finalize)
@@ -579,12 +584,14 @@ static void route_resource(api_req_t *r, const char *group, const char *version,
     if (r->sub && !strcmp(r->sub, "log") && r->verb == VERB_GET)
         return api_handle_log(r);
     /* exec: GET with a websocket upgrade (kubectl 1.30+, client-node), POST for SPDY. */
-    if (r->sub && !strcmp(r->sub, "exec") && (r->verb == VERB_GET || r->verb == VERB_CREATE))
+    if (r->sub && (!strcmp(r->sub, "exec") || !strcmp(r->sub, "attach")) &&
+        (r->verb == VERB_GET || r->verb == VERB_CREATE))
         return api_handle_exec(r);
     /* portforward: the same, websocket (SPDY tunnelled, or channels) or SPDY itself. */
     if (r->sub && !strcmp(r->sub, "portforward") && (r->verb == VERB_GET || r->verb == VERB_CREATE))
         return api_handle_portforward(r);
-    if (r->sub && (!strcmp(r->sub, "log") || !strcmp(r->sub, "exec") || !strcmp(r->sub, "portforward")))
+    if (r->sub && (!strcmp(r->sub, "log") || !strcmp(r->sub, "exec") || !strcmp(r->sub, "attach") ||
+                   !strcmp(r->sub, "portforward")))
         return method_not_allowed(r);
     if (r->verb == VERB_CREATE && r->name) {
         if (r->sub && !strcmp(r->sub, "binding")) {
@@ -703,6 +710,34 @@ static void dispatch(struct evhttp_request *req, void *arg)
         reply_discovery(r, resource_list("", "v1"));
     else if (n == 1 && !strcmp(seg[0], "apis"))
         reply_discovery(r, group_list());
+    else if (n == 2 && !strcmp(seg[0], "apis") && api_review_group(seg[1])) {
+        json_t *groups = json_array();
+        api_review_groups(groups);
+        json_t *e = NULL;
+        size_t i;
+        json_array_foreach(groups, i, e)
+            if (!strcmp(json_str(e, "name"), seg[1]))
+                break;
+        json_t *doc = json_deep_copy(e);
+        json_decref(groups);
+        json_object_set_new(doc, "kind", json_string("APIGroup"));
+        json_object_set_new(doc, "apiVersion", json_string("v1"));
+        reply_discovery(r, doc);
+    } else if (n == 3 && !strcmp(seg[0], "apis") && api_review_group(seg[1])) {
+        json_t *doc = api_review_resource_list(seg[1], seg[2]);
+        if (doc)
+            reply_discovery(r, doc);
+        else
+            not_found(r);
+    } else if (n == 4 && !strcmp(seg[0], "apis") && api_review_group(seg[1]) && !strcmp(seg[2], "v1")) {
+        auth_user_t user;
+        char msg[256];
+        int code = auth_check(r->req, "create", seg[3], NULL, &user, msg, sizeof(msg));
+        if (code)
+            api_reply_status(r, code, NULL, NULL, "%s", msg);
+        else if (read_body(r) == 0)
+            api_handle_review(r, seg[1], seg[3], &user);
+    }
     else if (n == 2 && !strcmp(seg[0], "apis")) {
         json_t *doc = group_entry(seg[1]);
         if (json_array_size(json_object_get(doc, "versions")) == 0) {

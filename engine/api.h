@@ -90,11 +90,22 @@ table_include_t api_table_include(api_req_t *r);
  * says neither. */
 int api_agent_endpoint(const json_t *node, char *out, size_t outlen);
 
-/* pods/<name>/exec: the websocket upgrade relayed to the pod's node agent (api_exec.c). */
+/* pods/<name>/exec and pods/<name>/attach: the websocket upgrade relayed to the pod's node
+ * agent (api_exec.c). */
 void api_handle_exec(api_req_t *r);
 /* pods/<name>/portforward: the same relay to the agent's port-forward endpoint, for a
  * websocket upgrade or a SPDY/3.1 one (api_exec.c). */
 void api_handle_portforward(api_req_t *r);
+
+/* The review APIs (api_review.c): authorization.k8s.io/v1 selfsubjectaccessreviews and
+ * selfsubjectrulesreviews, authentication.k8s.io/v1 selfsubjectreviews. Not stored kinds:
+ * discovery asks here. */
+int api_review_group(const char *group);                       /* one of those two groups */
+void api_review_groups(json_t *groups);                        /* append their APIGroup entries */
+json_t *api_review_resource_list(const char *group, const char *version);   /* NULL if not ours */
+struct auth_user_s;
+void api_handle_review(api_req_t *r, const char *group, const char *plural,
+                       const struct auth_user_s *user);
 void api_req_free(api_req_t *r);
 /* Count the request in /metrics (api_reply does it; streams call it themselves). */
 void api_record(api_req_t *r, int code);

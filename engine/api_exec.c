@@ -68,6 +68,7 @@ typedef struct exec_op_s {
     exec_stage_t stage;
     ws_hijack_t hj;                /* the client's connection */
     int portforward;               /* pods/portforward, not exec */
+    int attach;                    /* pods/attach: exec's path without a command */
     int websocket;                 /* the client asked for a websocket upgrade */
     int spdy;                      /* port-forward only: it asked for a SPDY/3.1 upgrade */
     char versions[512];            /* its X-Stream-Protocol-Version offers, comma-separated */
@@ -291,8 +292,8 @@ static void agent_refused(exec_op_t *op)
     int code = op->agent_status;
     if (code == 426 && !op->portforward)
         op_fail(op, 400, "BadRequest",
-                "berth serves exec over websockets only (subprotocol " WS_PROTO_V5 ", kubectl "
-                "1.30 or newer); the SPDY/3.1 upgrade is not supported");
+                "berth serves %s over websockets only (subprotocol " WS_PROTO_V5 ", kubectl "
+                "1.30 or newer); the SPDY/3.1 upgrade is not supported", op->attach ? "attach" : "exec");
     else if (code == 426)
         op_fail(op, 400, "BadRequest", "Upgrade request required");
     else if (code == 403)
@@ -439,8 +440,9 @@ static void connect_agent(exec_op_t *op)
         evbuffer_add_printf(out, "%s /portforward/%s/%s?%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: berth-apiserver\r\n",
                             op->spdy ? "POST" : "GET", ens ? ens : "", epod ? epod : "", q ? q : "", host, port);
     else
-        evbuffer_add_printf(out, "GET /exec/%s/%s/%s?%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: berth-apiserver\r\n",
-                            ens ? ens : "", epod ? epod : "", ectr ? ectr : "", q ? q : "", host, port);
+        evbuffer_add_printf(out, "GET /%s/%s/%s/%s?%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: berth-apiserver\r\n",
+                            op->attach ? "attach" : "exec", ens ? ens : "", epod ? epod : "",
+                            ectr ? ectr : "", q ? q : "", host, port);
     free(ens);
     free(epod);
     free(ectr);
@@ -568,8 +570,8 @@ static void pod_read(const store_result_t *res, void *priv)
     }
     const char *phase = json_str(json_object_get(pod, "status"), "phase");
     if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
-        op_fail(op, 400, "BadRequest", "cannot exec into a container in a completed pod; current phase is %s",
-                phase);
+        op_fail(op, 400, "BadRequest", "cannot %s a container in a completed pod; current phase is %s",
+                op->attach ? "attach to" : "exec into", phase);
         json_decref(pod);
         return;
     }
@@ -590,10 +592,11 @@ void api_handle_exec(api_req_t *r)
 {
     struct evkeyvalq *hdrs = evhttp_request_get_input_headers(r->req);
     const char *cmd = api_query(r, "command");
+    int attach = !strcmp(r->sub, "attach");
     int in = api_query(r, "stdin") && !strcmp(api_query(r, "stdin"), "true");
     int out = api_query(r, "stdout") && !strcmp(api_query(r, "stdout"), "true");
     int err = api_query(r, "stderr") && !strcmp(api_query(r, "stderr"), "true");
-    if (!cmd)
+    if (!cmd && !attach)
         return api_reply_status(r, 400, "BadRequest", NULL,
                                 "you must specify at least one command for the container");
     if (!in && !out && !err)
@@ -605,6 +608,7 @@ void api_handle_exec(api_req_t *r)
     op->r = r;
     r->op = op;
     r->op_free = op_free;
+    op->attach = attach;
     op->websocket = evhttp_request_get_command(r->req) == EVHTTP_REQ_GET && ws_is_upgrade(hdrs);
     if (op->websocket)
         snprintf(op->key, sizeof(op->key), "%s", evhttp_find_header(hdrs, "Sec-WebSocket-Key"));

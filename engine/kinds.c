@@ -115,8 +115,10 @@ kind_t *kinds_build(const json_t *def, const char *owner, char *err, size_t errl
                 k->subresources |= KIND_SUB_EXEC;
             else if (!strcmp(name, "portforward"))
                 k->subresources |= KIND_SUB_PORTFORWARD;
+            else if (!strcmp(name, "attach"))
+                k->subresources |= KIND_SUB_ATTACH;
             else {
-                snprintf(err, errlen, "unknown subresource \"%s\" (status, scale, binding, log, exec, portforward)",
+                snprintf(err, errlen, "unknown subresource \"%s\" (status, scale, binding, log, exec, attach, portforward)",
                          name);
                 goto failed_quiet;
             }

@@ -19,6 +19,7 @@
 #define KIND_SUB_LOG     (1u << 3)
 #define KIND_SUB_EXEC    (1u << 4)
 #define KIND_SUB_PORTFORWARD (1u << 5)
+#define KIND_SUB_ATTACH  (1u << 6)
 
 typedef struct kind_s {
     char *group;          /* "" for core */

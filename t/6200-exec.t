@@ -295,6 +295,80 @@ test_expect_success 'berth run: script.exec gets the exit code, stdout, stderr, 
 	grep -q "^none=nil msg=pods \"nosuch\" not found$" out
 '
 
+# raw_attach POD QUERY: the attach endpoint as raw_exec does it.
+raw_attach() {
+	curl -s --max-time 10 -o raw.out -w '%{http_code}' \
+		-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+		-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Protocol: v5.channel.k8s.io' \
+		"$BERTH_URL/api/v1/namespaces/default/pods/$1/attach?$2"
+}
+
+test_expect_success 'kubectl run -i --rm: stdin reaches the container, output and exit code come back' '
+	(echo "echo from-stdin-\$((6*7))"; sleep 1; echo "exit 3") |
+		k run runi --image=berth/busybox:latest --image-pull-policy=IfNotPresent \
+		--restart=Never --rm -i --overrides="{\"spec\":{\"nodeName\":\"$NODE\"}}" -- sh >out 2>err;
+	rc=$? &&
+	cat out err &&
+	test "$rc" = 3 &&
+	grep -q "^from-stdin-42$" out &&
+	! grep -q "falling back to streaming logs" err &&
+	grep -q "pod default/runi terminated (Error)" err &&
+	grep -q "attached to default/runi/runi" "$TRASH/agent.log"
+'
+
+test_expect_success 'kubectl attach -i: lines to a running process and its answers back' '
+	cat >echoer.yaml <<-EOF &&
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: echoer}
+	spec:
+	  nodeName: $NODE
+	  terminationGracePeriodSeconds: 1
+	  containers:
+	  - name: main
+	    image: berth/busybox:latest
+	    imagePullPolicy: IfNotPresent
+	    stdin: true
+	    command: [sh, -c, "while read l; do echo got:\$l; done"]
+	EOF
+	k apply -f echoer.yaml &&
+	test_wait_until 40 phase_is echoer Running &&
+	# The process keeps running after our stdin ends (no stdinOnce), so the attach does too,
+	# as on any cluster: the timeout ends it.
+	(echo one; echo two; sleep 2) | K_TIMEOUT=6 k attach -i echoer >out 2>err;
+	cat out err &&
+	grep -q "^got:one$" out &&
+	grep -q "^got:two$" out
+'
+
+test_expect_success 'kubectl attach without -i follows the output' '
+	cat >ticker.yaml <<-EOF &&
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: ticker}
+	spec:
+	  nodeName: $NODE
+	  terminationGracePeriodSeconds: 1
+	  containers:
+	  - name: main
+	    image: berth/busybox:latest
+	    imagePullPolicy: IfNotPresent
+	    command: [sh, -c, "i=0; while true; do i=\$((i+1)); echo tick-\$i; sleep 0.2; done"]
+	EOF
+	k apply -f ticker.yaml &&
+	test_wait_until 40 phase_is ticker Running &&
+	K_TIMEOUT=3 k attach ticker >out 2>err;
+	cat out &&
+	test "$(grep -c "^tick-" out)" -ge 3
+'
+
+test_expect_success 'attach to a completed pod is refused; no streams is refused' '
+	test "$(raw_attach once "stdout=true")" = 400 &&
+	grep -q "cannot attach to a container in a completed pod; current phase is Succeeded" raw.out &&
+	test "$(raw_attach ticker "")" = 400 &&
+	grep -q "at least one of stdin, stdout, stderr" raw.out
+'
+
 test_expect_success 'an agent that does not answer: 503 with a clear message' '
 	stop_agent &&
 	test_must_fail k exec duo -c main -- true 2>err &&
