@@ -516,7 +516,8 @@ static void on_stream(void *priv, uint32_t id, const spdy_header_t *h, size_t nh
     char *end = NULL, ridbuf[32];
     long port = ports ? strtol(ports, &end, 10) : 0;
     int is_error = type && !strcmp(type, "error"), is_data = type && !strcmp(type, "data");
-    if (!ports || end == ports || *end || port < 1 || port > 65535 || (!is_error && !is_data)) {
+    if (!ports || end == ports || *end || port < 1 || port > 65535 || (!is_error && !is_data) ||
+        (rid && strlen(rid) >= sizeof(((pf_conn_t *)0)->request_id))) {
         log_debug("agent: port-forward to %s: stream %u refused (streamtype %s, port %s)", s->name,
                   id, type ? type : "missing", ports ? ports : "missing");
         spdy_reset(s->spdy, id, SPDY_PROTOCOL_ERROR);
@@ -536,20 +537,20 @@ static void on_stream(void *priv, uint32_t id, const spdy_header_t *h, size_t nh
         return;
     }
     if (!c) {
-        if (s->nconns >= PF_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+        if (s->nconns >= PF_MAX_CONNS || !(c = calloc(1, sizeof(*c))) ||
+            !(c->pair_timer = evtimer_new(s->a->base, pair_timeout, c))) {
+            free(c);
             spdy_reset(s->spdy, id, SPDY_REFUSED_STREAM);
             return;
         }
         c->s = s;
         c->port = (int)port;
         snprintf(c->request_id, sizeof(c->request_id), "%s", rid);
-        c->pair_timer = evtimer_new(s->a->base, pair_timeout, c);
         c->next = s->conns;
         s->conns = c;
         s->nconns++;
         struct timeval tv = { PF_PAIR_TIMEOUT_S, 0 };
-        if (c->pair_timer)
-            evtimer_add(c->pair_timer, &tv);
+        evtimer_add(c->pair_timer, &tv);
     }
     spdy_reply(s->spdy, id, NULL, 0, 0);
     if (is_error) {
