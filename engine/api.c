@@ -257,6 +257,13 @@ static json_t *resource_list(const char *group, const char *version)
         if (k->subresources & KIND_SUB_ATTACH)
             json_array_append_new(list, sub_entry(k, "attach", "PodAttachOptions",
                                                   json_pack("[ss]", "create", "get")));
+        if (k->subresources & KIND_SUB_EVICTION) {
+            /* kubectl drain finds pods/eviction here and posts a policy/v1 Eviction. */
+            json_t *s = sub_entry(k, "eviction", "Eviction", json_pack("[s]", "create"));
+            json_object_set_new(s, "group", json_string("policy"));
+            json_object_set_new(s, "version", json_string("v1"));
+            json_array_append_new(list, s);
+        }
         if (k->subresources & KIND_SUB_PORTFORWARD)
             json_array_append_new(list, sub_entry(k, "portforward", "PodPortForwardOptions",
                                                   json_pack("[ss]", "create", "get")));
@@ -554,6 +561,7 @@ static void route_resource(api_req_t *r, const char *group, const char *version,
                        : !strcmp(r->sub, "exec")    ? KIND_SUB_EXEC
                        : !strcmp(r->sub, "portforward") ? KIND_SUB_PORTFORWARD
                        : !strcmp(r->sub, "attach")  ? KIND_SUB_ATTACH
+                       : !strcmp(r->sub, "eviction") ? KIND_SUB_EVICTION
                                                     : 0;
         int finalize = !strcmp(r->sub, "finalize") && !strcmp(k->plural, "namespaces") && !*k->group;
         if (!(k->subresources & bit) && !finalize)
@@ -593,6 +601,13 @@ static void route_resource(api_req_t *r, const char *group, const char *version,
     if (r->sub && (!strcmp(r->sub, "log") || !strcmp(r->sub, "exec") || !strcmp(r->sub, "attach") ||
                    !strcmp(r->sub, "portforward")))
         return method_not_allowed(r);
+    if (r->sub && !strcmp(r->sub, "eviction")) {
+        if (r->verb != VERB_CREATE)
+            return method_not_allowed(r);
+        if (read_body(r) != 0)
+            return;
+        return api_handle_eviction(r);
+    }
     if (r->verb == VERB_CREATE && r->name) {
         if (r->sub && !strcmp(r->sub, "binding")) {
             if (read_body(r) != 0)

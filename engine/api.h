@@ -96,6 +96,8 @@ void api_handle_exec(api_req_t *r);
 /* pods/<name>/portforward: the same relay to the agent's port-forward endpoint, for a
  * websocket upgrade or a SPDY/3.1 one (api_exec.c). */
 void api_handle_portforward(api_req_t *r);
+/* pods/<name>/eviction: delete the pod if its PodDisruptionBudget allows (api_eviction.c). */
+void api_handle_eviction(api_req_t *r);
 
 /* The review APIs (api_review.c): authorization.k8s.io/v1 selfsubjectaccessreviews and
  * selfsubjectrulesreviews, authentication.k8s.io/v1 selfsubjectreviews. Not stored kinds:

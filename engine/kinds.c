@@ -117,8 +117,10 @@ kind_t *kinds_build(const json_t *def, const char *owner, char *err, size_t errl
                 k->subresources |= KIND_SUB_PORTFORWARD;
             else if (!strcmp(name, "attach"))
                 k->subresources |= KIND_SUB_ATTACH;
+            else if (!strcmp(name, "eviction"))
+                k->subresources |= KIND_SUB_EVICTION;
             else {
-                snprintf(err, errlen, "unknown subresource \"%s\" (status, scale, binding, log, exec, attach, portforward)",
+                snprintf(err, errlen, "unknown subresource \"%s\" (status, scale, binding, log, exec, attach, portforward, eviction)",
                          name);
                 goto failed_quiet;
             }

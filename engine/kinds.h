@@ -20,6 +20,7 @@
 #define KIND_SUB_EXEC    (1u << 4)
 #define KIND_SUB_PORTFORWARD (1u << 5)
 #define KIND_SUB_ATTACH  (1u << 6)
+#define KIND_SUB_EVICTION (1u << 7)
 
 typedef struct kind_s {
     char *group;          /* "" for core */

@@ -1461,10 +1461,40 @@ static json_t *cell_cronjob_timezone(row_ctx_t *c)
     return str_cell(jstr(jget(c->obj, "spec", "timeZone", NULL), "<none>"));
 }
 
+/* PodDisruptionBudget: an int-or-string budget as kubectl prints it, N/A when unset. */
+static json_t *pdb_budget(row_ctx_t *c, const char *key)
+{
+    const json_t *b = jget(c->obj, "spec", key, NULL);
+    if (json_is_integer(b))
+        return json_integer(json_integer_value(b));
+    if (json_is_string(b))
+        return str_cell(json_string_value(b));
+    return str_cell("N/A");
+}
+
+static json_t *cell_pdb_min_available(row_ctx_t *c)
+{
+    return pdb_budget(c, "minAvailable");
+}
+
+static json_t *cell_pdb_max_unavailable(row_ctx_t *c)
+{
+    return pdb_budget(c, "maxUnavailable");
+}
+
+static json_t *cell_pdb_allowed_disruptions(row_ctx_t *c)
+{
+    const json_t *n = jget(c->obj, "status", "disruptionsAllowed", NULL);
+    return json_integer(json_is_integer(n) ? json_integer_value(n) : 0);
+}
+
 static const struct {
     const char *name;
     cell_fn     fn;
 } cells[] = {
+    {"pdb.minAvailable", cell_pdb_min_available},
+    {"pdb.maxUnavailable", cell_pdb_max_unavailable},
+    {"pdb.allowedDisruptions", cell_pdb_allowed_disruptions},
     {"meta.name", cell_meta_name},
     {"meta.age", cell_meta_age},
     {"meta.createdAt", cell_meta_created_at},

@@ -1360,6 +1360,7 @@ static const val_kind_t kinds[] = {
     {"apps", "Deployment", NAME_SUBDOMAIN, 1, val_deployment, val_selector_immutable},
     {"apps", "ReplicaSet", NAME_SUBDOMAIN, 1, val_replica_set, val_selector_immutable},
     {"coordination.k8s.io", "Lease", NAME_SUBDOMAIN, 1, val_lease, NULL},
+    {"policy", "PodDisruptionBudget", NAME_SUBDOMAIN, 1, val_pod_disruption_budget, NULL},
     /* ObjectMeta only: kinds whose name rule is known. */
     {"", "ServiceAccount", NAME_SUBDOMAIN, 1, NULL, NULL},
     {"", "PersistentVolumeClaim", NAME_SUBDOMAIN, 1, NULL, NULL},

@@ -115,6 +115,7 @@ void val_pod_update(val_t *v, const json_t *old_obj, const json_t *obj);
 void val_replication_controller(val_t *v, const json_t *obj);
 void val_replica_set(val_t *v, const json_t *obj);
 void val_deployment(val_t *v, const json_t *obj);
+void val_pod_disruption_budget(val_t *v, const json_t *obj);
 void val_selector_immutable(val_t *v, const json_t *old_obj, const json_t *obj);
 void val_namespace(val_t *v, const json_t *obj);
 void val_service(val_t *v, const json_t *obj);

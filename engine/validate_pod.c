@@ -863,6 +863,35 @@ static int int_or_percent(val_t *v, const json_t *obj, const char *key, long lon
     return 0;
 }
 
+/* policy/v1 PodDisruptionBudget (kube's ValidatePodDisruptionBudgetSpec): at most one of
+ * minAvailable and maxUnavailable, each a non-negative integer or a percentage up to 100%,
+ * a valid label selector, a known unhealthyPodEvictionPolicy. */
+void val_pod_disruption_budget(val_t *v, const json_t *obj)
+{
+    static const char *const policies[] = { "IfHealthyBudget", "AlwaysAllow", NULL };
+    const json_t *spec = val_obj(v, obj, "spec");
+    long long n;
+    int min_set, max_set;
+    size_t mark = val_push(v, "spec");
+    int_or_percent(v, spec, "minAvailable", &n, &min_set);
+    if (min_set && json_is_string(json_object_get(spec, "minAvailable")) && n > 100)
+        val_invalid_r(v, "minAvailable", json_string_value(json_object_get(spec, "minAvailable")),
+                      "must not be greater than 100%");
+    int_or_percent(v, spec, "maxUnavailable", &n, &max_set);
+    if (min_set && max_set)
+        val_invalid_j(v, NULL, spec, "minAvailable and maxUnavailable cannot be both set");
+    val_label_selector(v, spec, "selector");
+    const char *p = val_str(v, spec, "unhealthyPodEvictionPolicy");
+    if (p) {
+        int known = 0;
+        for (size_t i = 0; policies[i]; i++)
+            known |= !strcmp(p, policies[i]);
+        if (!known)
+            val_not_supported(v, "unhealthyPodEvictionPolicy", p, policies);
+    }
+    val_pop(v, mark);
+}
+
 void val_deployment(val_t *v, const json_t *obj)
 {
     const json_t *spec = val_obj(v, obj, "spec");
