@@ -304,9 +304,12 @@ test_expect_success 'a restarted agent adopts its containers without duplicates'
 '
 
 test_expect_success 'orphans: a container of this node whose pod does not exist is removed' '
-	docker run -d --label berth.node=$NODE --label berth.pod.uid=no-such-uid \
+	# Created, then started: the agent may remove the orphan between the two (then the start
+	# fails with "marked for removal"), which is the outcome this test waits for anyway.
+	docker create --label berth.node=$NODE --label berth.pod.uid=no-such-uid \
 		--label berth.pod.namespace=default --label berth.pod.name=ghost \
 		--label berth.container.name=c berth/busybox:latest sleep 3600 >ghost.id &&
+	{ docker start "$(cat ghost.id)" >/dev/null 2>&1 || true; } &&
 	other=$(docker run -d --label berth.node=other-$NODE --label berth.pod.uid=x berth/busybox:latest sleep 3600) &&
 	test_when_finished "docker rm -f $other >/dev/null" &&
 	test_wait_until 20 eval "! docker inspect \$(cat ghost.id) >/dev/null 2>&1" &&
