@@ -18,6 +18,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -703,7 +704,9 @@ static void on_http(struct evhttp_request *req, void *arg)
     }
     if (a->token) {
         const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-        if (!auth || strncmp(auth, "Bearer ", 7) || strcmp(auth + 7, a->token)) {
+        /* Compared in constant time: the token is the agent's only credential. */
+        if (!auth || strncmp(auth, "Bearer ", 7) || strlen(auth + 7) != strlen(a->token) ||
+            CRYPTO_memcmp(auth + 7, a->token, strlen(a->token))) {
             agent_reply_text(req, 401, "Unauthorized", "Unauthorized");
             goto done;
         }

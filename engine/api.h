@@ -37,6 +37,7 @@ typedef struct api_server_s {
     struct event *reaper;      /* expires graceful pod deletions */
     struct reap_s *reap_list;
     int ready_seen;            /* default namespaces ensured since the store came up */
+    const char *agent_token;   /* sent to node agents as a bearer token, or NULL (borrowed) */
 } api_server_t;
 
 typedef enum {

@@ -446,6 +446,8 @@ static void connect_agent(exec_op_t *op)
     free(ens);
     free(epod);
     free(ectr);
+    if (r->srv->agent_token)
+        evbuffer_add_printf(out, "Authorization: Bearer %s\r\n", r->srv->agent_token);
     if (op->websocket) {
         const char *offered = evhttp_find_header(evhttp_request_get_input_headers(r->req),
                                                  "Sec-WebSocket-Protocol");

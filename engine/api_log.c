@@ -6,8 +6,8 @@
  * agent's GET /containerLogs/<ns>/<pod>/<container> with the same query (follow, tailLines,
  * timestamps, sinceSeconds, limitBytes, previous). The agent's body is streamed back as it
  * arrives, so `kubectl logs -f` follows; a client that goes away closes the agent request.
- * The agent's token (docs/agent.md) is not sent yet: the API server has no credentials for
- * agents until tokens exist (issue 6's auth).
+ * With --agent-token-file the request carries the agents' bearer token (docs/agent.md), as
+ * exec, attach and port-forward do (api_exec.c).
  *
  * Errors as kube words them: no container named (several containers) 400, a pod without a
  * node 400, the container unknown 400, the agent unreachable 502 (kube: 500 with the dial
@@ -217,6 +217,11 @@ static void node_read(const store_result_t *res, void *priv)
     evhttp_connection_set_timeout(op->agent, 3600);
     evhttp_request_set_chunked_cb(op->out, on_chunk);
     evhttp_add_header(evhttp_request_get_output_headers(op->out), "Host", host);
+    if (op->r->srv->agent_token) {
+        char auth[600];
+        snprintf(auth, sizeof(auth), "Bearer %s", op->r->srv->agent_token);
+        evhttp_add_header(evhttp_request_get_output_headers(op->out), "Authorization", auth);
+    }
     if (evhttp_make_request(op->agent, op->out, EVHTTP_REQ_GET, path) != 0) {
         op->out = NULL;
         api_reply_status(r, 502, "ServiceUnavailable", NULL, "cannot reach the node agent");

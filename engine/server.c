@@ -18,6 +18,25 @@
 #include "svcalloc.h"
 #include "watch.h"
 
+/* The first line of path, trimmed, into out. 0, or -1 with a message on stderr. */
+static int read_token_file(const char *path, char *out, size_t outlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(out, (int)outlen, f)) {
+        fprintf(stderr, "berth server: cannot read --agent-token-file %s\n", path);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    out[strcspn(out, "\r\n")] = 0;
+    if (!*out || strpbrk(out, " \t")) {
+        fprintf(stderr, "berth server: --agent-token-file %s: the first line must be the token\n", path);
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -29,6 +48,7 @@ static void usage(FILE *out)
             "                    [--controller-resync-seconds N] [--node-monitor-grace-period S]\n"
             "                    [--default-toleration-seconds S]\n"
             "                    [--service-cluster-ip-range CIDR] [--service-node-port-range A-B]\n"
+            "                    [--agent-token-file FILE]\n"
             "\n"
             "Serve the Kubernetes API from a Redis store.\n"
             "\n"
@@ -48,6 +68,8 @@ static void usage(FILE *out)
             "  --default-toleration-seconds S pods stay this long on a not-ready node (default 300)\n"
             "  --policies DIR      scheduling policies (default: policies/ beside bin/)\n"
             "  --lua DIR           the Lua library policies use (default: lua/ beside bin/)\n"
+            "  --agent-token-file FILE  the bearer token node agents require (their --token-file):\n"
+            "                      sent on logs, exec, attach and port-forward requests to them\n"
             "  --plugins DIR       plugins: plugins/<name>/plugin.lua (default: plugins/ beside bin/)\n"
             "  --service-cluster-ip-range CIDR  Service cluster IPs (default 127.77.0.0/16)\n"
             "  --service-node-port-range A-B    Service node ports (default 30000-32767)\n");
@@ -139,6 +161,7 @@ int server_main(int argc, char **argv)
         { "plugins", required_argument, NULL, 'g' },
         { "service-cluster-ip-range", required_argument, NULL, 'C' },
         { "service-node-port-range", required_argument, NULL, 'N' },
+        { "agent-token-file", required_argument, NULL, 'A' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -149,8 +172,8 @@ int server_main(int argc, char **argv)
     int toleration_seconds = 0;
     char pdir[4096], ldir[4096], self_url[512];
     const char *policy_dir = NULL, *lib_dir = NULL, *svc_cidr = NULL, *svc_ports = NULL;
-    const char *plugin_dir = NULL;
-    char gdir[4096];
+    const char *plugin_dir = NULL, *agent_token_file = NULL;
+    char gdir[4096], agent_token[512] = "";
     server_ctx_t ctx;
     char err[256];
     int c, rc = 1;
@@ -191,6 +214,7 @@ int server_main(int argc, char **argv)
         case 'g': plugin_dir = optarg; break;
         case 'C': svc_cidr = optarg; break;
         case 'N': svc_ports = optarg; break;
+        case 'A': agent_token_file = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -230,6 +254,11 @@ int server_main(int argc, char **argv)
     ctx.hub = watch_hub_create(ctx.base, ctx.store, redis_url);
     if (!ctx.hub || api_server_init(&ctx.api, ctx.base, ctx.store, ctx.hub, listen_addr) != 0)
         goto out;
+    if (agent_token_file) {
+        if (read_token_file(agent_token_file, agent_token, sizeof(agent_token)) != 0)
+            goto out;
+        ctx.api.agent_token = agent_token;
+    }
     if (list_cache && !(ctx.api.lists = listcache_create(ctx.base, ctx.store, refresh_ms)))
         goto out;
     store_set_state_cb(ctx.store, on_store_state, &ctx);

@@ -74,6 +74,7 @@ typedef struct up_s {
     char nodeports[96];      /* the proxy's --nodeport-address: 127.0.0.1[,bridge gateway] */
     char redis_url[PATH_MAX + 48];
     char redis_sock[PATH_MAX + 32];
+    char token_path[PATH_MAX + 16];   /* <dir>/agent-token: what the server shows the agents */
     up_sup_t *sup;
     up_child_t *redis, *server, *proxy;
     up_child_t *agents[UP_MAX_NODES];
@@ -450,9 +451,40 @@ static int start_redis(up_t *u)
     return 0;
 }
 
+/* <dir>/agent-token (0600), made once from 32 random bytes: the agents require it
+ * (--token-file) and the server sends it (--agent-token-file), so nobody else on the host
+ * can exec into pods or read their logs through an agent's port. */
+static int ensure_agent_token(up_t *u)
+{
+    unsigned char raw[32];
+    char hex[65];
+    snprintf(u->token_path, sizeof(u->token_path), "%s/agent-token", u->dir);
+    if (access(u->token_path, R_OK) == 0)
+        return 0;
+    FILE *r = fopen("/dev/urandom", "rb");
+    if (!r || fread(raw, 1, sizeof(raw), r) != sizeof(raw)) {
+        if (r)
+            fclose(r);
+        fprintf(stderr, "berth up: cannot read /dev/urandom for the agent token\n");
+        return -1;
+    }
+    fclose(r);
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    int fd = open(u->token_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || dprintf(fd, "%s\n", hex) < 0) {
+        fprintf(stderr, "berth up: cannot write %s: %s\n", u->token_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 static int start_server(up_t *u)
 {
-    char *args[16];
+    char *args[18];
     int n = 0;
     args[n++] = "server";
     args[n++] = "--redis";
@@ -467,6 +499,8 @@ static int start_server(up_t *u)
         args[n++] = "--plugins";
         args[n++] = u->o.plugins;
     }
+    args[n++] = "--agent-token-file";
+    args[n++] = u->token_path;
     args[n] = NULL;
     u->server = add_berth(u, "server", 2, 15, args);
     if (!u->server || up_child_spawn(u->sup, u->server) != 0) {
@@ -536,7 +570,7 @@ static int start_nodes(up_t *u)
         mkdir_p(root, 0755);
         snprintf(port, sizeof(port), "127.0.0.1:%d", up_free_port(10250 + i));
         char *args[] = { "agent", "--server", u->api_url, "--node-name", u->node_names[i],
-                         "--root-dir", root, "--listen", port,
+                         "--root-dir", root, "--listen", port, "--token-file", u->token_path,
                          u->o.docker ? "--docker" : NULL, u->o.docker, NULL };
         u->agents[i] = add_berth(u, u->node_names[i], 0, 15, args);
         if (!u->agents[i])
@@ -795,7 +829,7 @@ int up_main(int argc, char **argv)
         fprintf(stderr, "berth up: cannot write %s/kubeconfig: %s\n", u->dir, strerror(errno));
         goto stop;
     }
-    if (start_server(u) != 0)
+    if (ensure_agent_token(u) != 0 || start_server(u) != 0)
         goto stop;
     printf("berth up: API on %s\n", u->api_url);
     if (u->o.nodes > 0) {

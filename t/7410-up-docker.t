@@ -113,6 +113,17 @@ test_expect_success 'the hello example answers from three pods on its node port'
 	test $(grep -c "^hello from hello-" seen) -eq 3
 '
 
+test_expect_success 'the agent takes requests from the API server only: logs and exec work, its port refuses others' '
+	test "$(stat -c %a "$DIR/agent-token")" = 600 &&
+	pod=$(kc get pods -l app=hello -o jsonpath="{.items[0].metadata.name}") &&
+	kc exec "$pod" -- cat /www/index.html | grep -q "^hello from $pod" &&
+	kc logs "$pod" >/dev/null &&
+	ep=$(kc get node ${P}1 -o jsonpath="{.metadata.annotations.berth\.dev/agent-endpoint}") &&
+	test -n "$ep" &&
+	test "$(curl -s -o /dev/null -w "%{http_code}" "$ep/containerLogs/default/$pod/web")" = 401 &&
+	test "$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer wrong" "$ep/containerLogs/default/$pod/web")" = 401
+'
+
 test_expect_success 'SIGTERM stops the cluster, the pods keep running' '
 	pods_state >before &&
 	test $(wc -l <before) -eq 3 &&
