@@ -36,7 +36,6 @@
 
 #include "api.h"
 #include "jsonload.h"
-#include "log.h"
 #include "selector.h"
 #include "util.h"
 
@@ -127,16 +126,6 @@ static void budget_written(api_req_t *child, int code, const char *body, size_t 
     delete_pod(e);
 }
 
-static int pod_ready(const json_t *pod)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_path(pod, "status.conditions"), i, c)
-        if (json_str(c, "type") && !strcmp(json_str(c, "type"), "Ready"))
-            return json_str(c, "status") && !strcmp(json_str(c, "status"), "True");
-    return 0;
-}
-
 static long long num(const json_t *obj, const char *path)
 {
     json_t *v = json_path(obj, path);
@@ -157,7 +146,7 @@ static void use_budget(evict_t *e, json_t *pdb)
         return api_reply_status(r, 429, "TooManyRequests", details,
                                 "Cannot evict pod as it would violate the pod's disruption budget.");
     }
-    if (!pod_ready(e->pod)) {
+    if (!json_condition_true(e->pod, "Ready")) {
         const char *policy = json_str(json_object_get(pdb, "spec"), "unhealthyPodEvictionPolicy");
         if ((policy && !strcmp(policy, "AlwaysAllow")) || healthy >= desired)
             return delete_pod(e);
@@ -177,10 +166,7 @@ static void use_budget(evict_t *e, json_t *pdb)
     /* Spend one disruption: the status, compare-and-swap on the budget's resourceVersion. */
     json_t *st = json_object_get(pdb, "status");
     char now[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    util_rfc3339(time(NULL), now);
     json_object_set_new(st, "disruptionsAllowed", json_integer(allowed - 1));
     if (!json_is_object(json_object_get(st, "disruptedPods")))
         json_object_set_new(st, "disruptedPods", json_object());

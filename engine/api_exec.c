@@ -332,28 +332,24 @@ static void agent_read(struct bufferevent *bev, void *arg)
         op->agent_status = status;
         const char *cl = evhttp_find_header(&h, "Content-Length");
         op->body_left = cl ? atol(cl) : -1;
-        if (status == 101 && op->spdy) {
-            const char *up = evhttp_find_header(&h, "Upgrade"),
-                       *ver = evhttp_find_header(&h, "X-Stream-Protocol-Version");
-            char chosen[128];
-            snprintf(chosen, sizeof(chosen), "%s", ver ? ver : "");
-            int good = ws_header_has_token(up, "SPDY/3.1") && *chosen && !strpbrk(chosen, "\r\n");
-            evhttp_clear_headers(&h);
-            if (!good) {
-                op_fail(op, 500, "InternalError", "the node agent of node \"%s\" answered an unexpected upgrade",
-                        op->node);
-                return;
-            }
-            start_relay(op, chosen);
-            return;
-        }
         if (status == 101) {
-            const char *accept = evhttp_find_header(&h, "Sec-WebSocket-Accept");
-            const char *proto = evhttp_find_header(&h, "Sec-WebSocket-Protocol");
-            char want[32], chosen[128];
-            ws_accept_key(op->key, want);
-            snprintf(chosen, sizeof(chosen), "%s", proto ? proto : "");
-            int good = op->websocket && accept && !strcmp(accept, want);
+            /* The upgrade we asked for: SPDY with the version the agent chose, or a
+             * websocket accepted for our key, with its subprotocol. */
+            char chosen[128];
+            int good;
+            if (op->spdy) {
+                const char *ver = evhttp_find_header(&h, "X-Stream-Protocol-Version");
+                snprintf(chosen, sizeof(chosen), "%s", ver ? ver : "");
+                good = ws_header_has_token(evhttp_find_header(&h, "Upgrade"), "SPDY/3.1") && *chosen &&
+                       !strpbrk(chosen, "\r\n");
+            } else {
+                const char *accept = evhttp_find_header(&h, "Sec-WebSocket-Accept");
+                const char *proto = evhttp_find_header(&h, "Sec-WebSocket-Protocol");
+                char want[32];
+                ws_accept_key(op->key, want);
+                snprintf(chosen, sizeof(chosen), "%s", proto ? proto : "");
+                good = op->websocket && accept && !strcmp(accept, want);
+            }
             evhttp_clear_headers(&h);
             if (!good) {
                 op_fail(op, 500, "InternalError", "the node agent of node \"%s\" answered an unexpected upgrade",

@@ -88,7 +88,7 @@ static json_t *review_body(api_req_t *r, const char *kind, const char *group)
     return out;
 }
 
-static void access_review(api_req_t *r, const auth_user_t *user)
+static void access_review(api_req_t *r)
 {
     json_t *rev = review_body(r, "SelfSubjectAccessReview", AUTHZ);
     if (!rev)
@@ -118,7 +118,6 @@ static void access_review(api_req_t *r, const auth_user_t *user)
     snprintf(resource, sizeof(resource), "%s%s%s", res ? res : "", sub && *sub ? "/" : "", sub ? sub : "");
     const char *ns = ra ? json_str(ra, "namespace") : NULL;
     int code = auth_check(r->req, verb, resource, ns && *ns ? ns : NULL, &who, msg, sizeof(msg));
-    (void)user;
     json_t *status = json_pack("{s:b}", "allowed", code == 0);
     if (code != 0)
         json_object_set_new(status, "denied", json_true());
@@ -165,7 +164,7 @@ void api_handle_review(api_req_t *r, const char *group, const char *plural, cons
         return;
     }
     if (!strcmp(plural, "selfsubjectaccessreviews"))
-        access_review(r, user);
+        access_review(r);
     else if (!strcmp(plural, "selfsubjectrulesreviews"))
         rules_review(r);
     else

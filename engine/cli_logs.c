@@ -78,16 +78,6 @@ static long long parse_seconds(const char *s)
 
 /* ------------------------------------------------------------------ choosing the pod */
 
-static int pod_ready(const json_t *pod)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_path(pod, "status.conditions"), i, c)
-        if (json_str(c, "type") && !strcmp(json_str(c, "type"), "Ready"))
-            return json_str(c, "status") && !strcmp(json_str(c, "status"), "True");
-    return 0;
-}
-
 static long long max_restarts(const json_t *pod)
 {
     size_t i;
@@ -123,8 +113,8 @@ static int logging_less(const json_t *a, const json_t *b)
         return ha;
     if (phase_rank(a) != phase_rank(b))
         return phase_rank(a) < phase_rank(b);
-    if (pod_ready(a) != pod_ready(b))
-        return pod_ready(a);
+    if (json_condition_true(a, "Ready") != json_condition_true(b, "Ready"))
+        return json_condition_true(a, "Ready");
     if (max_restarts(a) != max_restarts(b))
         return max_restarts(a) > max_restarts(b);
     const char *ca = json_str(json_object_get(a, "metadata"), "creationTimestamp");

@@ -546,16 +546,26 @@ static int on_syn_stream(spdy_session_t *s, uint8_t flags, const uint8_t *p, siz
     return 0;
 }
 
-static int on_syn_reply(spdy_session_t *s, uint8_t flags, const uint8_t *p, size_t len)
+/* The stream id and header block that SYN_REPLY and HEADERS (`what`) both start with.
+ * 0, or -1 after fail(). */
+static int id_and_headers(spdy_session_t *s, const char *what, const uint8_t *p, size_t len,
+                          uint32_t *id, spdy_header_t *h, size_t *nh)
 {
     if (len < 4)
-        return fail(s, "spdy: SYN_REPLY of %zu bytes, shorter than its fixed fields", len);
-    uint32_t id = get32(p) & MAX_STREAM_ID;
-    if (id == 0)
-        return fail(s, "spdy: SYN_REPLY with stream id 0");
+        return fail(s, "spdy: %s of %zu bytes, shorter than its fixed fields", what, len);
+    *id = get32(p) & MAX_STREAM_ID;
+    if (*id == 0)
+        return fail(s, "spdy: %s with stream id 0", what);
+    *nh = 0;
+    return read_headers(s, p + 4, len - 4, h, nh) < 0 ? -1 : 0;
+}
+
+static int on_syn_reply(spdy_session_t *s, uint8_t flags, const uint8_t *p, size_t len)
+{
     spdy_header_t h[SPDY_MAX_PAIRS];
-    size_t nh = 0;
-    if (read_headers(s, p + 4, len - 4, h, &nh) < 0)
+    size_t nh;
+    uint32_t id;
+    if (id_and_headers(s, "SYN_REPLY", p, len, &id, h, &nh) < 0)
         return -1;
     spdy_stream_t *st = stream_find(s, id);
     if (!st || (id & 1) == peer_parity(s)) {
@@ -577,14 +587,10 @@ static int on_syn_reply(spdy_session_t *s, uint8_t flags, const uint8_t *p, size
 
 static int on_headers(spdy_session_t *s, uint8_t flags, const uint8_t *p, size_t len)
 {
-    if (len < 4)
-        return fail(s, "spdy: HEADERS of %zu bytes, shorter than its fixed fields", len);
-    uint32_t id = get32(p) & MAX_STREAM_ID;
-    if (id == 0)
-        return fail(s, "spdy: HEADERS with stream id 0");
     spdy_header_t h[SPDY_MAX_PAIRS];
-    size_t nh = 0;
-    if (read_headers(s, p + 4, len - 4, h, &nh) < 0)
+    size_t nh;
+    uint32_t id;
+    if (id_and_headers(s, "HEADERS", p, len, &id, h, &nh) < 0)
         return -1;
     /* The headers themselves mean nothing to port-forward; a FIN on them still closes the
      * peer's side, as an empty data frame with FIN would. */

@@ -121,6 +121,16 @@ json_t *json_path(const json_t *obj, const char *dotted)
     return cur;
 }
 
+int json_condition_true(const json_t *obj, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_path(obj, "status.conditions"), i, c)
+        if (json_str(c, "type") && !strcmp(json_str(c, "type"), type))
+            return json_str(c, "status") && !strcmp(json_str(c, "status"), "True");
+    return 0;
+}
+
 char *util_base64(const void *data, size_t len)
 {
     char *out = malloc(4 * ((len + 2) / 3) + 1);

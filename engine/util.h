@@ -25,6 +25,9 @@ const char *json_str(const json_t *obj, const char *key);
 json_t *json_obj_ensure(json_t *obj, const char *key);
 /* Follow a dotted path of object keys ("spec.template.spec"); NULL if any step is missing. */
 json_t *json_path(const json_t *obj, const char *dotted);
+/* Whether obj's status.conditions has a condition of this type with status "True" (a pod's
+ * Ready, a node's Ready). */
+int json_condition_true(const json_t *obj, const char *type);
 
 /* Base64 (standard alphabet, padded) of len bytes; caller frees. */
 char *util_base64(const void *data, size_t len);

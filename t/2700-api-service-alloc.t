@@ -8,7 +8,7 @@ test_description='API server: Service clusterIP and nodePort allocation'
 . "$(dirname "$0")/lib/test-lib.sh"
 . "$TEST_DIRECTORY/data/api-helpers.sh"
 test_require redis berth curl node
-[ -x "$KUBECTL" ] && test_set_prereq KUBECTL
+test_probe kubectl
 setup_berth
 
 NS=/api/v1/namespaces/default

@@ -10,11 +10,7 @@ test -x "$FAKELET" || test_bail_out "no $FAKELET (make builds it)"
 BERTH_SERVER_ARGS="--node-monitor-grace-period 3 --default-toleration-seconds 2"
 start_redis && start_berth || test_bail_out 'cannot start berth'
 
-for n in node-a node-b; do
-	api POST /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$n\",\"labels\":{\"kubernetes.io/hostname\":\"$n\"}},
-	  \"status\":{\"allocatable\":{\"cpu\":\"32\",\"memory\":\"64Gi\",\"pods\":\"110\"},
-	  \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null
-done
+fake_nodes node-a node-b || test_bail_out "cannot create the nodes"
 # One simulated agent per node, heartbeating every second, so one node can die alone.
 "$FAKELET" --server "$BERTH_URL" --node node-a --heartbeat 1 </dev/null >>"$TRASH/fakelet-a.log" 2>&1 &
 test_bg_pid $!

@@ -11,11 +11,7 @@ start_redis && start_berth --policies "$TOP/policies" --lua "$TOP/lua" || test_b
 
 # Two nodes created through the API; the fakelet stands in for their agents: bound pods turn
 # Running and Ready, deleted ones are confirmed gone.
-for n in node-a node-b; do
-	api POST /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$n\"},
-	  \"status\":{\"allocatable\":{\"cpu\":\"32\",\"memory\":\"64Gi\",\"pods\":\"110\"},
-	  \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null
-done
+fake_nodes node-a node-b || test_bail_out "cannot create the nodes"
 "$FAKELET" --server "$BERTH_URL" --heartbeat 10 </dev/null >>"$TRASH/fakelet.log" 2>&1 &
 test_bg_pid $!
 

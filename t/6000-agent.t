@@ -9,19 +9,7 @@ test_docker_node t6000
 AGENT_PID=
 AGENT_PORT=
 
-start_agent() {
-	AGENT_PORT=$(test_free_port) || return 1
-	"$BERTH_BIN" agent --server "$BERTH_URL" --node-name "$NODE" --root-dir "$TRASH/root" \
-		--listen "127.0.0.1:$AGENT_PORT" --log-level debug "$@" </dev/null >>"$TRASH/agent.log" 2>&1 &
-	AGENT_PID=$!
-	test_bg_pid "$AGENT_PID"
-	test_wait_until 10 curl -sf "http://127.0.0.1:$AGENT_PORT/healthz"
-}
 
-stop_agent() {
-	test_kill_pid "$AGENT_PID" 10
-	AGENT_PID=
-}
 
 jp() {
 	k get "$1" -o jsonpath="$2"

@@ -6,28 +6,13 @@ test_require redis kubectl berth curl docker
 # Images without a registry (see t/6000-agent.t).
 test_docker_node t6200
 
-if command -v node >/dev/null 2>&1 && [ -d "$NODE_PATH/@kubernetes/client-node" ]; then
-	test_set_prereq CLIENT_NODE
-fi
-command -v script >/dev/null 2>&1 && test_set_prereq SCRIPT
+test_probe node script
 
 AGENT_PID=
 AGENT_PORT=
 UNIT=${BERTH_UNIT:-$TOP/build/t}
 
-start_agent() {
-	AGENT_PORT=${AGENT_PORT:-$(test_free_port)} || return 1
-	"$BERTH_BIN" agent --server "$BERTH_URL" --node-name "$NODE" --root-dir "$TRASH/root" \
-		--listen "127.0.0.1:$AGENT_PORT" --log-level debug </dev/null >>"$TRASH/agent.log" 2>&1 &
-	AGENT_PID=$!
-	test_bg_pid "$AGENT_PID"
-	test_wait_until 10 curl -sf "http://127.0.0.1:$AGENT_PORT/healthz"
-}
 
-stop_agent() {
-	test_kill_pid "$AGENT_PID" 10
-	AGENT_PID=
-}
 
 phase_is() {
 	test "$(k get pod "$1" -o jsonpath='{.status.phase}')" = "$2"
@@ -225,34 +210,18 @@ test_expect_success SCRIPT '-t: a TTY, and the terminal size goes through (chann
 	grep -q "size 31 101" tty.out
 '
 
-test_expect_success CLIENT_NODE 'client-node Exec: output, status with the exit code, stdin' '
+test_expect_success NODE 'client-node Exec: output, status with the exit code, stdin' '
 	cat >exec.js <<-\EOF &&
 	"use strict";
 	// node exec.js NS POD CONTAINER STDIN|- CMD...: client-node Exec; prints the output, the
 	// V1Status as "STATUS <json>" on stderr; exits with the exit code.
-	const path = require("path");
-	const { createRequire } = require("module");
-	const { pathToFileURL } = require("url");
+	const { loadClient, berthKubeConfig } = require(process.env.TOP + "/t/js/berth-client.js");
 	const { Writable, Readable } = require("stream");
-	async function load() {
-	    for (const root of (process.env.NODE_PATH || "").split(path.delimiter).filter(Boolean)) {
-	        try {
-	            const req = createRequire(path.join(path.resolve(root), "noop.js"));
-	            return await import(pathToFileURL(req.resolve("@kubernetes/client-node")).href);
-	        } catch (e) { /* next root */ }
-	    }
-	    return import("@kubernetes/client-node");
-	}
 	setTimeout(() => { console.error("TIMEOUT"); process.exit(124); }, 20000);
 	(async () => {
 	    const [ns, pod, ctr, input, ...cmd] = process.argv.slice(2);
-	    const k8s = await load();
-	    const kc = new k8s.KubeConfig();
-	    kc.loadFromOptions({
-	        clusters: [{ name: "b", server: process.env.BERTH_URL, skipTLSVerify: true }],
-	        users: [{ name: "u" }], contexts: [{ name: "b", cluster: "b", user: "u" }],
-	        currentContext: "b",
-	    });
+	    const k8s = await loadClient();
+	    const kc = berthKubeConfig(k8s);
 	    const out = new Writable({ write(c, e, cb) { process.stdout.write(c); cb(); } });
 	    const err = new Writable({ write(c, e, cb) { process.stderr.write(c); cb(); } });
 	    const stdin = input === "-" ? null : Readable.from([Buffer.from(input)]);

@@ -5,21 +5,11 @@ test_require redis kubectl berth curl docker
 
 test_docker_node t6210
 
-if command -v node >/dev/null 2>&1 && [ -d "$NODE_PATH/@kubernetes/client-node" ]; then
-	test_set_prereq CLIENT_NODE
-fi
+test_probe node
 
 AGENT_PID=
 PF_PID=
 
-start_agent() {
-	AGENT_PORT=${AGENT_PORT:-$(test_free_port)} || return 1
-	"$BERTH_BIN" agent --server "$BERTH_URL" --node-name "$NODE" --root-dir "$TRASH/root" \
-		--listen "127.0.0.1:$AGENT_PORT" --log-level debug </dev/null >>"$TRASH/agent.log" 2>&1 &
-	AGENT_PID=$!
-	test_bg_pid "$AGENT_PID"
-	test_wait_until 10 curl -sf "http://127.0.0.1:$AGENT_PORT/healthz"
-}
 
 phase_is() {
 	test "$(k get pod "$1" -o jsonpath='{.status.phase}')" = "$2"
@@ -177,33 +167,17 @@ test_expect_success 'the API refuses before any upgrade: no upgrade, no pod, a p
 	test "$(raw_pf web -H "Connection: Upgrade" -H "Upgrade: SPDY/3.1" -H "X-Stream-Protocol-Version: nope" -X POST)" = 403
 '
 
-test_expect_success CLIENT_NODE 'client-node PortForward: the websocket channel protocol' '
+test_expect_success NODE 'client-node PortForward: the websocket channel protocol' '
 	cat >pf.js <<-\EOF &&
 	"use strict";
 	// node pf.js NS POD PORT: client-node PortForward; sends an HTTP request, prints the reply.
-	const path = require("path");
-	const { createRequire } = require("module");
-	const { pathToFileURL } = require("url");
+	const { loadClient, berthKubeConfig } = require(process.env.TOP + "/t/js/berth-client.js");
 	const { Writable, PassThrough } = require("stream");
-	async function load() {
-	    for (const root of (process.env.NODE_PATH || "").split(path.delimiter).filter(Boolean)) {
-	        try {
-	            const req = createRequire(path.join(path.resolve(root), "noop.js"));
-	            return await import(pathToFileURL(req.resolve("@kubernetes/client-node")).href);
-	        } catch (e) { /* next root */ }
-	    }
-	    return import("@kubernetes/client-node");
-	}
 	setTimeout(() => { console.error("TIMEOUT"); process.exit(124); }, 20000);
 	(async () => {
 	    const [ns, pod, port] = process.argv.slice(2);
-	    const k8s = await load();
-	    const kc = new k8s.KubeConfig();
-	    kc.loadFromOptions({
-	        clusters: [{ name: "b", server: process.env.BERTH_URL, skipTLSVerify: true }],
-	        users: [{ name: "u" }], contexts: [{ name: "b", cluster: "b", user: "u" }],
-	        currentContext: "b",
-	    });
+	    const k8s = await loadClient();
+	    const kc = berthKubeConfig(k8s);
 	    let got = "";
 	    const out = new Writable({ write(c, e, cb) {
 	        got += c.toString();

@@ -530,15 +530,6 @@ cleanup_containers() {
 }
 trap 'cleanup_containers; test_exit_trap_' EXIT
 
-start_agent() {
-	local port
-	port=$(test_free_port) || return 1
-	"$BERTH_BIN" agent --server "$BERTH_URL" --node-name "$NODE" --root-dir "$TRASH/root" \
-		--listen "127.0.0.1:$port" </dev/null >>"$TRASH/agent.log" 2>&1 &
-	AGENT_PID=$!
-	test_bg_pid "$AGENT_PID"
-	test_wait_until 10 curl -sf "http://127.0.0.1:$port/healthz"
-}
 
 test_expect_success DOCKER 'exec and logs in a running container (a node agent over Docker)' '
 	start_agent &&

@@ -11,11 +11,7 @@ OPS=$TOP/examples/ops
 BERTH_SERVER_ARGS=
 start_redis && start_berth --policies "$TOP/policies" --lua "$TOP/lua" ||
 	test_bail_out 'cannot start berth'
-for n in node-a node-b node-c; do
-	api POST /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$n\"},
-	  \"status\":{\"allocatable\":{\"cpu\":\"32\",\"memory\":\"64Gi\",\"pods\":\"110\"},
-	  \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null
-done
+fake_nodes node-a node-b node-c || test_bail_out "cannot create the nodes"
 "$FAKELET" --server "$BERTH_URL" --heartbeat 10 </dev/null >>"$TRASH/fakelet.log" 2>&1 &
 test_bg_pid $!
 

@@ -8,9 +8,7 @@
 // patches and deletes. A global timer fails the run after 30 s so nothing can hang prove.
 'use strict';
 
-const path = require('path');
-const { createRequire } = require('module');
-const { pathToFileURL } = require('url');
+const { loadClient, berthKubeConfig } = require('./berth-client.js');
 
 const TIMEOUT_MS = 30000;
 let n = 0;
@@ -58,21 +56,6 @@ function waitFor(pred, ms) {
     });
 }
 
-async function loadClient() {
-    // The package is an ES module, and ESM resolution ignores NODE_PATH: resolve its entry
-    // point through a require rooted in NODE_PATH, then import that file.
-    const roots = (process.env.NODE_PATH || '').split(path.delimiter).filter(Boolean);
-    for (const root of roots) {
-        try {
-            const req = createRequire(path.join(path.resolve(root), 'noop.js'));
-            return await import(pathToFileURL(req.resolve('@kubernetes/client-node')).href);
-        } catch (e) {
-            // try the next root
-        }
-    }
-    return import('@kubernetes/client-node');
-}
-
 async function main() {
     const url = process.env.BERTH_URL;
     if (!url) {
@@ -80,13 +63,7 @@ async function main() {
         process.exit(1);
     }
     const k8s = await loadClient();
-    const kc = new k8s.KubeConfig();
-    kc.loadFromOptions({
-        clusters: [{ name: 'berth', server: url, skipTLSVerify: true }],
-        users: [{ name: 'tester' }],
-        contexts: [{ name: 'berth', cluster: 'berth', user: 'tester' }],
-        currentContext: 'berth',
-    });
+    const kc = berthKubeConfig(k8s, url);
     const core = kc.makeApiClient(k8s.CoreV1Api);
 
     // 1. namespaces
