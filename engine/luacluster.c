@@ -55,6 +55,8 @@ typedef struct lc_op_s {
     char            *objkey;    /* path of the object, for ordering; NULL: never conflicts */
     json_t          *body;      /* may be NULL */
     char            *tag;       /* luacluster_commit_tagged's tag, or NULL */
+    struct lc_op_s  *then;      /* sent once this one succeeded (2xx), else dropped: an
+                                 * Event about this write (cluster.event's `after`); owned */
 } lc_op_t;
 
 /* The creates of one collection (path) in one slow-start commit (kube's slowStartBatch):
@@ -280,6 +282,8 @@ static lc_op_t *lc_fifo_pop(lc_op_t **head, lc_op_t **tail)
 
 static void lc_op_free(lc_op_t *op)
 {
+    if (op->then)
+        lc_op_free(op->then);
     free(op->path);
     free(op->objkey);
     free(op->tag);
@@ -724,6 +728,8 @@ static void lc_group_free(luacluster_t *lc, lc_group_t *g)
     free(g);
 }
 
+static void lc_op_end(luacluster_t *lc, lc_op_t *op, int ok);
+
 /* A released create of group g finished (ok: 2xx). When its batch is done: the next batch,
  * or after a failure every held create reported skipped (kube's slowStartBatch stops at the
  * first batch with an error; the caller lowers its expectations by the skipped ones). */
@@ -747,16 +753,30 @@ static void lc_group_done(luacluster_t *lc, lc_group_t *g, int ok)
             op->group = NULL;
             lc_finish(lc, op, LUACLUSTER_SKIPPED, NULL,
                       "not sent: an earlier create of the same sync failed (slow start)");
-            lc_op_free(op);
+            lc_op_end(lc, op, 0);
         }
     }
     lc_group_free(lc, g);
 }
 
-/* op is finished and reported: its group's accounting, then free it. */
+static void lc_pending_add(luacluster_t *lc, lc_op_t *op);
+
+/* op is finished and reported: what waited on its success goes out (or is dropped), its
+ * group's accounting, then free it. */
 static void lc_op_end(luacluster_t *lc, lc_op_t *op, int ok)
 {
     lc_group_t *g = op->group;
+    lc_op_t *then = op->then;
+    op->then = NULL;
+    if (then && ok) {
+        lc_pending_add(lc, then);
+    } else if (then) {
+        for (lc_op_t *t = then; t; t = t->then)
+            lc->stats.skipped++;
+        log_debug("%s: cluster.%s %s not sent: the %s it is about failed", lc->component,
+                  then->verb, then->path, op->verb);
+        lc_op_free(then);
+    }
     lc_op_free(op);
     if (g)
         lc_group_done(lc, g, ok);
@@ -810,6 +830,26 @@ static void lc_pump(luacluster_t *lc)
     }
 }
 
+/* A new action (takes ownership of body); NULL on no memory (body released). */
+static lc_op_t *lc_op_new(lcvm_t *v, const char *verb, const char *method, const char *ctype,
+                          const char *path, const char *objkey, json_t *body)
+{
+    lc_op_t *op = calloc(1, sizeof(*op));
+    if (op == NULL || (op->path = strdup(path)) == NULL ||
+        (objkey && (op->objkey = strdup(objkey)) == NULL)) {
+        if (op)
+            lc_op_free(op);
+        json_decref(body);
+        return NULL;
+    }
+    op->lc = v->lc;
+    op->verb = verb;
+    op->method = method;
+    op->ctype = ctype;
+    op->body = body;
+    return op;
+}
+
 /* Queue one action (takes ownership of body) and return true to Lua; outside a window the
  * action was checked and is dropped. */
 static int lc_queue(lua_State *L, lcvm_t *v, const char *verb, const char *method,
@@ -830,19 +870,9 @@ static int lc_queue(lua_State *L, lcvm_t *v, const char *verb, const char *metho
         return luaL_error(L, "cluster.%s: more than %d actions queued in one call", verb,
                           LUACLUSTER_MAX_QUEUE);
     }
-    op = calloc(1, sizeof(*op));
-    if (op == NULL || (op->path = strdup(path)) == NULL ||
-        (objkey && (op->objkey = strdup(objkey)) == NULL)) {
-        if (op)
-            lc_op_free(op);
-        json_decref(body);
+    op = lc_op_new(v, verb, method, ctype, path, objkey, body);
+    if (op == NULL)
         return luaL_error(L, "cluster.%s: out of memory", verb);
-    }
-    op->lc = v->lc;
-    op->verb = verb;
-    op->method = method;
-    op->ctype = ctype;
-    op->body = body;
     lc_fifo_push(&v->qhead, &v->qtail, op);
     v->qlen++;
     v->lc->stats.queued++;
@@ -1129,7 +1159,32 @@ static int lc_lua_evict(lua_State *L)
                     json_pack("{s:s,s:s}", "apiVersion", "v1", "kind", "DeleteOptions"));
 }
 
-/* cluster.event(obj, type, reason, message) -> true; a core/v1 Event about obj. */
+/* The last action of this call queued for the object (resource, ns, name) that is neither
+ * an event nor read-only: what an `after` event waits on. NULL if none. */
+static lc_op_t *lc_last_write(lua_State *L, lcvm_t *v, int idx)
+{
+    lc_res_t r;
+    char key[LC_PATH_MAX];
+    lua_getfield(L, idx, "resource");
+    lua_getfield(L, idx, "namespace");
+    lua_getfield(L, idx, "name");
+    int top = lua_gettop(L);
+    lc_action_res(L, top - 2, "event", &r);
+    const char *ns = lc_opt_ns(L, top - 1, "event");
+    const char *name = lc_check_name(L, top, "event", "after.name");
+    lc_objkey(key, sizeof(key), &r, ns, name);
+    lua_pop(L, 3);
+    lc_op_t *found = NULL;
+    for (lc_op_t *op = v->qhead; op; op = op->next)
+        if (op->objkey && !strcmp(op->objkey, key) && strcmp(op->verb, "event"))
+            found = op;
+    return found;
+}
+
+/* cluster.event(obj, type, reason, message [, {after = {resource=, namespace=, name=}}])
+ * -> true; a core/v1 Event about obj. With `after`, the Event is sent only once the last
+ * write this call queued for that object succeeded, and not at all (false is returned) when
+ * the call queued none. */
 static int lc_lua_event(lua_State *L)
 {
     lcvm_t *v = lc_check(L);
@@ -1137,10 +1192,28 @@ static int lc_lua_event(lua_State *L)
     char path[LC_PATH_MAX];
     json_t *ev;
 
+    lc_op_t *after = NULL;
     luaL_checktype(L, 1, LUA_TTABLE);
     type = luaL_checkstring(L, 2);
     reason = luaL_checkstring(L, 3);
     message = luaL_checkstring(L, 4);
+    if (!lua_isnoneornil(L, 5)) {
+        luaL_checktype(L, 5, LUA_TTABLE);
+        for (lua_pushnil(L); lua_next(L, 5); lua_pop(L, 1)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (!k || strcmp(k, "after"))
+                return luaL_error(L, "cluster.event: unknown option '%s' (after)",
+                                  k ? k : luaL_typename(L, -2));
+        }
+        lua_getfield(L, 5, "after");
+        luaL_checktype(L, -1, LUA_TTABLE);
+        after = lc_last_write(L, v, lua_gettop(L));
+        lua_pop(L, 1);
+        if (!after && v->window) {
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+    }
     if (strcmp(type, "Normal") && strcmp(type, "Warning"))
         return luaL_error(L, "cluster.event: type must be \"Normal\" or \"Warning\" (got '%s')",
                           type);
@@ -1170,7 +1243,17 @@ static int lc_lua_event(lua_State *L)
     ev = eventcorr_request(v->lc->events, time(NULL), &e, &method, &ctype, path, sizeof(path));
     if (ev == NULL)
         return luaL_error(L, "cluster.event: strings must be UTF-8");
-    return lc_queue(L, v, "event", method, ctype, path, NULL, ev);
+    if (!after || !v->window)
+        return lc_queue(L, v, "event", method, ctype, path, NULL, ev);
+    lc_op_t *op = lc_op_new(v, "event", method, ctype, path, NULL, ev);
+    if (op == NULL)
+        return luaL_error(L, "cluster.event: out of memory");
+    while (after->then)
+        after = after->then;
+    after->then = op;
+    v->lc->stats.queued++;
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 /* cluster.bind(pod, node) -> true; pod is a Pod table, node a name or a Node table. */

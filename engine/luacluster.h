@@ -86,7 +86,8 @@ typedef struct luacluster_stats_s {
     unsigned long sent;          /* requests started */
     unsigned long succeeded;     /* 2xx answers */
     unsigned long failed;        /* other answers, no answer, or could not start */
-    unsigned long skipped;       /* slow-start creates not sent after a failure */
+    unsigned long skipped;       /* slow-start creates not sent after a failure, and events
+                                  * not sent because the write they follow failed */
 } luacluster_stats_t;
 
 /* A cluster API over client (borrowed; must outlive lc). component (copied) names the

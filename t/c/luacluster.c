@@ -488,6 +488,46 @@ static void test_actions(void)
        "event about a cluster-scoped object");
     ok(done_has("event 201"), "created (in namespace default)");
 
+    /* an event after a write: sent once the write succeeded, dropped when it failed or
+     * when the call wrote nothing to that object */
+    luacluster_stats(lc, &s0);
+    ok(act("c.create({apiVersion = 'v1', kind = 'ConfigMap',\n"
+           "  metadata = {name = 'cm-after', namespace = '" NS "'}})\n"
+           "return c.event(c.get('v1/configmaps', '" NS "', 'cm-b'), 'Normal', 'AfterOk',\n"
+           "  'made cm-after', {after = {resource = 'v1/configmaps', namespace = '" NS "',\n"
+           "  name = 'cm-after'}})"), "an event after a create");
+    ok(act("c.create({apiVersion = 'v1', kind = 'ConfigMap',\n"
+           "  metadata = {name = 'cm-after', namespace = '" NS "'}})\n"
+           "return c.event(c.get('v1/configmaps', '" NS "', 'cm-b'), 'Normal', 'AfterFailed',\n"
+           "  'made cm-after twice', {after = {resource = 'v1/configmaps', namespace = '" NS "',\n"
+           "  name = 'cm-after'}})"), "an event after a create that fails (409)");
+    ok(done_has("create 409"), "the second create failed");
+    ok(act("return c.event(c.get('v1/configmaps', '" NS "', 'cm-b'), 'Normal', 'AfterNone',\n"
+           "  'x', {after = {resource = 'v1/configmaps', namespace = '" NS "', name = 'cm-zz'}})"),
+       "an event after no write of that object");
+    is_str(result, "false", "returns false: nothing queued");
+    luacluster_stats(lc, &s1);
+    is_int((long long)(s1.skipped - s0.skipped), 1, "the event after the failed write: skipped");
+    evs = NULL;
+    call("GET", "/api/v1/namespaces/" NS "/events", NULL, &evs);
+    int n_ok = 0, n_failed = 0, n_none = 0;
+    json_array_foreach(json_object_get(evs, "items"), i, ev) {
+        const char *rs = json_str(ev, "reason");
+        n_ok += rs && !strcmp(rs, "AfterOk");
+        n_failed += rs && !strcmp(rs, "AfterFailed");
+        n_none += rs && !strcmp(rs, "AfterNone");
+    }
+    json_decref(evs);
+    ok(n_ok == 1 && n_failed == 0 && n_none == 0,
+       "only the event after the successful create exists (%d %d %d)", n_ok, n_failed, n_none);
+    eval_raises(1, "c.event(c.get('v1/configmaps', '" NS "', 'cm-b'), 'Normal', 'R', 'm',\n"
+                "  {later = true})", "unknown option 'later'", "event with an unknown option");
+    eval_raises(1, "c.event(c.get('v1/configmaps', '" NS "', 'cm-b'), 'Normal', 'R', 'm',\n"
+                "  {after = 'cm-after'})", "table expected", "event after: not a table");
+    eval_raises(1, "c.event(c.get('v1/configmaps', '" NS "', 'cm-b'), 'Normal', 'R', 'm',\n"
+                "  {after = {resource = 'v1/configmaps', namespace = '" NS "'}})", "after.name",
+                "event after: no name");
+
     /* bind */
     ok(act("return c.bind(c.get('v1/pods', '" NS "', 'p1'), 'node-1')"), "bind p1 to node-1");
     get_field("/api/v1/namespaces/" NS "/pods/p1", "spec.nodeName", v, sizeof(v));

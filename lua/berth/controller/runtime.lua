@@ -28,6 +28,7 @@ local KINDS = {
     deployments = "Deployment", replicationcontrollers = "ReplicationController",
     jobs = "Job", cronjobs = "CronJob", configmaps = "ConfigMap", secrets = "Secret",
     statefulsets = "StatefulSet", daemonsets = "DaemonSet",
+    controllerrevisions = "ControllerRevision",
 }
 
 -- "apps/v1/replicasets" -> "apps/v1", "replicasets"; "v1/pods" -> "v1", "pods".
@@ -638,8 +639,18 @@ function M.reconcile(policy, key, settings, resources)
         if type(ev) ~= "table" or type(ev.reason) ~= "string" then
             error("result.events[" .. i .. "] needs a reason", 0)
         end
+        -- An event about a child's write goes out once that write succeeded, and not at all
+        -- when this sync wrote nothing to that child.
+        local opts
+        if ev.child ~= nil then
+            local c = ev.child
+            if type(c) ~= "table" or type(c.resource) ~= "string" or type(c.name) ~= "string" then
+                error("result.events[" .. i .. "].child must be { resource = ..., name = ... }", 0)
+            end
+            opts = { after = { resource = c.resource, namespace = ns, name = c.name } }
+        end
         cluster.event(parent, ev.type == "Warning" and "Warning" or "Normal", ev.reason,
-                      tostring(ev.message or ""))
+                      tostring(ev.message or ""), opts)
     end
     local rq = result.requeue_after
     return { requeue_after = type(rq) == "number" and rq > 0 and rq or nil, children = nchildren,
