@@ -575,6 +575,7 @@ static json_t *merge_for_update(api_req_t *r, const json_t *cur, json_t *new_obj
             json_object_del(new_obj, "status");
     }
     defaults_apply(k, new_obj);
+    defaults_prepare_update(k, cur, new_obj);
     if (k->generation) {
         json_int_t gen = json_integer_value(json_object_get(md_cur, "generation"));
         if (gen <= 0)

@@ -6,10 +6,11 @@
  * padding 2) so that the columns fall where kubectl puts them, and an Events table from
  * the events whose involvedObject.{name,namespace,kind,uid} field selectors name the object.
  *
- * Specialised describers: Pod, Node, Deployment, ReplicaSet, Service, and the simple ones
- * for Namespace, ConfigMap, Secret, ReplicationController and Endpoints. Every other kind,
- * plugin kinds included, gets kubectl's generic describer: Name, Namespace, Labels,
- * Annotations, then every field of the object with camelCase keys turned into words.
+ * Specialised describers: Pod, Node, Deployment, ReplicaSet, DaemonSet, StatefulSet, Service,
+ * and the simple ones for Namespace, ConfigMap, Secret, ReplicationController and Endpoints.
+ * Every other kind, plugin kinds included, gets kubectl's generic describer: Name,
+ * Namespace, Labels, Annotations, then every field of the object with camelCase keys
+ * turned into words.
  *
  * Differences from kubectl 1.31 on purpose: Service "Endpoints:" comes from the Endpoints
  * object (berth serves no EndpointSlices, where kubectl would print <none>); Job and CronJob
@@ -1126,6 +1127,18 @@ static void describe_topology_spread(pw_t *w, const json_t *tscs, const char *sp
     free(t);
 }
 
+/* "Pods Status:" of the workload describers: the pods' phases, or why they could not be
+ * listed. */
+static void pods_status_line(pw_t *w, int failed, const char *errline, const int counts[4])
+{
+    pw(w, 0, "Pods Status:\t");
+    if (failed)
+        pw(w, 0, "error in fetching pods: %s\n", errline);
+    else
+        pw(w, 0, "%d Running / %d Waiting / %d Succeeded / %d Failed\n", counts[0], counts[1],
+           counts[2], counts[3]);
+}
+
 /* DescribePodTemplate */
 static void describe_pod_template(pw_t *w, const json_t *tmpl)
 {
@@ -1347,12 +1360,7 @@ static void describe_replicaset(describe_t *d, pw_t *w, const json_t *rs)
         pw(w, 0, "Controlled By:\t%s/%s\n", str_or(ctl, "kind", ""), str_or(ctl, "name", ""));
     pw(w, 0, "Replicas:\t%lld current / %lld desired\n",
        int_of(json_path(rs, "status.replicas")), int_of(json_object_get(spec, "replicas")));
-    pw(w, 0, "Pods Status:\t");
-    if (failed)
-        pw(w, 0, "error in fetching pods: %s\n", errline);
-    else
-        pw(w, 0, "%d Running / %d Waiting / %d Succeeded / %d Failed\n", counts[0], counts[1],
-           counts[2], counts[3]);
+    pods_status_line(w, failed, errline, counts);
     describe_pod_template(w, json_object_get(spec, "template"));
     describe_rs_conditions(w, json_path(rs, "status.conditions"));
     free(sel);
@@ -1463,6 +1471,101 @@ static void describe_deployment(describe_t *d, pw_t *w, const json_t *dep)
     json_decref(rss);
     free(sel);
     events_section(d, w, dep, "Deployment");
+}
+
+/* kubectl's DaemonSetDescriber. The counts lines have no tab: kubectl writes them so. */
+static void describe_daemonset(describe_t *d, pw_t *w, const json_t *ds)
+{
+    const json_t *spec = json_object_get(ds, "spec"), *meta = json_object_get(ds, "metadata");
+    const json_t *status = json_object_get(ds, "status");
+    char *sel = selector_string(json_object_get(spec, "selector"));
+    char *nodesel = format_labels(json_path(spec, "template.spec.nodeSelector"));
+    char errline[1200];
+    int counts[4], failed;
+    pod_status_for_controller(d, ds, sel, counts, errline, sizeof(errline), &failed);
+    pw(w, 0, "Name:\t%s\n", meta_str(ds, "name"));
+    pw(w, 0, "Selector:\t%s\n", sel);
+    pw(w, 0, "Node-Selector:\t%s\n", nodesel);
+    print_labels(w, "", "Labels", json_object_get(meta, "labels"));
+    print_annotations(w, "Annotations", json_object_get(meta, "annotations"));
+    pw(w, 0, "Desired Number of Nodes Scheduled: %lld\n",
+       int_of(json_object_get(status, "desiredNumberScheduled")));
+    pw(w, 0, "Current Number of Nodes Scheduled: %lld\n",
+       int_of(json_object_get(status, "currentNumberScheduled")));
+    pw(w, 0, "Number of Nodes Scheduled with Up-to-date Pods: %lld\n",
+       int_of(json_object_get(status, "updatedNumberScheduled")));
+    pw(w, 0, "Number of Nodes Scheduled with Available Pods: %lld\n",
+       int_of(json_object_get(status, "numberAvailable")));
+    pw(w, 0, "Number of Nodes Misscheduled: %lld\n",
+       int_of(json_object_get(status, "numberMisscheduled")));
+    pods_status_line(w, failed, errline, counts);
+    describe_pod_template(w, json_object_get(spec, "template"));
+    free(sel);
+    free(nodesel);
+    events_section(d, w, ds, "DaemonSet");
+}
+
+/* describeVolumeClaimTemplates: name, storage class, labels, annotations, capacity and
+ * access modes of each claim template (berth refuses them today; shown should one exist). */
+static void describe_claim_templates(pw_t *w, const json_t *vcts)
+{
+    size_t i;
+    json_t *c;
+    if (!json_array_size(vcts)) {
+        pw(w, 0, "Volume Claims:\t<none>\n");
+        return;
+    }
+    pw(w, 0, "Volume Claims:\n");
+    json_array_foreach(vcts, i, c) {
+        const json_t *meta = json_object_get(c, "metadata"), *spec = json_object_get(c, "spec");
+        const char *sc = json_str(spec, "storageClassName");
+        pw(w, 1, "Name:\t%s\n", str_or(meta, "name", ""));
+        pw(w, 1, "StorageClass:\t%s\n", sc ? sc : "");
+        print_labels(w, "  ", "Labels", json_object_get(meta, "labels"));
+        print_labels(w, "  ", "Annotations", json_object_get(meta, "annotations"));
+        const char *cap = json_str(json_path(spec, "resources.requests"), "storage");
+        pw(w, 1, "Capacity:\t%s\n", cap ? cap : "<default>");
+        pw(w, 1, "Access Modes:\t[");   /* Go's %s of a slice */
+        size_t j;
+        json_t *m;
+        json_array_foreach(json_object_get(spec, "accessModes"), j, m)
+            pw(w, 0, "%s%s", j ? " " : "", json_is_string(m) ? json_string_value(m) : "");
+        pw(w, 0, "]\n");
+    }
+}
+
+/* kubectl's StatefulSetDescriber. */
+static void describe_statefulset(describe_t *d, pw_t *w, const json_t *sts)
+{
+    const json_t *spec = json_object_get(sts, "spec"), *meta = json_object_get(sts, "metadata");
+    char *sel = selector_string(json_object_get(spec, "selector"));
+    char t[64], errline[1200], mu[64];
+    int counts[4], failed;
+    pod_status_for_controller(d, sts, sel, counts, errline, sizeof(errline), &failed);
+    pw(w, 0, "Name:\t%s\n", meta_str(sts, "name"));
+    pw(w, 0, "Namespace:\t%s\n", meta_str(sts, "namespace"));
+    rfc1123z(json_str(meta, "creationTimestamp"), t, sizeof(t));
+    pw(w, 0, "CreationTimestamp:\t%s\n", t);
+    pw(w, 0, "Selector:\t%s\n", sel);
+    print_labels(w, "", "Labels", json_object_get(meta, "labels"));
+    print_annotations(w, "Annotations", json_object_get(meta, "annotations"));
+    pw(w, 0, "Replicas:\t%lld desired | %lld total\n", int_of(json_object_get(spec, "replicas")),
+       int_of(json_path(sts, "status.replicas")));
+    pw(w, 0, "Update Strategy:\t%s\n", str_or(json_object_get(spec, "updateStrategy"), "type", ""));
+    const json_t *ru = json_path(spec, "updateStrategy.rollingUpdate");
+    if (json_is_object(ru) && json_is_integer(json_object_get(ru, "partition"))) {
+        pw(w, 1, "Partition:\t%lld\n", int_of(json_object_get(ru, "partition")));
+        const json_t *m = json_object_get(ru, "maxUnavailable");
+        if (m && !json_is_null(m)) {
+            int_or_string(m, mu, sizeof(mu));
+            pw(w, 1, "MaxUnavailable:\t%s\n", mu);
+        }
+    }
+    pods_status_line(w, failed, errline, counts);
+    describe_pod_template(w, json_object_get(spec, "template"));
+    describe_claim_templates(w, json_object_get(spec, "volumeClaimTemplates"));
+    free(sel);
+    events_section(d, w, sts, "StatefulSet");
 }
 
 /* formatEndpoints (kubectl before EndpointSlices): ip:port for the ports named like the
@@ -2220,6 +2323,10 @@ static void describe_one(describe_t *d, const kube_resource_t *r, const json_t *
         describe_deployment(d, &w, o);
     else if (!strcmp(r->group, "apps") && !strcmp(r->kind, "ReplicaSet"))
         describe_replicaset(d, &w, o);
+    else if (!strcmp(r->group, "apps") && !strcmp(r->kind, "DaemonSet"))
+        describe_daemonset(d, &w, o);
+    else if (!strcmp(r->group, "apps") && !strcmp(r->kind, "StatefulSet"))
+        describe_statefulset(d, &w, o);
     else if (!*r->group && !strcmp(r->kind, "Namespace"))
         describe_namespace(d, &w, o);
     else if (!*r->group && !strcmp(r->kind, "ConfigMap"))

@@ -1,14 +1,17 @@
-/* cli_rollout.c: `berth rollout status|restart|pause|resume` for Deployments.
+/* cli_rollout.c: `berth rollout status|restart|pause|resume` for Deployments, DaemonSets
+ * and StatefulSets.
  *
- *   berth rollout status deploy/NAME | deployment NAME [--timeout D] [--watch=false]
- *                        [--revision N] [-n NS]
- *   berth rollout restart|pause|resume deploy/NAME... [-n NS]
+ *   berth rollout status deploy/NAME | ds/NAME | sts/NAME | TYPE NAME [--timeout D]
+ *                        [--watch=false] [--revision N] [-n NS]
+ *   berth rollout restart (deploy|ds|sts)/NAME... [-n NS]
+ *   berth rollout pause|resume deploy/NAME... [-n NS]
  *
- * status prints kubectl's lines (its DeploymentStatusViewer, word for word) each time the
- * Deployment is seen, from a watch on its name, until the rollout is complete (exit 0), its
- * progress deadline is exceeded, the --timeout passes or it is deleted (exit 1).
- * --watch=false prints the current line once and exits 0. restart stamps the pod template
- * with kubectl.kubernetes.io/restartedAt, pause and resume set spec.paused.
+ * status prints kubectl's lines (its Deployment-, DaemonSet- and StatefulSetStatusViewer,
+ * word for word) each time the object is seen, from a watch on its name, until the rollout
+ * is complete (exit 0), a Deployment's progress deadline is exceeded, the strategy has no
+ * status (OnDelete), the --timeout passes or it is deleted (exit 1). --watch=false prints
+ * the current line once and exits 0. restart stamps the pod template with
+ * kubectl.kubernetes.io/restartedAt, pause and resume set a Deployment's spec.paused.
  * Depends on cli_write.c and kubeclient.c. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,8 +108,8 @@ static int deployment_status(const json_t *d, void *priv)
     return done || !st->watch ? 1 : 0;
 }
 
-/* The one Deployment named by args. 0, or -1 (printed). */
-static int one_deployment(kubeclient_t *kc, char **args, size_t nargs, cliw_ref_t *out)
+/* The one object named by args. 0, or -1 (printed). */
+static int one_object(kubeclient_t *kc, char **args, size_t nargs, cliw_ref_t *out)
 {
     cliw_ref_t *refs = NULL;
     long n = cliw_parse_refs(kc, args, nargs, &refs);
@@ -123,16 +126,130 @@ static int one_deployment(kubeclient_t *kc, char **args, size_t nargs, cliw_ref_
     return 0;
 }
 
+/* kubectl's DaemonSetStatusViewer.Status. */
+static int daemonset_status(const json_t *ds, void *priv)
+{
+    status_t *st = priv;
+    const char *name = json_str(json_object_get(ds, "metadata"), "name");
+    if (!ds) {
+        fprintf(stderr, "error: object has been deleted\n");
+        st->failed = 1;
+        return -1;
+    }
+    const char *type = json_str(json_path(ds, "spec.updateStrategy"), "type");
+    if (!type || strcmp(type, "RollingUpdate")) {
+        fprintf(stderr, "error: rollout status is only available for RollingUpdate strategy "
+                        "type\n");
+        st->failed = 1;
+        return -1;
+    }
+    int done = 0;
+    if (int_at(ds, "metadata.generation") <= int_at(ds, "status.observedGeneration")) {
+        long desired = int_at(ds, "status.desiredNumberScheduled");
+        long updated = int_at(ds, "status.updatedNumberScheduled");
+        long available = int_at(ds, "status.numberAvailable");
+        if (updated < desired)
+            printf("Waiting for daemon set \"%s\" rollout to finish: %ld out of %ld new pods "
+                   "have been updated...\n", name, updated, desired);
+        else if (available < desired)
+            printf("Waiting for daemon set \"%s\" rollout to finish: %ld of %ld updated pods "
+                   "are available...\n", name, available, desired);
+        else {
+            printf("daemon set \"%s\" successfully rolled out\n", name);
+            done = 1;
+        }
+    } else
+        printf("Waiting for daemon set spec update to be observed...\n");
+    fflush(stdout);
+    return done || !st->watch ? 1 : 0;
+}
+
+/* kubectl's StatefulSetStatusViewer.Status. A partitioned RollingUpdate (any rollingUpdate,
+ * partition defaulted to 0) is complete once the pods above the partition are updated; one
+ * without rollingUpdate compares the current and update revisions. */
+static int statefulset_status(const json_t *sts, void *priv)
+{
+    status_t *st = priv;
+    if (!sts) {
+        fprintf(stderr, "error: object has been deleted\n");
+        st->failed = 1;
+        return -1;
+    }
+    const json_t *strategy = json_path(sts, "spec.updateStrategy");
+    const char *type = json_str(strategy, "type");
+    if (!type || strcmp(type, "RollingUpdate")) {
+        fprintf(stderr, "error: rollout status is only available for RollingUpdate strategy "
+                        "type\n");
+        st->failed = 1;
+        return -1;
+    }
+    const json_t *replicas = json_path(sts, "spec.replicas");
+    const json_t *ru = json_object_get(strategy, "rollingUpdate");
+    const json_t *partition = json_object_get(ru, "partition");
+    long observed = int_at(sts, "status.observedGeneration");
+    long ready = int_at(sts, "status.readyReplicas");
+    long updated = int_at(sts, "status.updatedReplicas");
+    int done = 0;
+    if (observed == 0 || int_at(sts, "metadata.generation") > observed)
+        printf("Waiting for statefulset spec update to be observed...\n");
+    else if (json_is_integer(replicas) && ready < json_integer_value(replicas))
+        printf("Waiting for %ld pods to be ready...\n",
+               (long)json_integer_value(replicas) - ready);
+    else if (json_is_object(ru)) {
+        long want = json_is_integer(replicas) && json_is_integer(partition)
+                    ? (long)(json_integer_value(replicas) - json_integer_value(partition)) : 0;
+        if (json_is_integer(replicas) && json_is_integer(partition) && updated < want)
+            printf("Waiting for partitioned roll out to finish: %ld out of %ld new pods have "
+                   "been updated...\n", updated, want);
+        else {
+            printf("partitioned roll out complete: %ld new pods have been updated...\n",
+                   updated);
+            done = 1;
+        }
+    } else {
+        const json_t *status = json_object_get(sts, "status");
+        const char *cur = json_str(status, "currentRevision");
+        const char *upd = json_str(status, "updateRevision");
+        if (strcmp(cur ? cur : "", upd ? upd : ""))
+            printf("waiting for statefulset rolling update to complete %ld pods at revision "
+                   "%s...\n", updated, upd ? upd : "");
+        else {
+            printf("statefulset rolling update complete %ld pods at revision %s...\n",
+                   int_at(sts, "status.currentReplicas"), cur ? cur : "");
+            done = 1;
+        }
+    }
+    fflush(stdout);
+    return done || !st->watch ? 1 : 0;
+}
+
+static int is_apps(const kube_resource_t *r, const char *kind)
+{
+    return !strcmp(r->group, "apps") && !strcmp(r->kind, kind);
+}
+
 static int is_deployment(const kube_resource_t *r)
 {
-    return !strcmp(r->group, "apps") && !strcmp(r->kind, "Deployment");
+    return is_apps(r, "Deployment");
+}
+
+/* The status viewer of a kind, as kubectl's StatusViewerFor; NULL when it has none. */
+static int (*status_viewer(const kube_resource_t *r))(const json_t *, void *)
+{
+    if (is_deployment(r))
+        return deployment_status;
+    if (is_apps(r, "DaemonSet"))
+        return daemonset_status;
+    if (is_apps(r, "StatefulSet"))
+        return statefulset_status;
+    return NULL;
 }
 
 static int rollout_status(kubeclient_t *kc, char **args, size_t nargs, double timeout,
                           status_t *st)
 {
     cliw_ref_t ref;
-    if (one_deployment(kc, args, nargs, &ref) < 0)
+    if (one_object(kc, args, nargs, &ref) < 0)
         return 1;
     const char *ns = kubeclient_namespace(kc);
     char *path = kubeclient_path(&ref.res, ns, ref.name, NULL);
@@ -141,13 +258,14 @@ static int rollout_status(kubeclient_t *kc, char **args, size_t nargs, double ti
     if (!d)
         return 1;
     json_decref(d);
-    if (!is_deployment(&ref.res)) {
+    int (*viewer)(const json_t *, void *) = status_viewer(&ref.res);
+    if (!viewer) {
         fprintf(stderr, "error: no status viewer has been implemented for %s%s%s\n",
                 ref.res.kind, *ref.res.group ? "." : "", ref.res.group);
         return 1;
     }
     int rc = cliw_follow(kc, &ref.res, ns, ref.name, timeout > 0 ? cliw_now() + timeout : 0,
-                         deployment_status, st);
+                         viewer, st);
     if (rc == 1) {
         fprintf(stderr, "error: timed out waiting for the condition\n");
         return 1;
@@ -155,7 +273,8 @@ static int rollout_status(kubeclient_t *kc, char **args, size_t nargs, double ti
     return rc < 0 || st->failed ? 1 : 0;
 }
 
-/* restart, pause, resume: one patch per Deployment. */
+/* restart (Deployments, DaemonSets, StatefulSets), pause, resume (Deployments): one patch
+ * per object. */
 static int rollout_patch(kubeclient_t *kc, const char *verb, char **args, size_t nargs)
 {
     cliw_ref_t *refs = NULL;
@@ -173,7 +292,8 @@ static int rollout_patch(kubeclient_t *kc, const char *verb, char **args, size_t
             rc = 1;
             continue;
         }
-        if (!is_deployment(r)) {
+        int restartable = is_deployment(r) || is_apps(r, "DaemonSet") || is_apps(r, "StatefulSet");
+        if (strcmp(verb, "restart") ? !is_deployment(r) : !restartable) {
             fprintf(stderr, "error: %s %s is not supported\n", verb, kind);
             rc = 1;
             continue;

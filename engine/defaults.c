@@ -1,5 +1,7 @@
 /* defaults.c: see defaults.h. Only the defaults that clients and controllers rely on are
  * set; everything else is left as the client sent it. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "defaults.h"
@@ -123,6 +125,85 @@ static void default_deployment(json_t *spec)
     default_template(spec);
 }
 
+/* obj[key] as an object to default into: made when absent or null, NULL when it holds
+ * something else (left for validation to report). */
+static json_t *member_obj(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        v = json_object();
+        json_object_set_new(obj, key, v);
+    }
+    return json_is_object(v) ? v : NULL;
+}
+
+/* obj[key] = value when absent or null; a value of another type stays for validation. */
+static void default_absent_int(json_t *obj, const char *key, json_int_t value)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        json_object_set_new(obj, key, json_integer(value));
+}
+
+static int str_is(const json_t *obj, const char *key, const char *want)
+{
+    const char *s = json_str(obj, key);
+    return s && !strcmp(s, want);
+}
+
+/* SetDefaults_DaemonSet: a RollingUpdate strategy moving one node at a time. */
+static void default_daemonset(json_t *spec)
+{
+    if (!json_is_object(spec))
+        return;
+    json_t *strategy = member_obj(spec, "updateStrategy");
+    if (strategy) {
+        if (!json_str(strategy, "type") || !*json_str(strategy, "type"))
+            json_object_set_new(strategy, "type", json_string("RollingUpdate"));
+        json_t *ru = str_is(strategy, "type", "RollingUpdate") ? member_obj(strategy, "rollingUpdate")
+                                                               : NULL;
+        if (ru && !json_object_get(ru, "maxUnavailable"))
+            json_object_set_new(ru, "maxUnavailable", json_integer(1));
+        if (ru && !json_object_get(ru, "maxSurge"))
+            json_object_set_new(ru, "maxSurge", json_integer(0));
+    }
+    default_absent_int(spec, "revisionHistoryLimit", 10);
+    default_template(spec);
+}
+
+/* SetDefaults_StatefulSet (with StatefulSetAutoDeletePVC on, as in 1.31). As kube does, a
+ * partition is defaulted only into a rollingUpdate that is there: one the client sent, or
+ * the empty one made when the strategy type itself was defaulted. */
+static void default_statefulset(json_t *spec)
+{
+    size_t i;
+    json_t *pvc;
+    if (!json_is_object(spec))
+        return;
+    if (!json_str(spec, "podManagementPolicy") || !*json_str(spec, "podManagementPolicy"))
+        json_object_set_new(spec, "podManagementPolicy", json_string("OrderedReady"));
+    json_t *strategy = member_obj(spec, "updateStrategy");
+    if (strategy && (!json_str(strategy, "type") || !*json_str(strategy, "type"))) {
+        json_object_set_new(strategy, "type", json_string("RollingUpdate"));
+        member_obj(strategy, "rollingUpdate");
+    }
+    json_t *ru = json_object_get(strategy, "rollingUpdate");
+    if (str_is(strategy, "type", "RollingUpdate") && json_is_object(ru))
+        default_absent_int(ru, "partition", 0);
+    json_t *policy = member_obj(spec, "persistentVolumeClaimRetentionPolicy");
+    static const char *const when[] = {"whenDeleted", "whenScaled"};
+    for (int w = 0; policy && w < 2; w++) {
+        const json_t *cur = json_object_get(policy, when[w]);
+        if (!cur || json_is_null(cur) || (json_is_string(cur) && !json_string_length(cur)))
+            json_object_set_new(policy, when[w], json_string("Retain"));
+    }
+    default_absent_int(spec, "replicas", 1);
+    default_absent_int(spec, "revisionHistoryLimit", 10);
+    json_array_foreach(json_object_get(spec, "volumeClaimTemplates"), i, pvc)
+        set_default_str(json_object_get(pvc, "spec"), "volumeMode", "Filesystem");
+    default_template(spec);
+}
+
 static void default_service(json_t *spec)
 {
     size_t i;
@@ -159,6 +240,10 @@ void defaults_apply(const kind_t *k, json_t *obj)
             set_default_int(spec, "replicas", 1);
             default_template(spec);
         }
+        else if (!strcmp(k->kind, "DaemonSet"))
+            default_daemonset(spec);
+        else if (!strcmp(k->kind, "StatefulSet"))
+            default_statefulset(spec);
     }
 }
 
@@ -184,8 +269,41 @@ static const char *pod_qos(const json_t *spec)
     return guaranteed ? "Guaranteed" : "Burstable";
 }
 
+#define DS_TEMPLATE_GENERATION "deprecated.daemonset.template.generation"
+
+static int is_daemonset(const kind_t *k)
+{
+    return !strcmp(k->group, "apps") && !strcmp(k->kind, "DaemonSet");
+}
+
+/* kube keeps a DaemonSet's spec.templateGeneration (1 at creation, +1 whenever the pod
+ * template changes) in this annotation of apps/v1; the controller labels pods with it
+ * (pod-template-generation). */
+static void set_template_generation(json_t *obj, json_int_t gen)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%lld", (long long)gen);
+    json_object_set_new(json_obj_ensure(json_obj_ensure(obj, "metadata"), "annotations"),
+                        DS_TEMPLATE_GENERATION, json_string(buf));
+}
+
+void defaults_prepare_update(const kind_t *k, const json_t *cur, json_t *obj)
+{
+    if (!is_daemonset(k))
+        return;
+    const char *old = json_str(json_path(cur, "metadata.annotations"), DS_TEMPLATE_GENERATION);
+    json_int_t gen = old ? (json_int_t)strtoll(old, NULL, 10) : 0;
+    if (gen <= 0)
+        gen = 1;
+    if (!json_equal(json_path(cur, "spec.template"), json_path(obj, "spec.template")))
+        gen++;
+    set_template_generation(obj, gen);
+}
+
 void defaults_prepare_create(const kind_t *k, json_t *obj)
 {
+    if (is_daemonset(k))
+        set_template_generation(obj, 1);
     if (!(k->subresources & KIND_SUB_STATUS))
         return;
     if (*k->group == '\0' && !strcmp(k->kind, "Node"))

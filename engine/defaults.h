@@ -12,5 +12,8 @@
 void defaults_apply(const kind_t *k, json_t *obj);
 /* Reset what a client may not set on create (status of most kinds). */
 void defaults_prepare_create(const kind_t *k, json_t *obj);
+/* What an update of the main resource derives from the stored object cur (a DaemonSet's
+ * deprecated.daemonset.template.generation: +1 when the pod template changed). */
+void defaults_prepare_update(const kind_t *k, const json_t *cur, json_t *obj);
 
 #endif

@@ -937,6 +937,103 @@ static json_t *cell_replicas_ready(row_ctx_t *c)
     return json_integer(jint(jget(c->obj, "status", "readyReplicas", NULL), 0));
 }
 
+/* printDaemonSet: the five status counts as int64 cells, absent ones 0. */
+static json_t *ds_count(row_ctx_t *c, const char *key)
+{
+    return json_integer(jint(jget(c->obj, "status", key, NULL), 0));
+}
+
+static json_t *cell_ds_desired(row_ctx_t *c)
+{
+    return ds_count(c, "desiredNumberScheduled");
+}
+
+static json_t *cell_ds_current(row_ctx_t *c)
+{
+    return ds_count(c, "currentNumberScheduled");
+}
+
+static json_t *cell_ds_ready(row_ctx_t *c)
+{
+    return ds_count(c, "numberReady");
+}
+
+static json_t *cell_ds_up_to_date(row_ctx_t *c)
+{
+    return ds_count(c, "updatedNumberScheduled");
+}
+
+static json_t *cell_ds_available(row_ctx_t *c)
+{
+    return ds_count(c, "numberAvailable");
+}
+
+/* labels.FormatLabels(spec.template.spec.nodeSelector). */
+static json_t *cell_ds_node_selector(row_ctx_t *c)
+{
+    return format_label_map(jget(c->obj, "spec", "template", "spec", "nodeSelector", NULL));
+}
+
+/* printStatefulSet: "%d/%d" of readyReplicas and *spec.Replicas; unlike a Deployment's
+ * cell, a missing spec.replicas prints 0 (the printer reads the internal type, where the
+ * pointer is gone and zero is zero). */
+static json_t *cell_sts_ready(row_ctx_t *c)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%lld/%lld", jint(jget(c->obj, "status", "readyReplicas", NULL), 0),
+             jint(jget(c->obj, "spec", "replicas", NULL), 0));
+    return json_string(buf);
+}
+
+/* printControllerRevision: the controller owner reference as formatResourceName prints a
+ * GroupKind and a name: lower("Kind.group") + "/" + name, lower("Kind") for the core group,
+ * "<none>" without a controller. A bad apiVersion ("a/b/c") makes the Go printer fail the
+ * whole row; here it reads as the core group, since a table must not fail on one object. */
+static json_t *cell_cr_controller(row_ctx_t *c)
+{
+    const json_t *refs = jget(c->obj, "metadata", "ownerReferences", NULL);
+    const json_t *ctl = NULL, *r;
+    size_t i;
+    if (json_is_array(refs)) {
+        json_array_foreach(refs, i, r) {
+            if (jtrue(json_object_get(r, "controller"))) {
+                ctl = r;
+                break;
+            }
+        }
+    }
+    if (!ctl)
+        return json_string("<none>");
+    const char *kind = jstr(json_object_get(ctl, "kind"), "");
+    const char *name = jstr(json_object_get(ctl, "name"), "");
+    const char *api = jstr(json_object_get(ctl, "apiVersion"), "");
+    const char *slash = strchr(api, '/');
+    sbuf_t sb = {0};
+    if (!*kind) {
+        /* GroupKind.Empty() only when both are empty; formatResourceName then prints the
+         * bare name. A group with no kind prints ".group/name". */
+        if (!slash || slash == api)
+            return str_cell(name);
+    }
+    sb_add(&sb, kind);
+    if (slash && slash != api) {
+        sb_add(&sb, ".");
+        sb_addn(&sb, api, (size_t)(slash - api));
+    }
+    for (size_t k = 0; k < sb.len; k++)
+        sb.p[k] = (char)tolower((unsigned char)sb.p[k]);
+    sb_add(&sb, "/");
+    sb_add(&sb, name);
+    return sb_to_json(&sb);
+}
+
+/* The revision, an int64 cell (the column says "string"; the printer appends an int64). */
+static json_t *cell_cr_revision(row_ctx_t *c)
+{
+    const json_t *v = json_object_get(c->obj, "revision");
+    return json_integer(json_is_integer(v) ? json_integer_value(v) : 0);
+}
+
 /* layoutContainerCells over spec.template.spec.containers: field joined by ",". */
 static json_t *template_containers_field(row_ctx_t *c, const char *field)
 {
@@ -1514,6 +1611,15 @@ static const struct {
     {"replicas.ready", cell_replicas_ready},
     {"replicaset.selector", cell_replicaset_selector},
     {"replicationcontroller.selector", cell_rc_selector},
+    {"daemonset.desired", cell_ds_desired},
+    {"daemonset.current", cell_ds_current},
+    {"daemonset.ready", cell_ds_ready},
+    {"daemonset.upToDate", cell_ds_up_to_date},
+    {"daemonset.available", cell_ds_available},
+    {"daemonset.nodeSelector", cell_ds_node_selector},
+    {"statefulset.ready", cell_sts_ready},
+    {"controllerrevision.controller", cell_cr_controller},
+    {"controllerrevision.revision", cell_cr_revision},
     {"template.containers", cell_template_containers},
     {"template.images", cell_template_images},
     {"service.type", cell_service_type},

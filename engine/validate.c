@@ -1359,6 +1359,11 @@ static const val_kind_t kinds[] = {
     {"", "ReplicationController", NAME_SUBDOMAIN, 1, val_replication_controller, NULL},
     {"apps", "Deployment", NAME_SUBDOMAIN, 1, val_deployment, val_selector_immutable},
     {"apps", "ReplicaSet", NAME_SUBDOMAIN, 1, val_replica_set, val_selector_immutable},
+    {"apps", "DaemonSet", NAME_SUBDOMAIN, 1, val_daemon_set, val_daemon_set_update},
+    /* StatefulSet names are DNS labels since kube 1.27: they become pod hostnames. */
+    {"apps", "StatefulSet", NAME_LABEL, 1, val_stateful_set, val_stateful_set_update},
+    {"apps", "ControllerRevision", NAME_SUBDOMAIN, 1, val_controller_revision,
+     val_controller_revision_update},
     {"coordination.k8s.io", "Lease", NAME_SUBDOMAIN, 1, val_lease, NULL},
     {"policy", "PodDisruptionBudget", NAME_SUBDOMAIN, 1, val_pod_disruption_budget, NULL},
     /* ObjectMeta only: kinds whose name rule is known. */
@@ -1368,9 +1373,6 @@ static const val_kind_t kinds[] = {
     {"", "PodTemplate", NAME_SUBDOMAIN, 1, NULL, NULL},
     {"", "LimitRange", NAME_SUBDOMAIN, 1, NULL, NULL},
     {"", "ResourceQuota", NAME_SUBDOMAIN, 1, NULL, NULL},
-    {"apps", "StatefulSet", NAME_SUBDOMAIN, 1, NULL, NULL},
-    {"apps", "DaemonSet", NAME_SUBDOMAIN, 1, NULL, NULL},
-    {"apps", "ControllerRevision", NAME_SUBDOMAIN, 1, NULL, NULL},
     {"batch", "Job", NAME_SUBDOMAIN, 1, NULL, NULL},
     {"batch", "CronJob", NAME_SUBDOMAIN, 1, NULL, NULL},
     {"networking.k8s.io", "Ingress", NAME_SUBDOMAIN, 1, NULL, NULL},

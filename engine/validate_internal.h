@@ -3,7 +3,8 @@
  * validate.c holds the cause builder, the typed JSON accessors, the name rules, ObjectMeta
  * checks and the kind table; validate_pod.c the Pod spec, pod templates and the workload
  * kinds that embed them (ReplicationController, ReplicaSet, Deployment); validate_kinds.c
- * the other kinds (Namespace, Service, Endpoints, Node, Event, ConfigMap, Secret, Lease).
+ * the other kinds (Namespace, Service, Endpoints, Node, Event, ConfigMap, Secret, Lease,
+ * and apps' DaemonSet, StatefulSet, ControllerRevision).
  *
  * A val_t carries the causes array and the field path being checked. Checks push a path
  * segment, check, and pop back to the mark val_push returned. Emitters take an optional
@@ -129,7 +130,19 @@ void val_config_map_update(val_t *v, const json_t *old_obj, const json_t *obj);
 void val_secret(val_t *v, const json_t *obj);
 void val_secret_update(val_t *v, const json_t *old_obj, const json_t *obj);
 void val_lease(val_t *v, const json_t *obj);
+void val_daemon_set(val_t *v, const json_t *obj);
+void val_daemon_set_update(val_t *v, const json_t *old_obj, const json_t *obj);
+void val_stateful_set(val_t *v, const json_t *obj);
+void val_stateful_set_update(val_t *v, const json_t *old_obj, const json_t *obj);
+void val_controller_revision(val_t *v, const json_t *obj);
+void val_controller_revision_update(val_t *v, const json_t *old_obj, const json_t *obj);
 /* Tolerations list at obj[key] (pods). */
 void val_tolerations(val_t *v, const json_t *obj, const char *key);
+
+/* ValidatePodTemplateSpec at <path>.template, as ReplicaSets and Deployments have it
+ * (labels, annotations, the pod spec in template mode, no ephemeral containers,
+ * restartPolicy Always); "Required" when required and absent. Returns the template or
+ * NULL. validate_pod.c. */
+const json_t *val_pod_template(val_t *v, const json_t *spec, int required);
 
 #endif

@@ -1,8 +1,13 @@
 /* validate_kinds.c: the kinds without a pod template: Namespace, Service, Endpoints, Node,
  * Event, ConfigMap, Secret and coordination.k8s.io/Lease, with the field paths and messages
- * of k8s.io/kubernetes/pkg/apis/core/validation and coordination/validation.
+ * of k8s.io/kubernetes/pkg/apis/core/validation and coordination/validation; and the apps/v1
+ * kinds that reach the pod rules only through val_pod: DaemonSet, StatefulSet and
+ * ControllerRevision (pkg/apis/apps/validation).
  *
  * Depends on validate.c's helpers (validate_internal.h). Called from validate.c's table. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* asprintf */
+#endif
 #include "validate_internal.h"
 #include "jsonload.h"
 
@@ -856,4 +861,340 @@ void val_lease(val_t *v, const json_t *obj)
     check_enum(v, spec, "strategy", strategies);
     val_str(v, spec, "preferredHolder");
     val_pop(v, mark);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* apps/v1 DaemonSet, StatefulSet, ControllerRevision (pkg/apis/apps/validation) */
+
+/* Go's %#v of an intstr.IntOrString, as field.Invalid renders one (the type's String()
+ * has a pointer receiver, so the value prints as a struct). Caller frees. */
+static char *render_intstr(const json_t *m)
+{
+    char *r = NULL;
+    if (json_is_string(m)) {
+        char *q = val_quote(json_string_value(m));
+        if (q && asprintf(&r, "intstr.IntOrString{Type:1, IntVal:0, StrVal:%s}", q) < 0)
+            r = NULL;
+        free(q);
+    } else if (asprintf(&r, "intstr.IntOrString{Type:0, IntVal:%lld, StrVal:\"\"}",
+                        json_is_integer(m) ? (long long)json_integer_value(m) : 0LL) < 0) {
+        r = NULL;
+    }
+    return r;
+}
+
+/* validation.IsValidPercent: digits then '%'. */
+static int is_percent(const char *s)
+{
+    size_t n = strlen(s), d = 0;
+    while (d < n && s[d] >= '0' && s[d] <= '9')
+        d++;
+    return d > 0 && d + 1 == n && s[n - 1] == '%';
+}
+
+/* ValidatePositiveIntOrPercent and IsNotMoreThan100Percent for obj[key]; returns
+ * getIntOrPercentValue (0 when absent or not a number). */
+static long long int_or_percent(val_t *v, const json_t *obj, const char *key)
+{
+    const json_t *m = json_object_get(obj, key);
+    if (!m || json_is_null(m))
+        return 0;
+    if (json_is_integer(m)) {
+        long long n = json_integer_value(m);
+        if (n < 0)
+            val_invalid_i(v, key, n, "must be greater than or equal to 0");
+        return n;
+    }
+    if (!json_is_string(m)) {
+        val_type(v, key, m, "integer or string");
+        return 0;
+    }
+    const char *s = json_string_value(m);
+    char *r = render_intstr(m);
+    long long n = 0;
+    if (!is_percent(s)) {
+        val_invalid_r(v, key, r ? r : s, "a valid percent string must be a numeric string "
+                      "followed by an ending '%' (e.g. '1%',  or '93%', regex used for "
+                      "validation is '[0-9]+%')");
+        n = strtoll(s, NULL, 10);   /* IntValue(): Atoi of the whole string, 0 on error */
+        if (*s == '\0' || strspn(s + (*s == '-' || *s == '+'), "0123456789") !=
+                              strlen(s + (*s == '-' || *s == '+')))
+            n = 0;
+    } else {
+        n = strtoll(s, NULL, 10);
+        if (n > 100)
+            val_invalid_r(v, key, r ? r : s, "must not be greater than 100%");
+    }
+    free(r);
+    return n;
+}
+
+static const json_t *tmpl_labels(const json_t *spec)
+{
+    const json_t *l = json_object_get(json_object_get(json_object_get(spec, "template"),
+                                                      "metadata"), "labels");
+    return json_is_object(l) ? l : NULL;
+}
+
+static int selector_empty(const json_t *sel)
+{
+    return json_object_size(json_object_get(sel, "matchLabels")) +
+           json_array_size(json_object_get(sel, "matchExpressions")) == 0;
+}
+
+static void template_mismatch(val_t *v, const json_t *spec)
+{
+    char *r = val_render_labels(tmpl_labels(spec));
+    val_invalid_r(v, "template.metadata.labels", r, "`selector` does not match template `labels`");
+    free(r);
+}
+
+/* The template rules both workloads add: restartPolicy Always (the DaemonSet's comes with
+ * val_pod_template), no activeDeadlineSeconds. */
+static void template_restart_deadline(val_t *v, const json_t *spec, const char *kind,
+                                      int check_restart)
+{
+    static const char *const always[] = {"Always", NULL};
+    const json_t *pspec = json_object_get(json_object_get(spec, "template"), "spec");
+    const json_t *rp = json_object_get(pspec, "restartPolicy");
+    /* Absent reads as Always: kube defaults it even into a template the client left out. */
+    if (check_restart && json_is_string(rp) && strcmp(json_string_value(rp), "Always"))
+        val_not_supported(v, "template.spec.restartPolicy", json_string_value(rp), always);
+    const json_t *ads = json_object_get(pspec, "activeDeadlineSeconds");
+    if (ads && !json_is_null(ads)) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "activeDeadlineSeconds in %s is not Supported", kind);
+        val_forbidden(v, "template.spec.activeDeadlineSeconds", detail);
+    }
+}
+
+/* ValidateDaemonSetUpdateStrategy at spec.updateStrategy. */
+static void daemonset_strategy(val_t *v, const json_t *spec)
+{
+    static const char *const types[] = {"RollingUpdate", "OnDelete", NULL};
+    const json_t *strat = val_obj(v, spec, "updateStrategy");
+    size_t mark = val_push(v, "updateStrategy");
+    const char *type = strat ? val_str(v, strat, "type") : NULL;
+    const json_t *ru = strat ? val_obj(v, strat, "rollingUpdate") : NULL;
+    if (type && !strcmp(type, "OnDelete")) {
+        /* nothing more */
+    } else if (type && !strcmp(type, "RollingUpdate")) {
+        if (!ru) {
+            val_required(v, "rollingUpdate", "");
+        } else {
+            size_t m2 = val_push(v, "rollingUpdate");
+            long long mu = int_or_percent(v, ru, "maxUnavailable");
+            long long ms = int_or_percent(v, ru, "maxSurge");
+            if (mu != 0 && ms != 0) {
+                char *r = render_intstr(json_object_get(ru, "maxSurge"));
+                val_invalid_r(v, "maxSurge", r ? r : "", "may not be set when maxUnavailable is non-zero");
+                free(r);
+            } else if (mu == 0 && ms == 0) {
+                val_required(v, "maxUnavailable", "cannot be 0 when maxSurge is 0");
+            }
+            val_pop(v, m2);
+        }
+    } else if (strat || json_object_get(spec, "updateStrategy") == NULL) {
+        char *q = val_quote(type ? type : ""), *r = NULL;
+        if (q && asprintf(&r, "apps.DaemonSetUpdateStrategy{Type:%s, RollingUpdate:%s}", q,
+                          ru ? "&apps.RollingUpdateDaemonSet{...}"
+                             : "(*apps.RollingUpdateDaemonSet)(nil)") > 0) {
+            val_not_supported_r(v, NULL, r, types);
+            free(r);
+        }
+        free(q);
+    }
+    val_pop(v, mark);
+}
+
+/* ValidateDaemonSetSpec (kube 1.31). A missing selector is not "Required" here: it selects
+ * nothing, so the template labels fail to match, which is what kube reports. */
+void val_daemon_set(val_t *v, const json_t *obj)
+{
+    const json_t *spec = val_obj(v, obj, "spec");
+    long long n;
+    size_t mark = val_push(v, "spec");
+    const json_t *sel = json_object_get(spec, "selector");
+    int sel_ok = val_label_selector(v, spec, "selector");   /* reports a wrong type */
+    int sel_bad_type = sel && !json_is_null(sel) && !json_is_object(sel);
+    sel = json_is_object(sel) ? sel : NULL;
+    if (sel_ok && !sel_bad_type && (!sel || !val_selector_matches(sel, tmpl_labels(spec))))
+        template_mismatch(v, spec);
+    if (sel && selector_empty(sel))
+        val_invalid_j(v, "selector", sel, "empty selector is invalid for daemonset");
+    val_pod_template(v, spec, 0);
+    template_restart_deadline(v, spec, "DaemonSet", 0);
+    val_nonnegative(v, spec, "minReadySeconds");
+    val_nonnegative(v, spec, "templateGeneration");
+    daemonset_strategy(v, spec);
+    if (val_int(v, spec, "revisionHistoryLimit", &n) == VAL_OK && n < 0)
+        val_invalid_i(v, "revisionHistoryLimit", n, "must be greater than or equal to 0");
+    val_pop(v, mark);
+}
+
+/* The REST strategy's check: spec.selector never changes. */
+void val_daemon_set_update(val_t *v, const json_t *old_obj, const json_t *obj)
+{
+    val_selector_immutable(v, old_obj, obj);
+}
+
+/* berth has no PersistentVolumes nor a provisioner, so a claim template could never be
+ * bound and the pods would wait forever: refuse it plainly instead. */
+#define STS_NO_PVC "berth has no persistent volume support yet; use emptyDir or hostPath volumes"
+
+/* ValidateStatefulSetSpec (kube 1.31). As kube, the template's pod spec is not validated
+ * here (only its labels, annotations, restartPolicy and activeDeadlineSeconds): the
+ * controller's pod creation reports anything else. */
+void val_stateful_set(val_t *v, const json_t *obj)
+{
+    static const char *const retention[] = {"Retain", "Delete", NULL};
+    const json_t *spec = val_obj(v, obj, "spec");
+    long long n;
+    size_t mark = val_push(v, "spec");
+
+    const char *pmp = val_str(v, spec, "podManagementPolicy");
+    if (!pmp || !*pmp)
+        val_required(v, "podManagementPolicy", "");
+    else if (strcmp(pmp, "OrderedReady") && strcmp(pmp, "Parallel"))
+        val_invalid_s(v, "podManagementPolicy", pmp, "must be 'OrderedReady' or 'Parallel'");
+
+    const json_t *strat = val_obj(v, spec, "updateStrategy");
+    const char *type = strat ? val_str(v, strat, "type") : NULL;
+    const json_t *ru = strat ? val_obj(v, strat, "rollingUpdate") : NULL;
+    if (!type || !*type) {
+        val_required(v, "updateStrategy", "");
+    } else if (!strcmp(type, "OnDelete")) {
+        if (ru) {
+            char *r = NULL;
+            long long part = 0;
+            val_int_quiet(ru, "partition", &part);
+            if (asprintf(&r, "apps.RollingUpdateStatefulSetStrategy{Partition:%lld, "
+                             "MaxUnavailable:(*intstr.IntOrString)(nil)}", part) > 0) {
+                val_invalid_r(v, "updateStrategy.rollingUpdate", r,
+                              "only allowed for updateStrategy 'RollingUpdate'");
+                free(r);
+            }
+        }
+    } else if (!strcmp(type, "RollingUpdate")) {
+        if (ru) {
+            size_t m2 = val_push(v, "updateStrategy");
+            size_t m3 = val_push(v, "rollingUpdate");
+            val_nonnegative(v, ru, "partition");
+            val_pop(v, m3);
+            val_pop(v, m2);
+        }
+    } else {
+        char *q = val_quote(type), *r = NULL;
+        if (q && asprintf(&r, "apps.StatefulSetUpdateStrategy{Type:%s, RollingUpdate:%s}", q,
+                          ru ? "&apps.RollingUpdateStatefulSetStrategy{...}"
+                             : "(*apps.RollingUpdateStatefulSetStrategy)(nil)") > 0) {
+            val_invalid_r(v, "updateStrategy", r, "must be 'RollingUpdate' or 'OnDelete'");
+            free(r);
+        }
+        free(q);
+    }
+
+    const json_t *pol = val_obj(v, spec, "persistentVolumeClaimRetentionPolicy");
+    if (pol) {
+        size_t m2 = val_push(v, "persistentVolumeClaimRetentionPolicy");
+        static const char *const keys[] = {"whenDeleted", "whenScaled", NULL};
+        for (int i = 0; keys[i]; i++) {
+            const char *p = val_str(v, pol, keys[i]);
+            if (!p)
+                p = "";
+            if (strcmp(p, "Retain") && strcmp(p, "Delete"))
+                val_not_supported(v, keys[i], p, retention);
+        }
+        val_pop(v, m2);
+    }
+
+    val_nonnegative(v, spec, "replicas");
+    val_nonnegative(v, spec, "minReadySeconds");
+    const json_t *ord = val_obj(v, spec, "ordinals");
+    if (ord) {
+        size_t m2 = val_push(v, "ordinals");
+        val_nonnegative(v, ord, "start");
+        val_pop(v, m2);
+    }
+
+    const json_t *sel;
+    int rc = val_get(v, spec, "selector", JSON_OBJECT, &sel);
+    int sel_ok = 1;
+    if (rc == VAL_ABSENT) {
+        val_required(v, "selector", "");
+    } else if (rc == VAL_OK) {
+        sel_ok = val_label_selector(v, spec, "selector");
+        if (selector_empty(sel))
+            val_invalid_j(v, "selector", sel, "empty selector is invalid for statefulset");
+    }
+    if (rc == VAL_OK && !sel_ok) {
+        char *r = val_render_selector(sel);
+        val_invalid_r(v, "selector", r, "");
+        free(r);
+    } else if (rc != VAL_BAD) {
+        /* ValidatePodTemplateSpecForStatefulSet: an empty selector (Everything) skips the
+         * match; a missing one (Nothing) fails it. */
+        const json_t *tmpl;
+        if (val_get(v, spec, "template", JSON_OBJECT, &tmpl) != VAL_BAD) {
+            if ((!sel || !selector_empty(sel)) &&
+                (!sel || !val_selector_matches(sel, tmpl_labels(spec))))
+                template_mismatch(v, spec);
+            size_t m2 = val_push(v, "template");
+            const json_t *meta = val_obj(v, tmpl, "metadata");
+            val_labels(v, meta, "labels");
+            val_annotations(v, meta, "annotations");
+            val_pop(v, m2);
+        }
+    }
+    template_restart_deadline(v, spec, "StatefulSet", 1);
+    if (val_int(v, spec, "revisionHistoryLimit", &n) == VAL_OK && n < 0)
+        val_invalid_i(v, "revisionHistoryLimit", n, "must be greater than or equal to 0");
+
+    const json_t *vct = val_arr(v, spec, "volumeClaimTemplates");
+    if (vct && json_array_size(vct) > 0)
+        val_forbidden(v, "volumeClaimTemplates", STS_NO_PVC);
+    val_pop(v, mark);
+}
+
+/* ValidateStatefulSetUpdate (kube 1.31): only replicas, ordinals, template, updateStrategy,
+ * persistentVolumeClaimRetentionPolicy and minReadySeconds may change. */
+void val_stateful_set_update(val_t *v, const json_t *old_obj, const json_t *obj)
+{
+    static const char *const mutable_keys[] = {"replicas", "ordinals", "template",
+                                               "updateStrategy", "minReadySeconds",
+                                               "persistentVolumeClaimRetentionPolicy", NULL};
+    const json_t *ns = json_object_get(obj, "spec"), *os = json_object_get(old_obj, "spec");
+    json_t *a = json_is_object(ns) ? json_copy((json_t *)ns) : json_object();
+    json_t *b = json_is_object(os) ? json_copy((json_t *)os) : json_object();
+    if (!a || !b) {
+        json_decref(a);
+        json_decref(b);
+        return;
+    }
+    for (int i = 0; mutable_keys[i]; i++) {
+        json_object_del(a, mutable_keys[i]);
+        json_object_del(b, mutable_keys[i]);
+    }
+    if (!val_semantic_equal(a, b))
+        val_forbidden(v, "spec", "updates to statefulset spec for fields other than 'replicas', "
+                      "'ordinals', 'template', 'updateStrategy', "
+                      "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden");
+    json_decref(a);
+    json_decref(b);
+}
+
+/* ValidateControllerRevision: data is required, revision non-negative. */
+void val_controller_revision(val_t *v, const json_t *obj)
+{
+    const json_t *data = json_object_get(obj, "data");
+    if (!data || json_is_null(data))
+        val_required(v, "data", "data is mandatory");
+    val_nonnegative(v, obj, "revision");
+}
+
+/* ValidateControllerRevisionUpdate: data never changes (revision may: a rollback to an
+ * old revision renumbers it). */
+void val_controller_revision_update(val_t *v, const json_t *old_obj, const json_t *obj)
+{
+    val_immutable(v, "data", json_object_get(obj, "data"), json_object_get(old_obj, "data"));
 }

@@ -728,6 +728,11 @@ static const json_t *check_template(val_t *v, const json_t *spec, int required)
     return tmpl;
 }
 
+const json_t *val_pod_template(val_t *v, const json_t *spec, int required)
+{
+    return check_template(v, spec, required);
+}
+
 static const json_t *template_labels(const json_t *tmpl)
 {
     const json_t *l = json_object_get(json_object_get(tmpl, "metadata"), "labels");

@@ -162,6 +162,7 @@ static void test_columns(void)
         {"", "Pod"}, {"apps", "Deployment"}, {"apps", "ReplicaSet"}, {"", "ReplicationController"},
         {"", "Service"}, {"", "Endpoints"}, {"", "Node"}, {"", "Event"}, {"", "Namespace"},
         {"coordination.k8s.io", "Lease"}, {"", "ConfigMap"}, {"", "Secret"}, {"x.io", "Widget"},
+        {"apps", "DaemonSet"}, {"apps", "StatefulSet"}, {"apps", "ControllerRevision"},
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         char err[256] = "";
@@ -180,6 +181,8 @@ static void test_columns(void)
         {"", "Event", 10, "Name"}, {"", "Namespace", 3, "Age"},
         {"coordination.k8s.io", "Lease", 3, "Age"}, {"", "ConfigMap", 3, "Age"},
         {"", "Secret", 4, "Age"}, {"", "Unknown", 2, "Created At"},
+        {"apps", "DaemonSet", 11, "Selector"}, {"apps", "StatefulSet", 5, "Images"},
+        {"apps", "ControllerRevision", 4, "Age"},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const json_t *s = table_spec_builtin(shapes[i].g, shapes[i].k);
@@ -503,6 +506,83 @@ static void test_workloads(void)
     rc = J("{'metadata':{'name':'rc'},'spec':{'replicas':1}}");
     is_str(C("", "ReplicationController", rc, "Selector"), "<none>", "rc no selector: <none>");
     json_decref(rc);
+}
+
+/* printDaemonSet, printStatefulSet, printControllerRevision. */
+static void test_apps_kinds(void)
+{
+    const json_t *spec = table_spec_builtin("apps", "DaemonSet");
+    static const char *dsn[] = {"Name", "Desired", "Current", "Ready", "Up-to-date", "Available",
+                                "Node Selector", "Age", "Containers", "Images", "Selector"};
+    static const char *dst[] = {"string", "integer", "integer", "integer", "integer", "integer",
+                                "string", "string", "string", "string", "string"};
+    static const int dsp[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1};
+    for (size_t i = 0; i < 11; i++) {
+        const json_t *c = json_array_get(spec, i);
+        is_str(json_string_value(json_object_get(c, "name")), dsn[i], "ds column %zu", i);
+        is_str(json_string_value(json_object_get(c, "type")), dst[i], "ds %s type", dsn[i]);
+        is_int(json_integer_value(json_object_get(c, "priority")), dsp[i], "ds %s priority", dsn[i]);
+    }
+    json_t *ds = J("{'metadata':{'name':'fluent','creationTimestamp':'%s'},'spec':{'selector':"
+                   "{'matchLabels':{'app':'fluent'},'matchExpressions':[{'key':'tier','operator':'NotIn',"
+                   "'values':['x']}]},'template':{'spec':{'nodeSelector':{'zone':'a','disk':'ssd',"
+                   "'a-b':'1'},'containers':[{'name':'agent','image':'fluent:1'},{'name':'side',"
+                   "'image':'busybox'}]}}},'status':{'desiredNumberScheduled':3,'currentNumberScheduled':"
+                   "2,'numberReady':1,'updatedNumberScheduled':4,'numberAvailable':5}}", ago(3 * 3600));
+    is_str(C("apps", "DaemonSet", ds, "Desired"), "#3", "ds desired is a number");
+    is_str(C("apps", "DaemonSet", ds, "Current"), "#2", "ds current");
+    is_str(C("apps", "DaemonSet", ds, "Ready"), "#1", "ds ready");
+    is_str(C("apps", "DaemonSet", ds, "Up-to-date"), "#4", "ds up-to-date");
+    is_str(C("apps", "DaemonSet", ds, "Available"), "#5", "ds available");
+    is_str(C("apps", "DaemonSet", ds, "Node Selector"), "a-b=1,disk=ssd,zone=a",
+           "ds node selector: labels.FormatLabels, pairs sorted");
+    is_str(C("apps", "DaemonSet", ds, "Age"), "3h", "ds age");
+    is_str(C("apps", "DaemonSet", ds, "Containers"), "agent,side", "ds containers");
+    is_str(C("apps", "DaemonSet", ds, "Images"), "fluent:1,busybox", "ds images");
+    is_str(C("apps", "DaemonSet", ds, "Selector"), "app=fluent,tier notin (x)", "ds selector");
+    json_decref(ds);
+    ds = J("{'metadata':{'name':'d'},'spec':{'selector':{},'template':{'spec':{'nodeSelector':{}}}}}");
+    is_str(C("apps", "DaemonSet", ds, "Node Selector"), "<none>", "ds empty node selector");
+    is_str(C("apps", "DaemonSet", ds, "Selector"), "<none>", "ds empty selector: <none>");
+    is_str(C("apps", "DaemonSet", ds, "Desired"), "#0", "ds without status: 0");
+    json_decref(ds);
+
+    json_t *sts = J("{'metadata':{'name':'web'},'spec':{'replicas':3,'template':{'spec':{'containers':"
+                    "[{'name':'nginx','image':'nginx:1.25'}]}}},'status':{'readyReplicas':2}}");
+    is_str(C("apps", "StatefulSet", sts, "Ready"), "2/3", "sts ready/replicas");
+    is_str(C("apps", "StatefulSet", sts, "Containers"), "nginx", "sts containers");
+    is_str(C("apps", "StatefulSet", sts, "Images"), "nginx:1.25", "sts images");
+    is_int(json_integer_value(json_object_get(json_array_get(table_spec_builtin("apps",
+           "StatefulSet"), 3), "priority")), 1, "sts Containers is wide");
+    json_decref(sts);
+    sts = J("{'metadata':{'name':'web'},'spec':{}}");
+    is_str(C("apps", "StatefulSet", sts, "Ready"), "0/0", "sts without replicas nor status: 0/0");
+    json_decref(sts);
+
+    json_t *cr = J("{'metadata':{'name':'fluent-5d4','creationTimestamp':'%s','ownerReferences':["
+                   "{'apiVersion':'v1','kind':'Pod','name':'p'},{'apiVersion':'apps/v1',"
+                   "'kind':'DaemonSet','name':'fluent','controller':true}]},'revision':7}", ago(90));
+    is_str(C("apps", "ControllerRevision", cr, "Controller"), "daemonset.apps/fluent",
+           "cr controller: the controller ref, lower(Kind.group)/name");
+    is_str(C("apps", "ControllerRevision", cr, "Revision"), "#7", "cr revision is a number");
+    is_str(C("apps", "ControllerRevision", cr, "Age"), "90s", "cr age");
+    json_decref(cr);
+    cr = J("{'metadata':{'name':'x','ownerReferences':[{'apiVersion':'v1','kind':'ReplicationController',"
+           "'name':'rc','controller':true}]}}");
+    is_str(C("apps", "ControllerRevision", cr, "Controller"), "replicationcontroller/rc",
+           "cr core-group controller: lower(Kind)/name");
+    is_str(C("apps", "ControllerRevision", cr, "Revision"), "#0", "cr without revision: 0");
+    json_decref(cr);
+    cr = J("{'metadata':{'name':'x','ownerReferences':[{'apiVersion':'apps/v1','kind':'DaemonSet',"
+           "'name':'d','controller':false}]}}");
+    is_str(C("apps", "ControllerRevision", cr, "Controller"), "<none>",
+           "cr with an owner that is not its controller: <none>");
+    json_decref(cr);
+    cr = J("{'metadata':{'name':'x','ownerReferences':[{'apiVersion':'example.com/v1beta1',"
+           "'kind':'MySet','name':'m','controller':true}]}}");
+    is_str(C("apps", "ControllerRevision", cr, "Controller"), "myset.example.com/m",
+           "cr controller of a custom group");
+    json_decref(cr);
 }
 
 static void test_services(void)
@@ -848,6 +928,7 @@ static void test_robustness(void)
         {"", "Pod"}, {"apps", "Deployment"}, {"apps", "ReplicaSet"}, {"", "ReplicationController"},
         {"", "Service"}, {"", "Endpoints"}, {"", "Node"}, {"", "Event"}, {"", "Namespace"},
         {"coordination.k8s.io", "Lease"}, {"", "ConfigMap"}, {"", "Secret"}, {"x", "Y"},
+        {"apps", "DaemonSet"}, {"apps", "StatefulSet"}, {"apps", "ControllerRevision"},
     };
     int fine = 1;
     for (size_t i = 0; i < sizeof weird / sizeof weird[0]; i++) {
@@ -885,6 +966,7 @@ int main(void)
     test_pod_init();
     test_pod_lifecycle();
     test_workloads();
+    test_apps_kinds();
     test_services();
     test_nodes();
     test_events();

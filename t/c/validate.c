@@ -112,6 +112,16 @@ static int only(const json_t *causes, const char *reason, const char *field, con
 #define TMPL "\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\"}},\"spec\":{\"containers\":[" CTR "]}}"
 #define SEL "\"selector\":{\"matchLabels\":{\"app\":\"x\"}}"
 
+#define DS(spec) "{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"metadata\":" \
+    "{\"name\":\"ds\",\"namespace\":\"default\"},\"spec\":" spec "}"
+/* A StatefulSet as stored: with the defaults the API server adds before validating. */
+#define STS(spec) "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":" \
+    "{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":" spec "}"
+#define STS_DEF "\"replicas\":1,\"podManagementPolicy\":\"OrderedReady\",\"updateStrategy\":" \
+    "{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"partition\":0}}"
+#define DS_RU "\"updateStrategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":" \
+    "{\"maxUnavailable\":1,\"maxSurge\":0}}"
+
 #define SVC(spec) "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":" spec "}"
 
 static void test_names(void)
@@ -813,6 +823,7 @@ static const char *const kinds[][2] = {
     {"", "Pod"}, {"", "Service"}, {"", "Endpoints"}, {"", "Node"}, {"", "Event"},
     {"", "ConfigMap"}, {"", "Secret"}, {"", "ReplicationController"}, {"apps", "Deployment"},
     {"apps", "ReplicaSet"}, {"coordination.k8s.io", "Lease"}, {"", "Namespace"},
+    {"apps", "DaemonSet"}, {"apps", "StatefulSet"}, {"apps", "ControllerRevision"},
     {"example.com", "Widget"},
 };
 
@@ -907,6 +918,15 @@ static void test_wrong_types(void)
                "[{\"key\":\"a\",\"operator\":\"In\",\"values\":[\"b\"]}]}," TMPL ",\"strategy\":"
                "{\"rollingUpdate\":{\"maxSurge\":1,\"maxUnavailable\":\"10%\"}},"
                "\"progressDeadlineSeconds\":60}"),
+        DS("{" SEL "," TMPL ",\"updateStrategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":"
+           "{\"maxUnavailable\":\"10%\",\"maxSurge\":0}},\"minReadySeconds\":1,"
+           "\"revisionHistoryLimit\":2}"),
+        STS("{\"replicas\":1,\"podManagementPolicy\":\"Parallel\"," SEL "," TMPL ","
+            "\"updateStrategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"partition\":0}},"
+            "\"ordinals\":{\"start\":1},\"persistentVolumeClaimRetentionPolicy\":{\"whenDeleted\":"
+            "\"Retain\",\"whenScaled\":\"Delete\"},\"volumeClaimTemplates\":[{\"metadata\":"
+            "{\"name\":\"d\"}}]}"),
+        "{\"metadata\":{\"name\":\"cr\"},\"data\":{\"spec\":{}},\"revision\":2}",
         SVC("{\"ports\":[{\"name\":\"a\",\"port\":80,\"targetPort\":\"http\",\"nodePort\":30001}],"
             "\"selector\":{\"a\":\"b\"},\"clusterIP\":\"10.0.0.1\",\"clusterIPs\":[\"10.0.0.1\"],"
             "\"type\":\"NodePort\"}"),
@@ -969,6 +989,215 @@ static void test_quoting(void)
     json_decref(obj);
 }
 
+/* apps/v1 DaemonSet, StatefulSet, ControllerRevision: kube 1.31's paths and messages. */
+static void test_apps_kinds(void)
+{
+    VALID("apps", "DaemonSet", DS("{" SEL "," TMPL "," DS_RU "}"), "daemonset");
+    VALID("apps", "DaemonSet", DS("{" SEL "," TMPL ",\"updateStrategy\":{\"type\":\"OnDelete\"}}"),
+          "daemonset OnDelete");
+    VALID("apps", "DaemonSet", DS("{" SEL "," TMPL ",\"updateStrategy\":{\"type\":\"RollingUpdate\","
+          "\"rollingUpdate\":{\"maxUnavailable\":0,\"maxSurge\":\"25%\"}}}"),
+          "daemonset surge only");
+    EXACT("apps", "DaemonSet", DS("{\"selector\":{\"matchLabels\":{\"app\":\"y\"}}," TMPL "," DS_RU "}"),
+          "FieldValueInvalid", "spec.template.metadata.labels",
+          "Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`",
+          "daemonset selector mismatch");
+    EXACT("apps", "DaemonSet", DS("{" TMPL "," DS_RU "}"), "FieldValueInvalid",
+          "spec.template.metadata.labels",
+          "Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`",
+          "daemonset without a selector selects nothing");
+    EXACT("apps", "DaemonSet", DS("{\"selector\":{}," TMPL "," DS_RU "}"), "FieldValueInvalid",
+          "spec.selector", "Invalid value: {}: empty selector is invalid for daemonset",
+          "daemonset empty selector");
+    FAILS("apps", "DaemonSet", DS("{" SEL ",\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\"}},"
+          "\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[" CTR "]}}," DS_RU "}"),
+          "FieldValueNotSupported", "spec.template.spec.restartPolicy",
+          "Unsupported value: \"Never\": supported values: \"Always\"", "daemonset restartPolicy");
+    FAILS("apps", "DaemonSet", DS("{" SEL ",\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\"}},"
+          "\"spec\":{\"containers\":[{\"name\":\"c\"}]}}," DS_RU "}"), "FieldValueRequired",
+          "spec.template.spec.containers[0].image", "Required value", "daemonset template pod spec");
+    FAILS("apps", "DaemonSet", DS("{" SEL ",\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\"}}},"
+          DS_RU "}"), "FieldValueRequired", "spec.template.spec.containers", "Required value",
+          "daemonset template without containers");
+    VALID("apps", "DaemonSet", DS("{" SEL ",\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\"}},"
+          "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\" nginx\"}]}}," DS_RU "}"),
+          "a template image may have surrounding spaces (only pods are checked)");
+    FAILS("apps", "DaemonSet", DS("{" SEL ",\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\"}},"
+          "\"spec\":{\"activeDeadlineSeconds\":5,\"containers\":[" CTR "]}}," DS_RU "}"),
+          "FieldValueForbidden", "spec.template.spec.activeDeadlineSeconds",
+          "Forbidden: activeDeadlineSeconds in DaemonSet is not Supported", "daemonset deadline");
+    FAILS("apps", "DaemonSet", DS("{" SEL ",\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\"}},"
+          "\"spec\":{\"ephemeralContainers\":[" CTR "],\"containers\":[" CTR "]}}," DS_RU "}"),
+          "FieldValueForbidden", "spec.template.spec.ephemeralContainers",
+          "ephemeral containers not allowed in pod template", "daemonset ephemeral containers");
+    EXACT("apps", "DaemonSet", DS("{" SEL "," TMPL ",\"updateStrategy\":{\"type\":\"Canary\"}}"),
+          "FieldValueNotSupported", "spec.updateStrategy",
+          "Unsupported value: apps.DaemonSetUpdateStrategy{Type:\"Canary\", RollingUpdate:"
+          "(*apps.RollingUpdateDaemonSet)(nil)}: supported values: \"RollingUpdate\", \"OnDelete\"",
+          "daemonset strategy type");
+    EXACT("apps", "DaemonSet", DS("{" SEL "," TMPL ",\"updateStrategy\":{\"type\":\"RollingUpdate\"}}"),
+          "FieldValueRequired", "spec.updateStrategy.rollingUpdate", "Required value",
+          "daemonset RollingUpdate without rollingUpdate");
+    EXACT("apps", "DaemonSet", DS("{" SEL "," TMPL ",\"updateStrategy\":{\"type\":\"RollingUpdate\","
+          "\"rollingUpdate\":{\"maxUnavailable\":\"0%\",\"maxSurge\":0}}}"), "FieldValueRequired",
+          "spec.updateStrategy.rollingUpdate.maxUnavailable",
+          "Required value: cannot be 0 when maxSurge is 0", "daemonset both zero");
+    EXACT("apps", "DaemonSet", DS("{" SEL "," TMPL ",\"updateStrategy\":{\"type\":\"RollingUpdate\","
+          "\"rollingUpdate\":{\"maxUnavailable\":1,\"maxSurge\":\"10%\"}}}"), "FieldValueInvalid",
+          "spec.updateStrategy.rollingUpdate.maxSurge",
+          "Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:\"10%\"}: may not be set when "
+          "maxUnavailable is non-zero", "daemonset both non-zero");
+    FAILS("apps", "DaemonSet", DS("{" SEL "," TMPL ",\"updateStrategy\":{\"type\":\"RollingUpdate\","
+          "\"rollingUpdate\":{\"maxUnavailable\":\"101%\",\"maxSurge\":0}}}"), "FieldValueInvalid",
+          "spec.updateStrategy.rollingUpdate.maxUnavailable",
+          "Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:\"101%\"}: must not be greater "
+          "than 100%", "daemonset over 100%");
+    FAILS("apps", "DaemonSet", DS("{" SEL "," TMPL ",\"updateStrategy\":{\"type\":\"RollingUpdate\","
+          "\"rollingUpdate\":{\"maxUnavailable\":\"x%\",\"maxSurge\":0}}}"), "FieldValueInvalid",
+          "spec.updateStrategy.rollingUpdate.maxUnavailable", "a valid percent string must be",
+          "daemonset bad percent");
+    FAILS("apps", "DaemonSet", DS("{" SEL "," TMPL ",\"updateStrategy\":{\"type\":\"RollingUpdate\","
+          "\"rollingUpdate\":{\"maxUnavailable\":-1,\"maxSurge\":0}}}"), "FieldValueInvalid",
+          "spec.updateStrategy.rollingUpdate.maxUnavailable",
+          "Invalid value: -1: must be greater than or equal to 0", "daemonset negative");
+    FAILS("apps", "DaemonSet", DS("{" SEL "," TMPL "," DS_RU ",\"minReadySeconds\":-1}"),
+          "FieldValueInvalid", "spec.minReadySeconds", "must be greater than or equal to 0",
+          "daemonset minReadySeconds");
+    FAILS("apps", "DaemonSet", DS("{" SEL "," TMPL "," DS_RU ",\"revisionHistoryLimit\":-1}"),
+          "FieldValueInvalid", "spec.revisionHistoryLimit", "must be greater than or equal to 0",
+          "daemonset revisionHistoryLimit");
+
+    VALID("apps", "StatefulSet", STS("{" STS_DEF "," SEL "," TMPL "}"), "statefulset");
+    VALID("apps", "StatefulSet", STS("{\"replicas\":0,\"podManagementPolicy\":\"Parallel\","
+          "\"updateStrategy\":{\"type\":\"OnDelete\"}," SEL "," TMPL "}"),
+          "statefulset OnDelete, Parallel, zero replicas");
+    FAILS("apps", "StatefulSet", STS("{" STS_DEF ",\"volumeClaimTemplates\":[{\"metadata\":"
+          "{\"name\":\"data\"}}]," SEL "," TMPL "}"), "FieldValueForbidden",
+          "spec.volumeClaimTemplates",
+          "Forbidden: berth has no persistent volume support yet; use emptyDir or hostPath volumes",
+          "statefulset volumeClaimTemplates");
+    VALID("apps", "StatefulSet", STS("{" STS_DEF ",\"volumeClaimTemplates\":[]," SEL "," TMPL "}"),
+          "statefulset empty volumeClaimTemplates");
+    FAILS("apps", "StatefulSet", STS("{" STS_DEF "," TMPL "}"), "FieldValueRequired", "spec.selector",
+          "Required value", "statefulset selector required");
+    FAILS("apps", "StatefulSet", STS("{" STS_DEF "," TMPL "}"), "FieldValueInvalid",
+          "spec.template.metadata.labels", "does not match", "statefulset: no selector matches nothing");
+    EXACT("apps", "StatefulSet", STS("{" STS_DEF ",\"selector\":{},\"template\":{\"metadata\":"
+          "{\"labels\":{\"app\":\"other\"}}}}"), "FieldValueInvalid", "spec.selector",
+          "Invalid value: {}: empty selector is invalid for statefulset",
+          "statefulset empty selector (Everything: no label match)");
+    FAILS("apps", "StatefulSet", STS("{\"replicas\":1,\"updateStrategy\":{\"type\":\"RollingUpdate\"},"
+          SEL "," TMPL "}"), "FieldValueRequired", "spec.podManagementPolicy", "Required value",
+          "statefulset podManagementPolicy required");
+    FAILS("apps", "StatefulSet", STS("{\"podManagementPolicy\":\"Random\",\"updateStrategy\":"
+          "{\"type\":\"RollingUpdate\"}," SEL "," TMPL "}"), "FieldValueInvalid",
+          "spec.podManagementPolicy",
+          "Invalid value: \"Random\": must be 'OrderedReady' or 'Parallel'", "statefulset policy");
+    FAILS("apps", "StatefulSet", STS("{\"podManagementPolicy\":\"Parallel\"," SEL "," TMPL "}"),
+          "FieldValueRequired", "spec.updateStrategy", "Required value", "statefulset strategy required");
+    EXACT("apps", "StatefulSet", STS("{\"podManagementPolicy\":\"Parallel\",\"updateStrategy\":"
+          "{\"type\":\"Canary\"}," SEL "," TMPL "}"), "FieldValueInvalid", "spec.updateStrategy",
+          "Invalid value: apps.StatefulSetUpdateStrategy{Type:\"Canary\", RollingUpdate:"
+          "(*apps.RollingUpdateStatefulSetStrategy)(nil)}: must be 'RollingUpdate' or 'OnDelete'",
+          "statefulset strategy type");
+    EXACT("apps", "StatefulSet", STS("{\"podManagementPolicy\":\"Parallel\",\"updateStrategy\":"
+          "{\"type\":\"OnDelete\",\"rollingUpdate\":{\"partition\":2}}," SEL "," TMPL "}"),
+          "FieldValueInvalid", "spec.updateStrategy.rollingUpdate",
+          "Invalid value: apps.RollingUpdateStatefulSetStrategy{Partition:2, MaxUnavailable:"
+          "(*intstr.IntOrString)(nil)}: only allowed for updateStrategy 'RollingUpdate'",
+          "statefulset rollingUpdate with OnDelete");
+    EXACT("apps", "StatefulSet", STS("{\"podManagementPolicy\":\"Parallel\",\"updateStrategy\":"
+          "{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"partition\":-1}}," SEL "," TMPL "}"),
+          "FieldValueInvalid", "spec.updateStrategy.rollingUpdate.partition",
+          "Invalid value: -1: must be greater than or equal to 0", "statefulset partition");
+    EXACT("apps", "StatefulSet", STS("{" STS_DEF ",\"ordinals\":{\"start\":-2}," SEL "," TMPL "}"),
+          "FieldValueInvalid", "spec.ordinals.start",
+          "Invalid value: -2: must be greater than or equal to 0", "statefulset ordinals");
+    EXACT("apps", "StatefulSet", STS("{" STS_DEF ",\"persistentVolumeClaimRetentionPolicy\":"
+          "{\"whenDeleted\":\"Retain\",\"whenScaled\":\"Keep\"}," SEL "," TMPL "}"),
+          "FieldValueNotSupported", "spec.persistentVolumeClaimRetentionPolicy.whenScaled",
+          "Unsupported value: \"Keep\": supported values: \"Retain\", \"Delete\"",
+          "statefulset retention policy");
+    FAILS("apps", "StatefulSet", STS("{\"replicas\":-1,\"podManagementPolicy\":\"Parallel\","
+          "\"updateStrategy\":{\"type\":\"OnDelete\"},\"minReadySeconds\":-1,"
+          "\"revisionHistoryLimit\":-1," SEL "," TMPL "}"), "FieldValueInvalid", "spec.replicas",
+          "Invalid value: -1: must be greater than or equal to 0", "statefulset replicas");
+    FAILS("apps", "StatefulSet", STS("{\"replicas\":1,\"podManagementPolicy\":\"Parallel\","
+          "\"updateStrategy\":{\"type\":\"OnDelete\"},\"minReadySeconds\":-1," SEL "," TMPL "}"),
+          "FieldValueInvalid", "spec.minReadySeconds", "must be greater than or equal to 0",
+          "statefulset minReadySeconds");
+    FAILS("apps", "StatefulSet", STS("{" STS_DEF ",\"revisionHistoryLimit\":-1," SEL "," TMPL "}"),
+          "FieldValueInvalid", "spec.revisionHistoryLimit", "must be greater than or equal to 0",
+          "statefulset revisionHistoryLimit");
+    EXACT("apps", "StatefulSet", STS("{" STS_DEF ",\"selector\":{\"matchLabels\":{\"app\":\"y\"}},"
+          TMPL "}"), "FieldValueInvalid", "spec.template.metadata.labels",
+          "Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`",
+          "statefulset selector mismatch");
+    FAILS("apps", "StatefulSet", STS("{" STS_DEF "," SEL ",\"template\":{\"metadata\":{\"labels\":"
+          "{\"app\":\"x\"}},\"spec\":{\"restartPolicy\":\"OnFailure\",\"activeDeadlineSeconds\":3}}}"),
+          "FieldValueNotSupported", "spec.template.spec.restartPolicy",
+          "Unsupported value: \"OnFailure\": supported values: \"Always\"", "statefulset restartPolicy");
+    FAILS("apps", "StatefulSet", STS("{" STS_DEF "," SEL ",\"template\":{\"metadata\":{\"labels\":"
+          "{\"app\":\"x\"}},\"spec\":{\"activeDeadlineSeconds\":3}}}"), "FieldValueForbidden",
+          "spec.template.spec.activeDeadlineSeconds",
+          "Forbidden: activeDeadlineSeconds in StatefulSet is not Supported", "statefulset deadline");
+    /* As kube 1.31: the template's pod spec is not validated for a StatefulSet. */
+    VALID("apps", "StatefulSet", STS("{" STS_DEF "," SEL ",\"template\":{\"metadata\":{\"labels\":"
+          "{\"app\":\"x\"}},\"spec\":{}}}"), "statefulset template pod spec left to the pods");
+    FAILS("apps", "StatefulSet", "{\"metadata\":{\"name\":\"a.b\",\"namespace\":\"d\"},\"spec\":{"
+          STS_DEF "," SEL "," TMPL "}}", "FieldValueInvalid", "metadata.name",
+          "a lowercase RFC 1123 label must consist of", "statefulset name is a DNS label");
+
+    VALID("apps", "ControllerRevision", "{\"metadata\":{\"name\":\"cr\",\"namespace\":\"d\"},"
+          "\"data\":{\"spec\":{}},\"revision\":1}", "controllerrevision");
+    VALID("apps", "ControllerRevision", "{\"metadata\":{\"name\":\"cr\",\"namespace\":\"d\"},"
+          "\"data\":1}", "controllerrevision data is any JSON, revision defaults to 0");
+    EXACT("apps", "ControllerRevision", "{\"metadata\":{\"name\":\"cr\",\"namespace\":\"d\"},"
+          "\"revision\":3}", "FieldValueRequired", "data", "Required value: data is mandatory",
+          "controllerrevision data required");
+    EXACT("apps", "ControllerRevision", "{\"metadata\":{\"name\":\"cr\",\"namespace\":\"d\"},"
+          "\"data\":{},\"revision\":-1}", "FieldValueInvalid", "revision",
+          "Invalid value: -1: must be greater than or equal to 0", "controllerrevision revision");
+
+    /* Updates. */
+    const char *ds = DS("{" SEL "," TMPL "," DS_RU "}");
+    UPD_OK("apps", "DaemonSet", ds, DS("{" SEL "," TMPL ",\"updateStrategy\":{\"type\":\"OnDelete\"}}"),
+           "daemonset strategy change");
+    UPD_FAILS("apps", "DaemonSet", ds, DS("{\"selector\":{\"matchLabels\":{\"app\":\"x\",\"v\":\"2\"}},"
+              "\"template\":{\"metadata\":{\"labels\":{\"app\":\"x\",\"v\":\"2\"}},\"spec\":"
+              "{\"containers\":[" CTR "]}}," DS_RU "}"), "FieldValueInvalid", "spec.selector",
+              "field is immutable", "daemonset selector is immutable");
+    const char *sts = STS("{" STS_DEF ",\"serviceName\":\"web\"," SEL "," TMPL "}");
+    UPD_OK("apps", "StatefulSet", sts, STS("{\"replicas\":4,\"podManagementPolicy\":\"OrderedReady\","
+           "\"updateStrategy\":{\"type\":\"OnDelete\"},\"minReadySeconds\":3,\"ordinals\":"
+           "{\"start\":2},\"persistentVolumeClaimRetentionPolicy\":{\"whenDeleted\":\"Delete\","
+           "\"whenScaled\":\"Retain\"},\"serviceName\":\"web\"," SEL ",\"template\":{\"metadata\":"
+           "{\"labels\":{\"app\":\"x\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"v2\"}]}}}"),
+           "statefulset: the mutable fields");
+    static const char *const frozen[] = {
+        "\"serviceName\":\"other\"", "\"revisionHistoryLimit\":3",
+        "\"volumeClaimTemplates\":[{\"metadata\":{\"name\":\"d\"}}]",
+    };
+    for (size_t i = 0; i < sizeof frozen / sizeof frozen[0]; i++) {
+        char buf[1024];
+        snprintf(buf, sizeof buf, STS("{" STS_DEF ",\"serviceName\":\"web\",%s," SEL "," TMPL "}"),
+                 frozen[i]);
+        json_t *c = run_update("apps", "StatefulSet", sts, buf);
+        if (!ok(has(c, "FieldValueForbidden", "spec", "Forbidden: updates to statefulset spec for "
+                    "fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', "
+                    "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"),
+                "statefulset update of %s is forbidden", frozen[i]))
+            dump_causes(c);
+        json_decref(c);
+    }
+    const char *cr = "{\"metadata\":{\"name\":\"cr\"},\"data\":{\"a\":1},\"revision\":1}";
+    UPD_OK("apps", "ControllerRevision", cr, "{\"metadata\":{\"name\":\"cr\"},\"data\":{\"a\":1},"
+           "\"revision\":7}", "controllerrevision revision may change");
+    UPD_FAILS("apps", "ControllerRevision", cr, "{\"metadata\":{\"name\":\"cr\"},\"data\":{\"a\":2},"
+              "\"revision\":1}", "FieldValueInvalid", "data", "Invalid value: {\"a\":2}: field is immutable",
+              "controllerrevision data is immutable");
+}
+
 int main(void)
 {
     plan_no_plan();
@@ -980,6 +1209,7 @@ int main(void)
     test_service();
     test_other_kinds();
     test_updates();
+    test_apps_kinds();
     test_quoting();
     test_wrong_types();
     return done_testing();
