@@ -37,7 +37,7 @@ test_bg_pid $!
 # A README's commands are its ```sh blocks; the ```text block right after one (only blank
 # lines between) is what it prints. readme_run runs block N of examples/FILE as a bash -e
 # script in the checkout; readme_expect also compares its stdout with the text block, after
-# squeezing blanks, dropping kubectl's "Waiting for deployment" progress lines (how many
+# squeezing blanks, dropping kubectl's "Waiting for ..." rollout progress lines (how many
 # depends on timing) and naming every scheduled Job ticker-N.
 
 # readme_block FILE N: the Nth ```sh block of FILE
@@ -66,7 +66,7 @@ readme_count() {
 }
 
 readme_normalize() {
-	grep -v '^Waiting for deployment' |
+	grep -v '^Waiting for ' |
 		sed -E -e 's/[[:space:]]+/ /g' -e 's/^ //' -e 's/ $//' -e 's/ticker-[0-9]{8}/ticker-N/g' |
 		grep -v '^$'
 }
@@ -124,7 +124,7 @@ field_is() {
 
 # nothing_left: no pods, nodes, Deployments or ReplicaSets remain (each README cleans up)
 nothing_left() {
-	test -z "$(k get pods,nodes,deployments,replicasets -o name)"
+	test -z "$(k get pods,nodes,deployments,replicasets,daemonsets,statefulsets,controllerrevisions -o name)"
 }
 
 : >"$TRASH/ran"
@@ -144,7 +144,7 @@ test_expect_success 'examples/README.md lists every example directory' '
 
 test_expect_success 'every example of this suite has a README naming its test' '
 	for d in multi-container affinity-taints rolling-update policies/binpack-vs-spread \
-		policies/label-scheduler plugin-cronjob; do
+		policies/label-scheduler plugin-cronjob daemonset-statefulset; do
 		grep -q "t/75[0-9][0-9]-examples" "$TOP/examples/$d/README.md" || {
 			echo "$d/README.md does not name its test"
 			return 1
@@ -345,6 +345,58 @@ test_expect_success 'rolling-update: clean up' '
 	readme_run $RU 10 &&
 	test_wait_until 20 nothing_left &&
 	all_blocks_ran $RU 1 11
+'
+
+# ---------------------------------------------------------------------------- daemonset-statefulset
+
+DSS=daemonset-statefulset/README.md
+
+# ds_nodes: the nodes of the node-agent pods not being deleted, sorted
+ds_nodes() {
+	k get pods -l app=node-agent -o jsonpath='{range .items[*]}{.spec.nodeName} {.metadata.deletionTimestamp}{"\n"}{end}' |
+		awk 'NF == 1 { print $1 }' | sort | tr '\n' ' '
+}
+
+test_expect_success 'daemonset-statefulset: a DaemonSet runs on the two labelled nodes' '
+	readme_run $DSS 1 &&
+	readme_expect $DSS 2 &&
+	test "$(ds_nodes)" = "sim-a sim-b "
+'
+
+test_expect_success 'daemonset-statefulset: a node labelled later gets its pod' '
+	readme_expect $DSS 3 &&
+	test "$(ds_nodes)" = "sim-a sim-b sim-c "
+'
+
+test_expect_success 'daemonset-statefulset: set env rolls out; history shows two revisions' '
+	readme_expect $DSS 4
+'
+
+test_expect_success 'daemonset-statefulset: rollout undo brings revision 1 back as 3' '
+	readme_expect $DSS 5 &&
+	field_is ds/node-agent "{.status.updatedNumberScheduled}" 3
+'
+
+test_expect_success 'daemonset-statefulset: a StatefulSet of three, hostnames and Endpoints' '
+	readme_expect $DSS 6
+'
+
+test_expect_success 'daemonset-statefulset: a partition of 2 updates db-2 only, then 0 the rest' '
+	readme_expect $DSS 7 &&
+	field_is sts/db "{.status.updatedReplicas}" 1 &&
+	test "$(jp sts/db "{.status.currentRevision}")" != "$(jp sts/db "{.status.updateRevision}")" &&
+	readme_expect $DSS 8 &&
+	test_wait_until 20 eval "test \"\$(jp sts/db {.status.currentRevision})\" = \"\$(jp sts/db {.status.updateRevision})\""
+'
+
+test_expect_success 'daemonset-statefulset: scale down from the top' '
+	readme_expect $DSS 9
+'
+
+test_expect_success 'daemonset-statefulset: clean up' '
+	readme_run $DSS 10 &&
+	test_wait_until 30 nothing_left &&
+	all_blocks_ran $DSS
 '
 
 # ---------------------------------------------------------------------------- plugin-cronjob
