@@ -100,6 +100,12 @@ int cli_status_error_line(const json_t *body, long status, char *out, size_t out
 /* That line on stderr, with its newline. */
 void cli_print_error(const json_t *body, long status);
 
+/* The pod a verb acts on (logs, exec): the pod named by arg, or for TYPE/NAME of an object
+ * with a pod selector (deploy/web, sts/db, svc/x) the one kubectl would pick: assigned,
+ * running, ready, most restarts, oldest ("Found N pods, using pod/X" on stderr). verb words
+ * the error ("get the logs from"). New reference, or NULL with the error printed. */
+json_t *cli_find_pod(kubeclient_t *kc, const char *ns, const char *arg, const char *verb);
+
 /* ------------------------------------------------------------------ the verbs */
 
 /* argv[0] is the verb's name. */
@@ -111,6 +117,7 @@ int cli_apply_main(int argc, char **argv);
 int cli_create_main(int argc, char **argv);
 int cli_delete_main(int argc, char **argv);
 int cli_scale_main(int argc, char **argv);
+int cli_exec_main(int argc, char **argv);
 int cli_rollout_main(int argc, char **argv);
 int cli_wait_main(int argc, char **argv);
 

@@ -37,14 +37,14 @@ typedef struct logs_s {
 
 /* GET path as JSON; the body (new reference) on 2xx, else NULL with the error printed (a
  * missing object as kubectl logs words it when named). */
-static json_t *get_object(logs_t *l, const char *path, int named)
+static json_t *get_object(kubeclient_t *kc, const char *ns, const char *path, int named)
 {
     char err[1024];
     long status = 0;
-    json_t *body = kubeclient_json(l->kc, "GET", path, NULL, NULL, &status, err, sizeof(err));
+    json_t *body = kubeclient_json(kc, "GET", path, NULL, NULL, &status, err, sizeof(err));
     if (!body) {
         if (!status)
-            cli_print_conn_error(l->kc, err);
+            cli_print_conn_error(kc, err);
         else
             fprintf(stderr, "error: %s\n", err);
         return NULL;
@@ -52,7 +52,7 @@ static json_t *get_object(logs_t *l, const char *path, int named)
     if (status < 200 || status > 299) {
         if (status == 404 && named && json_str(body, "message"))
             fprintf(stderr, "error: error from server (NotFound): %s in namespace \"%s\"\n",
-                    json_str(body, "message"), l->ns);
+                    json_str(body, "message"), ns);
         else
             cli_print_error(body, status);
         json_decref(body);
@@ -174,9 +174,7 @@ static char *selector_of(const json_t *obj)
     return out;
 }
 
-/* The pod to read: the named pod, or one of the pods of TYPE/NAME. New reference or NULL
- * (message printed). */
-static json_t *find_pod(logs_t *l, const char *arg)
+json_t *cli_find_pod(kubeclient_t *kc, const char *ns, const char *arg, const char *verb)
 {
     static const kube_resource_t pods = { .version = "v1", .resource = "pods", .kind = "Pod",
                                           .namespaced = 1 };
@@ -187,29 +185,30 @@ static json_t *find_pod(logs_t *l, const char *arg)
     if (slash) {
         snprintf(type, sizeof(type), "%.*s", (int)(slash - arg), arg);
         name = slash + 1;
-        if (kubeclient_resolve(l->kc, type, &r, err, sizeof(err)) < 0) {
-            cli_print_resolve_error(l->kc, err);
+        if (kubeclient_resolve(kc, type, &r, err, sizeof(err)) < 0) {
+            cli_print_resolve_error(kc, err);
             return NULL;
         }
     }
-    char *path = kubeclient_path(&r, l->ns, name, NULL);
-    json_t *obj = path ? get_object(l, path, 1) : NULL;
+    char *path = kubeclient_path(&r, ns, name, NULL);
+    json_t *obj = path ? get_object(kc, ns, path, 1) : NULL;
     free(path);
     if (!obj || (!*r.group && !strcmp(r.kind, "Pod")))
         return obj;
 
     char *sel = selector_of(obj);
     if (!sel) {
-        fprintf(stderr, "error: cannot get the logs from %s: a %s has no pod selector (logs "
-                "take a pod, or an object with spec.selector: deployment, replicaset, "
-                "replicationcontroller, service, job)\n", arg, r.kind);
+        fprintf(stderr, "error: cannot %s %s: a %s has no pod selector (%s takes a pod, or "
+                "an object with spec.selector: deployment, replicaset, statefulset, daemonset, "
+                "replicationcontroller, service, job)\n", verb, arg, r.kind,
+                !strcmp(verb, "exec into") ? "exec" : "logs");
         json_decref(obj);
         return NULL;
     }
-    char *lpath = cli_get_path(&pods, l->ns, NULL, sel, NULL, 0, NULL, NULL);
+    char *lpath = cli_get_path(&pods, ns, NULL, sel, NULL, 0, NULL, NULL);
     free(sel);
     json_decref(obj);
-    json_t *list = lpath ? get_object(l, lpath, 0) : NULL;
+    json_t *list = lpath ? get_object(kc, ns, lpath, 0) : NULL;
     free(lpath);
     if (!list)
         return NULL;
@@ -507,7 +506,7 @@ int cli_logs_main(int argc, char **argv)
     if (!l.kc)
         return 1;
     l.ns = kubeclient_namespace(l.kc);
-    json_t *pod = find_pod(&l, target);
+    json_t *pod = cli_find_pod(l.kc, l.ns, target, "get the logs from");
     if (!pod)
         goto out;
     const char *pname = json_str(json_object_get(pod, "metadata"), "name");

@@ -169,6 +169,54 @@ test_expect_success 'a completed pod is refused (kubectl itself, and the API)' '
 	grep -q "completed pod" raw.out
 '
 
+# bexec_rc WANT ARGS...: berth exec ARGS exits WANT (stderr in err)
+bexec_rc() {
+	local want=$1
+	shift
+	"$BERTH_BIN" exec --server "$BERTH_URL" "$@" 2>err
+	test $? = "$want"
+}
+
+test_expect_success 'berth exec: output, stderr apart, the exit code, as kubectl exec' '
+	"$BERTH_BIN" exec --server "$BERTH_URL" duo -c main -- echo hello exec >out &&
+	echo "hello exec" >expect &&
+	test_cmp expect out &&
+	"$BERTH_BIN" exec --server "$BERTH_URL" duo -c main -- sh -c "echo to-out; echo to-err >&2; exit 3" >out 2>err;
+	rc=$? &&
+	test "$rc" = 3 &&
+	echo to-out >expect && test_cmp expect out &&
+	grep -q "^to-err$" err &&
+	grep -q "^command terminated with exit code 3$" err
+'
+
+test_expect_success 'berth exec -i sends stdin; the default container is said, as kubectl says it' '
+	head -c 300000 /dev/urandom >in.bin &&
+	"$BERTH_BIN" exec --server "$BERTH_URL" -i duo -c side -- cat <in.bin >out.bin &&
+	cmp in.bin out.bin &&
+	"$BERTH_BIN" exec --server "$BERTH_URL" duo -- sh -c "echo \$WHO" >out 2>err &&
+	test "$(cat out)" = main &&
+	grep -q "^Defaulted container \"main\" out of: main, side$" err &&
+	k annotate pod duo kubectl.kubernetes.io/default-container=side &&
+	"$BERTH_BIN" exec --server "$BERTH_URL" duo -- sh -c "echo \$WHO" >out 2>err &&
+	test "$(cat out)" = side && ! grep -q Defaulted err &&
+	k annotate pod duo kubectl.kubernetes.io/default-container-
+'
+
+test_expect_success 'berth exec refuses: no --, no command, -t, unknown pod or container, a completed pod' '
+	bexec_rc 2 duo echo hi &&
+	grep -q "exec \[POD\] \[COMMAND\] is not supported anymore" err &&
+	bexec_rc 2 duo &&
+	grep -q "you must specify at least one command" err &&
+	bexec_rc 2 -t duo -- sh &&
+	grep -q "use kubectl exec -it" err &&
+	bexec_rc 1 nosuch -- true &&
+	grep -q "pods \"nosuch\" not found" err &&
+	bexec_rc 1 duo -c nosuch -- true &&
+	grep -q "container nosuch not found in pod duo" err &&
+	bexec_rc 1 once -- true &&
+	grep -q "cannot exec into a container in a completed pod; current phase is Succeeded" err
+'
+
 test_expect_success 'a container that is not running: the agent says so, as a BadRequest' '
 	cat >flap.yaml <<-EOF &&
 	apiVersion: v1
