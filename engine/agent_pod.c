@@ -893,9 +893,11 @@ static void do_create_container(action_t *ac)
     char name[2048], esc[6200], path[6300], msg[1024] = "";
     json_t *body;
     if (!ac->spec) {
+        /* kubelet's hostname: spec.hostname when set (a StatefulSet's pods), else the name */
+        const char *host = json_str(json_object_get(ac->pod, "spec"), "hostname");
         body = json_pack("{s:s,s:s,s:o,s:{s:s,s:{s:s}}}", "Image", AGENT_PAUSE_IMAGE, "Hostname",
-                         ac->ps->name, "Labels", labels(ac), "HostConfig", "NetworkMode", "bridge",
-                         "RestartPolicy", "Name", "no");
+                         host && *host ? host : ac->ps->name, "Labels", labels(ac), "HostConfig",
+                         "NetworkMode", "bridge", "RestartPolicy", "Name", "no");
     } else {
         json_t *env = build_env(ac, msg, sizeof(msg));
         if (!env) {

@@ -94,6 +94,17 @@ test_expect_success 'two containers of a pod talk over localhost' '
 	test_wait_until 20 eval "logs duo/client | grep -q from-server"
 '
 
+test_expect_success 'spec.hostname names the pod'"'"'s host, as a StatefulSet'"'"'s pods have it' '
+	pod named "  - name: c
+	    image: berth/busybox:latest
+	    imagePullPolicy: IfNotPresent
+	    command: [sh, -c, \"hostname; exec sleep 3600\"]" "  hostname: db-7
+	  subdomain: db" &&
+	test_wait_until 30 field_is pod/named "{.status.phase}" Running &&
+	test_wait_until 20 eval "logs named/c | grep -qx db-7" &&
+	k delete pod named --wait=false
+'
+
 test_expect_success 'a crashing container backs off: restartCount rises, CrashLoopBackOff' '
 	pod crash "  - name: c
 	    image: berth/busybox:latest
