@@ -27,7 +27,7 @@ nodes=${DEPLOY_NODES:-1000}
 replicas=${DEPLOY_REPLICAS:-10000}
 work=$(mktemp -d /tmp/berth-deploy.XXXXXX)
 split=${DEPLOY_SCHEDULER:-separate}
-redis_pid= berth_pid= fake_pid= sched_pid=
+. "$top/bench/lib.sh"
 cleanup() {
     for p in $fake_pid $sched_pid $berth_pid $redis_pid; do
         kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
@@ -39,62 +39,6 @@ trap cleanup EXIT
 for t in "$berth" "$fakelet" "$loadgen" "$kubectl"; do
     [ -x "$t" ] || { echo "deploy: $t is missing (make all bench tools)" >&2; exit 1; }
 done
-
-free_port() {
-    local p
-    for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 12000))   # below the ephemeral ports (32768-)
-        (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return 0; }
-    done
-    return 1
-}
-
-start() {
-    local sock=$work/redis/redis.sock
-    rm -rf "$work/redis" && mkdir -p "$work/redis"
-    redis-server --port 0 --unixsocket "$sock" --save '' --appendonly no --dir "$work/redis" \
-        >/dev/null 2>&1 &
-    redis_pid=$!
-    for _ in $(seq 1 50); do redis-cli -s "$sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
-    PORT=$(free_port)
-    URL=http://127.0.0.1:$PORT
-    "$berth" server --redis "unix://$sock" --listen "127.0.0.1:$PORT" --log-level warn "$@" \
-        >>"$work/berth.log" 2>&1 &
-    berth_pid=$!
-    for _ in $(seq 1 100); do curl -sf "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-    cat >"$work/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: b, cluster: {server: "$URL"}}]
-contexts: [{name: b, context: {cluster: b}}]
-current-context: b
-EOF
-}
-
-stop() {
-    for p in $fake_pid $sched_pid $berth_pid $redis_pid; do
-        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
-    done
-    fake_pid= sched_pid= berth_pid= redis_pid=
-}
-
-k() { KUBECONFIG=$work/kubeconfig "$kubectl" "$@"; }
-
-cpu() {   # cpu PID...: user+system seconds so far, summed
-    local p sum=0 v
-    for p in "$@"; do
-        v=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$p/stat" 2>/dev/null || echo 0)
-        sum=$(echo "$sum + $v" | bc -l)
-    done
-    echo "$sum"
-}
-
-now() { date +%s.%N; }
-
-make_nodes() {
-    seq 1 "$1" | xargs -P 8 -I{} curl -s -o /dev/null -X POST "$URL/api/v1/nodes" \
-        -H 'Content-Type: application/json' -d '{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-{}","labels":{"kubernetes.io/os":"linux","kubernetes.io/hostname":"node-{}"}},"status":{"allocatable":{"cpu":"64","memory":"256Gi","pods":"110"},"capacity":{"cpu":"64","memory":"256Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}}'
-}
 
 # wait_for JSONPATH-EXPR VALUE SECONDS: poll the deployment until the expression prints VALUE
 wait_for() {
@@ -137,8 +81,11 @@ echo "deploy: scale-up to $replicas on $nodes nodes: $(printf %.1f "$up_s") s (o
 
 t0=$(now)
 k set image deployment/bench web=registry.example.com/web:2 >/dev/null
+gen=$(k get deploy bench -o jsonpath='{.metadata.generation}')
 ok2=1
-wait_for '{.status.updatedReplicas}/{.status.availableReplicas}/{.status.replicas}' "$replicas/$replicas/$replicas" 1200 || ok2=0
+# the status of the new generation: until the controller saw the change, the old status
+# already reads "all updated"
+wait_for '{.status.observedGeneration}/{.status.updatedReplicas}/{.status.availableReplicas}/{.status.replicas}' "$gen/$replicas/$replicas/$replicas" 1200 || ok2=0
 t1=$(now)
 roll_s=$(echo "$t1 - $t0" | bc -l)
 c2_berth=$(cpu $berth_pid $sched_pid); c2_redis=$(cpu "$redis_pid"); c2_fake=$(cpu "$fake_pid")

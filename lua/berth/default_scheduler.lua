@@ -659,6 +659,54 @@ local function nodes_by_name(nodes)
     return by_name
 end
 
+-- Node name -> its index in ctx.nodes, memoized the same way.
+local index_memo = setmetatable({}, { __mode = "k" })
+local function node_indexes(nodes)
+    local pos = index_memo[nodes]
+    if pos == nil then
+        pos = {}
+        for i, n in ipairs(nodes) do
+            pos[name_of(n)] = i
+        end
+        index_memo[nodes] = pos
+    end
+    return pos
+end
+
+-- kube's PreFilterResult of NodeName and NodeAffinity: the only nodes that can fit, when the
+-- pod names them (spec.nodeName, or required node affinity whose every term has a
+-- matchFields metadata.name In: a DaemonSet's pods), as an array; nil when any node might.
+local function named_nodes(pod, st)
+    local want = str(dig(pod, "spec", "nodeName"))
+    if want and want ~= "" then
+        return { want }
+    end
+    local terms = type(st.required_node_affinity) == "table" and st.required_node_affinity.nodeSelectorTerms
+    if type(terms) ~= "table" or #terms == 0 then
+        return nil
+    end
+    local out = {}
+    for _, term in ipairs(terms) do
+        local names
+        for _, req in ipairs(type(term) == "table" and type(term.matchFields) == "table" and term.matchFields or {}) do
+            if type(req) == "table" and req.key == "metadata.name" and req.operator == "In" and
+               type(req.values) == "table" then
+                names = req.values
+                break
+            end
+        end
+        if names == nil then
+            return nil
+        end
+        for _, n in ipairs(names) do
+            if type(n) == "string" then
+                out[#out + 1] = n
+            end
+        end
+    end
+    return out
+end
+
 local affinity_memo = setmetatable({}, { __mode = "k" })   -- pods_with_affinity array -> memo
 local function placed_pods(ctx, need_all)
     if ctx.state.placed then
@@ -942,6 +990,7 @@ function policy.prefilter(pod, ctx)
     st.preferred_node_affinity = type(pref) == "table" and #pref > 0 and pref or nil
     inter_pod_prefilter(pod, ctx)
     spread_prefilter(pod, ctx)
+    st.named_nodes = named_nodes(pod, st)
     -- Filters in the order of kube's default profile (default_plugins.go). The first
     -- failing plugin decides the node's reason, as kube's framework stops at the first
     -- failing filter, so the order shows in FailedScheduling messages.
@@ -1476,6 +1525,37 @@ local function batch_filter(pod, ctx, nodes, start, want)
     end
     view_sync(v, nodes, n, ctx)
     local recs, vnodes = v.recs, v.vnodes
+
+    -- A pod that names its nodes (a DaemonSet's) is checked on those alone, as kube's
+    -- PreFilterResult does; when none of them fits, the full pass below gives every node's
+    -- reason for the message.
+    local named = st.named_nodes
+    if named then
+        local pos, found, nfound = node_indexes(nodes), {}, 0
+        for k = 1, #named do
+            local i = pos[named[k]]
+            local node = i and nodes[i]
+            if node and name_of(node) == named[k] then
+                local ok = true
+                for j = 1, #filters do
+                    ok = filters[j](pod, node, ctx)
+                    if not ok then
+                        break
+                    end
+                end
+                if ok then
+                    nfound = nfound + 1
+                    found[nfound] = i
+                end
+            elseif node then
+                index_memo[nodes] = nil   -- the array changed in place (tests): rebuilt next time
+            end
+        end
+        if nfound > 0 then
+            table.sort(found)
+            return found, nil, 0, 0, NO_FAILS, NO_FAILS
+        end
+    end
 
     -- Fast: the filters are exactly what the inline checks do.
     local nfl = #filters

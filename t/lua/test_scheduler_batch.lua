@@ -255,4 +255,54 @@ do
     t.is(ctx.state.default_scores["n-2"].taint, 100, "default_scores: normalized per plugin")
 end
 
+---------------------------------------------------------------------------------------------
+-- A pod that names its node (a DaemonSet's: matchFields metadata.name In) is checked on that
+-- node alone; when it does not fit, the message still counts every node.
+---------------------------------------------------------------------------------------------
+
+local function pinned(node)
+    return { nodeAffinity = { requiredDuringSchedulingIgnoredDuringExecution = { nodeSelectorTerms = {
+        { matchFields = { { key = "metadata.name", operator = "In", values = { node } } } } } } } }
+end
+
+do
+    local c = F.cluster(0)
+    c:nodes_n("n", 300)
+    c:node("small", { cpu = "1" })
+    framework.reset(F.policy)
+    local calls, real = 0, F.policy.filter
+    local counted = framework.with_defaults({
+        filter = function(pod, node, ctx) calls = calls + 1; return real(pod, node, ctx) end,
+    })
+    t.is(c:try("ds-1", { affinity = pinned("n-217") }), "n-217", "a pinned pod lands on its node")
+    -- Every other node's metadata counts its reads from here on.
+    local reads = 0
+    for i, n in ipairs(c.nodes) do
+        if i ~= 5 then
+            local real = n.metadata
+            n.metadata = setmetatable({}, { __index = function(_, k) reads = reads + 1; return real[k] end })
+        end
+    end
+    local name, _, ctx = c:try("ds-2", { affinity = pinned("n-5") })
+    t.is(reads, 0, "no other node was looked at")
+    t.is(name, "n-5", "another")
+    t.is(#ctx.state.feasible, 1, "one feasible node: the named one")
+    t.is(ctx.state.feasible[1].index, 5, "at its index in ctx.nodes")
+    local miss, msg = c:try("ds-3", { affinity = pinned("small"), cpu = "2" })
+    t.is(miss, nil, "a pinned pod that does not fit its node stays pending")
+    t.has(msg, "0/301 nodes are available:", "the message counts every node")
+    t.has(msg, "1 Insufficient cpu", "the named node's reason")
+    t.has(msg, "300 node(s) didn't match Pod's node affinity/selector", "and the others'")
+    t.is(c:try("gone", { affinity = pinned("no-such-node") }), nil, "a node that does not exist: pending")
+    t.is(c:try("two", { affinity = { nodeAffinity = { requiredDuringSchedulingIgnoredDuringExecution = {
+        nodeSelectorTerms = { { matchFields = { { key = "metadata.name", operator = "In", values = { "n-9" } } } },
+                              { matchExpressions = { { key = "kubernetes.io/hostname", operator = "In", values = { "n-3" } } } } } } } } }),
+         "n-3", "a term without matchFields: every node is considered (n-3 by its label)")
+    -- the per-node reference gives the same answers
+    framework.reset(per_node)
+    t.is(c:try("ref", { affinity = pinned("n-42") }, per_node), "n-42", "the per-node path agrees")
+    t.is(c:try("counted", { affinity = pinned("n-77") }, counted), "n-77", "a policy with its own filter")
+    t.ok(calls >= 300, "a policy with its own filter still sees every node (" .. calls .. " calls)")
+end
+
 t.done_testing()
