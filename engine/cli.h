@@ -101,10 +101,12 @@ int cli_status_error_line(const json_t *body, long status, char *out, size_t out
 void cli_print_error(const json_t *body, long status);
 
 /* The pod a verb acts on (logs, exec): the pod named by arg, or for TYPE/NAME of an object
- * with a pod selector (deploy/web, sts/db, svc/x) the one kubectl would pick: assigned,
- * running, ready, most restarts, oldest ("Found N pods, using pod/X" on stderr). verb words
- * the error ("get the logs from"). New reference, or NULL with the error printed. */
-json_t *cli_find_pod(kubeclient_t *kc, const char *ns, const char *arg, const char *verb);
+ * with a pod selector (deploy/web, sts/db, svc/x) the one kubectl logs would pick: assigned,
+ * running, ready, most restarts, oldest; say_found prints kubectl logs' "Found N pods, using
+ * pod/X" on stderr (kubectl exec says nothing). verb words the error ("get the logs from").
+ * New reference, or NULL with the error printed. */
+json_t *cli_find_pod(kubeclient_t *kc, const char *ns, const char *arg, const char *verb,
+                     int say_found);
 
 /* ------------------------------------------------------------------ the verbs */
 

@@ -196,7 +196,7 @@ int cli_exec_main(int argc, char **argv)
     if (!(kc = cli_connect(&conn)))
         goto out;
     const char *ns = kubeclient_namespace(kc);
-    if (!(pod = cli_find_pod(kc, ns, target, "exec into")))
+    if (!(pod = cli_find_pod(kc, ns, target, "exec into", 0)))
         goto out;
     const char *phase = json_str(json_object_get(pod, "status"), "phase");
     if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {

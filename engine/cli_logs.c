@@ -174,7 +174,8 @@ static char *selector_of(const json_t *obj)
     return out;
 }
 
-json_t *cli_find_pod(kubeclient_t *kc, const char *ns, const char *arg, const char *verb)
+json_t *cli_find_pod(kubeclient_t *kc, const char *ns, const char *arg, const char *verb,
+                     int say_found)
 {
     static const kube_resource_t pods = { .version = "v1", .resource = "pods", .kind = "Pod",
                                           .namespaced = 1 };
@@ -222,7 +223,7 @@ json_t *cli_find_pod(kubeclient_t *kc, const char *ns, const char *arg, const ch
         json_decref(list);
         return NULL;
     }
-    if (json_array_size(items) > 1)
+    if (say_found && json_array_size(items) > 1)
         fprintf(stderr, "Found %zu pods, using pod/%s\n", json_array_size(items),
                 json_str(json_object_get(best, "metadata"), "name"));
     json_incref(best);
@@ -506,7 +507,7 @@ int cli_logs_main(int argc, char **argv)
     if (!l.kc)
         return 1;
     l.ns = kubeclient_namespace(l.kc);
-    json_t *pod = cli_find_pod(l.kc, l.ns, target, "get the logs from");
+    json_t *pod = cli_find_pod(l.kc, l.ns, target, "get the logs from", 1);
     if (!pod)
         goto out;
     const char *pname = json_str(json_object_get(pod, "metadata"), "name");

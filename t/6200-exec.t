@@ -189,7 +189,7 @@ test_expect_success 'berth exec: output, stderr apart, the exit code, as kubectl
 	grep -q "^command terminated with exit code 3$" err
 '
 
-test_expect_success 'berth exec -i sends stdin; the default container is said, as kubectl says it' '
+test_expect_success 'berth exec -i sends stdin; the default container is said, as kubectl says it; svc/NAME' '
 	head -c 300000 /dev/urandom >in.bin &&
 	"$BERTH_BIN" exec --server "$BERTH_URL" -i duo -c side -- cat <in.bin >out.bin &&
 	cmp in.bin out.bin &&
@@ -199,7 +199,12 @@ test_expect_success 'berth exec -i sends stdin; the default container is said, a
 	k annotate pod duo kubectl.kubernetes.io/default-container=side &&
 	"$BERTH_BIN" exec --server "$BERTH_URL" duo -- sh -c "echo \$WHO" >out 2>err &&
 	test "$(cat out)" = side && ! grep -q Defaulted err &&
-	k annotate pod duo kubectl.kubernetes.io/default-container-
+	k annotate pod duo kubectl.kubernetes.io/default-container- &&
+	k label pod duo app=duo &&
+	k create service clusterip duo --tcp=80 &&
+	"$BERTH_BIN" exec --server "$BERTH_URL" svc/duo -c main -- echo via-service >out 2>err &&
+	test "$(cat out)" = via-service &&
+	! grep -q Found err
 '
 
 test_expect_success 'berth exec refuses: no --, no command, -t, unknown pod or container, a completed pod' '
