@@ -11,7 +11,8 @@ static const char *const kinds[][2] = {
     { "", "Pod" }, { "", "Service" }, { "", "Endpoints" }, { "", "Node" }, { "", "Event" },
     { "", "ConfigMap" }, { "", "Secret" }, { "", "ReplicationController" },
     { "apps", "Deployment" }, { "apps", "ReplicaSet" }, { "coordination.k8s.io", "Lease" },
-    { "", "Namespace" }, { "x", "Y" },
+    { "", "Namespace" }, { "x", "Y" }, { "apps", "DaemonSet" }, { "apps", "StatefulSet" },
+    { "apps", "ControllerRevision" }, { "policy", "PodDisruptionBudget" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
