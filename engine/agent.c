@@ -1,6 +1,6 @@
 /* agent.c: see agent.h. The node (registration, status, lease), the runtime cache (Docker's
- * view of this node's containers), the log and exec endpoints (exec sessions live in
- * agent_exec.c) and `berth agent`. */
+ * view of this node's containers), the HTTP endpoints (exec sessions live in agent_exec.c,
+ * port-forwards in agent_portforward.c, resource usage in agent_stats.c) and `berth agent`. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -723,6 +723,10 @@ static void on_http(struct evhttp_request *req, void *arg)
         agent_portforward_handle(a, req, path, u ? evhttp_uri_get_query(u) : NULL);
         goto done;
     }
+    if (!strcmp(path, "/stats/summary")) {
+        agent_stats_handle(a, req);
+        goto done;
+    }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET ||
         sscanf(path, "/containerLogs/%255[^/]/%255[^/]/%255[^/?]", ns, pod, name) != 3) {
         agent_reply_text(req, 404, "Not Found", "not found");
@@ -854,7 +858,8 @@ agent_t *agent_create(struct event_base *base, const agent_opts_t *o, char *err,
     a->refresh_debounce = evtimer_new(base, on_refresh_debounce, a);
     a->tick = event_new(base, -1, EV_PERSIST, on_tick, a);
     a->sync_ev = event_new(base, -1, 0, on_sync_ev, a);
-    if (!a->pods || !a->services || !a->events_retry || !a->refresh_debounce || !a->tick || !a->sync_ev) {
+    if (!a->pods || !a->services || !a->events_retry || !a->refresh_debounce || !a->tick ||
+        !a->sync_ev || agent_stats_init(a, o->stats_interval) < 0) {
         snprintf(err, errlen, "out of memory");
         goto failed;
     }
@@ -879,6 +884,7 @@ void agent_free(agent_t *a)
         return;
     agent_exec_release(a);
     agent_portforward_release(a);
+    agent_stats_release(a);
     agent_pods_free(a);
     if (a->pods)
         informer_free(a->pods);
@@ -927,6 +933,7 @@ int agent_main(int argc, char **argv)
         { "root-dir", required_argument, NULL, 'r' },
         { "token-file", required_argument, NULL, 't' },
         { "node-ip", required_argument, NULL, 'i' },
+        { "stats-interval", required_argument, NULL, 'S' },
         { "log-level", required_argument, NULL, 'L' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -936,6 +943,7 @@ int agent_main(int argc, char **argv)
     int c;
     memset(&o, 0, sizeof(o));
     o.server_url = "http://127.0.0.1:6443";
+    o.stats_interval = 10;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -946,11 +954,22 @@ int agent_main(int argc, char **argv)
         case 'r': o.root_dir = optarg; break;
         case 't': o.token_file = optarg; break;
         case 'i': o.node_ip = optarg; break;
+        case 'S': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == 0 || *end || v < 0 || v > 86400) {
+                fprintf(stderr, "berth agent: bad --stats-interval %s (seconds, 0 to 86400)\n", optarg);
+                return 2;
+            }
+            o.stats_interval = (int)v;
+            break;
+        }
         case 'L': log_set_level_name(optarg); break;
         case 'h':
             printf("usage: berth agent --server URL --node-name NAME [--docker unix:///var/run/docker.sock]\n"
                    "                   [--listen 127.0.0.1:10250] [--root-dir /var/lib/berth/NAME]\n"
-                   "                   [--token-file FILE] [--node-ip IP] [--log-level LEVEL]\n");
+                   "                   [--token-file FILE] [--node-ip IP] [--stats-interval SECONDS]\n"
+                   "                   [--log-level LEVEL]\n");
             return 0;
         default: return 2;
         }

@@ -11,7 +11,9 @@
  * labelled berth.node=<node>, inspected when they change), refreshed on Docker events and every
  * 10 s, so a restarted agent adopts what runs and removes what belongs to no pod. It serves
  * container logs on --listen (GET /containerLogs/<ns>/<pod>/<container>) and runs commands in
- * containers (GET /exec/<ns>/<pod>/<container>, a websocket). See docs/agent.md.
+ * containers (GET /exec/<ns>/<pod>/<container>, a websocket), forwards ports
+ * (/portforward/<ns>/<pod>) and reports resource usage for `kubectl top` (GET /stats/summary,
+ * collected in the background). See docs/agent.md.
  *
  * Container labels (all of the agent's containers carry them):
  *   berth.node, berth.pod.uid, berth.pod.namespace, berth.pod.name, berth.container.name
@@ -21,7 +23,8 @@
  * Depends on apiclient, informer, docker (libcurl), libevent (evhttp), jansson.
  * Called by main.c (berth agent). The parts: agent.c (node, lease, runtime cache, log
  * endpoint, main), agent_pod.c (pod sync, status, probes, deletion), agent_exec.c (exec
- * sessions); agent_internal.h is shared between them only. */
+ * sessions), agent_portforward.c (port-forward sessions), agent_stats.c (resource usage);
+ * agent_internal.h is shared between them only. */
 #ifndef BERTH_AGENT_H
 #define BERTH_AGENT_H
 
@@ -37,6 +40,8 @@ typedef struct agent_opts_s {
     const char *root_dir;       /* "/var/lib/berth/<node>" when NULL */
     const char *token_file;     /* bearer token the log endpoint requires; NULL: none */
     const char *node_ip;        /* InternalIP; NULL: the first non-loopback IPv4 */
+    int stats_interval;         /* seconds between resource usage rounds (GET /stats/summary);
+                                 * 0: none (`berth agent` defaults to 10) */
 } agent_opts_t;
 
 /* An agent on base. NULL with a reason in err on a bad option, a listen failure or allocation

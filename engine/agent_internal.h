@@ -1,4 +1,5 @@
-/* agent_internal.h: what agent.c and agent_pod.c share. Not for other units. */
+/* agent_internal.h: what agent.c, agent_pod.c, agent_exec.c, agent_portforward.c and
+ * agent_stats.c share. Not for other units. */
 #ifndef BERTH_AGENT_INTERNAL_H
 #define BERTH_AGENT_INTERNAL_H
 
@@ -25,6 +26,7 @@
 typedef struct podstate_s podstate_t;
 typedef struct exec_session_s exec_session_t;
 typedef struct pf_session_s pf_session_t;
+typedef struct agent_stats_s agent_stats_t;
 
 struct agent_s {
     struct event_base *base;
@@ -58,6 +60,7 @@ struct agent_s {
     json_t *removing;          /* container ids with a removal in flight */
     exec_session_t *execs;     /* open exec sessions (agent_exec.c) */
     pf_session_t *portforwards;   /* open port-forward sessions (agent_portforward.c) */
+    agent_stats_t *stats;      /* resource usage collection (agent_stats.c), owned */
 };
 
 /* agent.c */
@@ -97,5 +100,15 @@ void agent_portforward_handle(agent_t *a, struct evhttp_request *req, const char
                               const char *query);
 /* End every port-forward session (agent_free). */
 void agent_portforward_release(agent_t *a);
+
+/* agent_stats.c */
+/* Start collecting resource usage every interval_s seconds (0: never; the endpoint then
+ * answers 503). Sets a->stats, also on failure (-1: out of memory), so that
+ * agent_stats_release frees what was made. */
+int agent_stats_init(agent_t *a, int interval_s);
+/* Serve GET /stats/summary from the last complete round (never waits for Docker). */
+void agent_stats_handle(agent_t *a, struct evhttp_request *req);
+/* Cancel the requests in flight and free the collection (agent_free, before docker_free). */
+void agent_stats_release(agent_t *a);
 
 #endif
