@@ -1,5 +1,6 @@
 /* api.c: request routing, replies and errors, discovery, OpenAPI, health and metrics.
- * The resource handlers live in api_read.c, api_watch.c and api_write.c. */
+ * The resource handlers live in api_read.c, api_watch.c and api_write.c; the groups that
+ * are not stored kinds in api_review.c and api_metrics.c (metrics.k8s.io). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -300,7 +301,7 @@ static json_t *group_entry(const char *group)
                      preferred ? preferred : json_object());
 }
 
-static json_t *group_list(void)
+static json_t *group_list(const api_server_t *srv)
 {
     json_t *groups = json_array();
     const kind_t *k;
@@ -321,6 +322,7 @@ static json_t *group_list(void)
         }
     }
     api_review_groups(groups);
+    api_metrics_groups(srv, groups);
     return json_pack("{s:s,s:s,s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", groups);
 }
 
@@ -724,8 +726,24 @@ static void dispatch(struct evhttp_request *req, void *arg)
     else if (n == 2 && !strcmp(seg[0], "api") && !strcmp(seg[1], "v1"))
         reply_discovery(r, resource_list("", "v1"));
     else if (n == 1 && !strcmp(seg[0], "apis"))
-        reply_discovery(r, group_list());
-    else if (n == 2 && !strcmp(seg[0], "apis") && api_review_group(seg[1])) {
+        reply_discovery(r, group_list(srv));
+    else if (n == 2 && !strcmp(seg[0], "apis") && api_metrics_group(srv, seg[1])) {
+        json_t *groups = json_array();
+        api_metrics_groups(srv, groups);
+        json_t *doc = json_deep_copy(json_array_get(groups, 0));
+        json_decref(groups);
+        json_object_set_new(doc, "kind", json_string("APIGroup"));
+        json_object_set_new(doc, "apiVersion", json_string("v1"));
+        reply_discovery(r, doc);
+    } else if (n == 3 && !strcmp(seg[0], "apis") && api_metrics_group(srv, seg[1])) {
+        json_t *doc = api_metrics_resource_list(seg[2]);
+        if (doc)
+            reply_discovery(r, doc);
+        else
+            not_found(r);
+    } else if (n >= 4 && !strcmp(seg[0], "apis") && api_metrics_group(srv, seg[1])) {
+        api_handle_metrics(r, seg + 2, n - 2, method);
+    } else if (n == 2 && !strcmp(seg[0], "apis") && api_review_group(seg[1])) {
         json_t *groups = json_array();
         api_review_groups(groups);
         json_t *e = NULL;
@@ -912,6 +930,8 @@ int api_server_init(api_server_t *srv, struct event_base *base, store_t *store, 
 
 void api_server_release(api_server_t *srv)
 {
+    api_metrics_free(srv->metrics);
+    srv->metrics = NULL;
     api_reaper_release(srv);
     if (srv->reaper)
         event_free(srv->reaper);

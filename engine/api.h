@@ -2,7 +2,9 @@
  *
  * api.c routes requests (discovery, health, metrics, OpenAPI, resources); api_read.c serves
  * get and list, api_watch.c watches, api_write.c create/update/patch/delete and the
- * subresources (status, scale, binding). Every request passes auth_check() first.
+ * subresources (status, scale, binding); api_review.c and api_metrics.c the groups that are
+ * not stored kinds (the review APIs; metrics.k8s.io, scraped from the node agents). Every
+ * request passes auth_check() first.
  *
  * A request's state is an api_req_t that lives until its reply is sent (api_req_finish).
  * Internal operations (the pod reaper) use the same flow with req == NULL and a done
@@ -38,6 +40,7 @@ typedef struct api_server_s {
     struct reap_s *reap_list;
     int ready_seen;            /* default namespaces ensured since the store came up */
     const char *agent_token;   /* sent to node agents as a bearer token, or NULL (borrowed) */
+    struct api_metrics_s *metrics;   /* metrics.k8s.io (api_metrics.c), or NULL: not served */
 } api_server_t;
 
 typedef enum {
@@ -90,6 +93,14 @@ table_include_t api_table_include(api_req_t *r);
  * annotation, else its InternalIP and daemonEndpoints port (api_log.c). 0, or -1 if the Node
  * says neither. */
 int api_agent_endpoint(const json_t *node, char *out, size_t outlen);
+/* A client connection to the agent at base (an api_agent_endpoint URL); the host to name in
+ * the Host header goes into host. NULL if base is malformed or memory ran out. The caller
+ * frees it with evhttp_connection_free, never inside one of its own callbacks (libevent
+ * still uses it after they return). */
+struct evhttp_connection *api_agent_connect(api_server_t *srv, const char *base, char *host,
+                                            size_t hostlen);
+/* The headers of a request to an agent: Host, and with --agent-token-file the bearer token. */
+void api_agent_headers(api_server_t *srv, struct evhttp_request *out, const char *host);
 
 /* pods/<name>/exec and pods/<name>/attach: the websocket upgrade relayed to the pod's node
  * agent (api_exec.c). */
@@ -109,6 +120,22 @@ json_t *api_review_resource_list(const char *group, const char *version);   /* N
 struct auth_user_s;
 void api_handle_review(api_req_t *r, const char *group, const char *plural,
                        const struct auth_user_s *user);
+
+/* metrics.k8s.io/v1beta1, the Resource Metrics API (api_metrics.c): node agents' usage
+ * scraped every resolution seconds and served from memory, for kubectl top. Not stored
+ * kinds: discovery asks here, and only while the scraper runs (srv->metrics). */
+typedef struct api_metrics_s api_metrics_t;
+/* Start scraping every resolution seconds (> 0). NULL on failure. */
+api_metrics_t *api_metrics_create(api_server_t *srv, int resolution);
+/* Stop, cancel the scrapes in flight and free the cache. After store_free: a node list
+ * still waiting is called back (and fails) while the scraper is alive. */
+void api_metrics_free(api_metrics_t *m);
+int api_metrics_group(const api_server_t *srv, const char *group);   /* served and ours */
+void api_metrics_groups(const api_server_t *srv, json_t *groups);   /* append its APIGroup */
+json_t *api_metrics_resource_list(const char *version);             /* NULL if not ours */
+/* GET /apis/metrics.k8s.io/<seg...>: seg starts at the version. */
+void api_handle_metrics(api_req_t *r, char **seg, int n, enum evhttp_cmd_type method);
+
 void api_req_free(api_req_t *r);
 /* Count the request in /metrics (api_reply does it; streams call it themselves). */
 void api_record(api_req_t *r, int code);

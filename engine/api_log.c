@@ -7,7 +7,9 @@
  * timestamps, sinceSeconds, limitBytes, previous). The agent's body is streamed back as it
  * arrives, so `kubectl logs -f` follows; a client that goes away closes the agent request.
  * With --agent-token-file the request carries the agents' bearer token (docs/agent.md), as
- * exec, attach and port-forward do (api_exec.c).
+ * exec, attach and port-forward do (api_exec.c). The agent's address and the headers every
+ * request to an agent carries are found here for the other callers too (api_agent_endpoint,
+ * api_agent_connect, api_agent_headers: the metrics scraper, api_metrics.c).
  *
  * Errors as kube words them: no container named (several containers) 400, a pod without a
  * node 400, the container unknown 400, the agent unreachable 502 (kube: 500 with the dial
@@ -174,6 +176,39 @@ int api_agent_endpoint(const json_t *node, char *out, size_t outlen)
     return -1;
 }
 
+/* See api.h. */
+struct evhttp_connection *api_agent_connect(api_server_t *srv, const char *base, char *host,
+                                            size_t hostlen)
+{
+    if (strncmp(base, "http://", 7))
+        return NULL;
+    const char *hp = base + 7, *colon = strrchr(hp, ':'), *bracket = strrchr(hp, ']');
+    if (colon && bracket && colon < bracket)   /* [::1] without a port */
+        colon = NULL;
+    int port = colon ? atoi(colon + 1) : 10250;
+    size_t len = colon ? (size_t)(colon - hp) : strcspn(hp, "/");
+    if (len >= 2 && hp[0] == '[' && hp[len - 1] == ']') {   /* evhttp wants the bare address */
+        hp++;
+        len -= 2;
+    }
+    if (!len || len >= hostlen || port <= 0 || port > 65535)
+        return NULL;
+    snprintf(host, hostlen, "%.*s", (int)len, hp);
+    return evhttp_connection_base_new(srv->base, NULL, host, (ev_uint16_t)port);
+}
+
+/* See api.h. */
+void api_agent_headers(api_server_t *srv, struct evhttp_request *out, const char *host)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(out);
+    evhttp_add_header(h, "Host", host);
+    if (srv->agent_token) {
+        char auth[600];
+        snprintf(auth, sizeof(auth), "Bearer %s", srv->agent_token);
+        evhttp_add_header(h, "Authorization", auth);
+    }
+}
+
 static void node_read(const store_result_t *res, void *priv)
 {
     log_op_t *op = priv;
@@ -187,9 +222,6 @@ static void node_read(const store_result_t *res, void *priv)
                          "no node agent endpoint is known for the pod's node");
         return;
     }
-    const char *hp = base + 7, *colon = strrchr(hp, ':');
-    int port = colon ? atoi(colon + 1) : 10250;
-    snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - hp) : (int)strlen(hp), hp);
     struct evbuffer *q = evbuffer_new();
     static const char *const params[] = { "follow", "tailLines", "timestamps", "sinceSeconds",
                                           "limitBytes", "previous", NULL };
@@ -208,7 +240,7 @@ static void node_read(const store_result_t *res, void *priv)
     evbuffer_remove(q, path, n);
     path[n] = '\0';
     evbuffer_free(q);
-    op->agent = evhttp_connection_base_new(r->srv->base, NULL, host, (ev_uint16_t)port);
+    op->agent = api_agent_connect(r->srv, base, host, sizeof(host));
     op->out = op->agent ? evhttp_request_new(on_done, op) : NULL;
     if (!op->out) {
         api_reply_status(r, 500, NULL, NULL, "cannot reach the node agent");
@@ -216,12 +248,7 @@ static void node_read(const store_result_t *res, void *priv)
     }
     evhttp_connection_set_timeout(op->agent, 3600);
     evhttp_request_set_chunked_cb(op->out, on_chunk);
-    evhttp_add_header(evhttp_request_get_output_headers(op->out), "Host", host);
-    if (op->r->srv->agent_token) {
-        char auth[600];
-        snprintf(auth, sizeof(auth), "Bearer %s", op->r->srv->agent_token);
-        evhttp_add_header(evhttp_request_get_output_headers(op->out), "Authorization", auth);
-    }
+    api_agent_headers(r->srv, op->out, host);
     if (evhttp_make_request(op->agent, op->out, EVHTTP_REQ_GET, path) != 0) {
         op->out = NULL;
         api_reply_status(r, 502, "ServiceUnavailable", NULL, "cannot reach the node agent");

@@ -48,7 +48,7 @@ static void usage(FILE *out)
             "                    [--controller-resync-seconds N] [--node-monitor-grace-period S]\n"
             "                    [--default-toleration-seconds S]\n"
             "                    [--service-cluster-ip-range CIDR] [--service-node-port-range A-B]\n"
-            "                    [--agent-token-file FILE]\n"
+            "                    [--agent-token-file FILE] [--metrics-resolution S]\n"
             "\n"
             "Serve the Kubernetes API from a Redis store.\n"
             "\n"
@@ -69,7 +69,9 @@ static void usage(FILE *out)
             "  --policies DIR      scheduling policies (default: policies/ beside bin/)\n"
             "  --lua DIR           the Lua library policies use (default: lua/ beside bin/)\n"
             "  --agent-token-file FILE  the bearer token node agents require (their --token-file):\n"
-            "                      sent on logs, exec, attach and port-forward requests to them\n"
+            "                      sent on logs, exec, attach, port-forward and stats requests to them\n"
+            "  --metrics-resolution S  scrape the agents' /stats/summary this often and serve\n"
+            "                      metrics.k8s.io for kubectl top (default 15; 0: off, docs/metrics.md)\n"
             "  --plugins DIR       plugins: plugins/<name>/plugin.lua (default: plugins/ beside bin/)\n"
             "  --service-cluster-ip-range CIDR  Service cluster IPs (default 127.77.0.0/16)\n"
             "  --service-node-port-range A-B    Service node ports (default 30000-32767)\n");
@@ -162,6 +164,7 @@ int server_main(int argc, char **argv)
         { "service-cluster-ip-range", required_argument, NULL, 'C' },
         { "service-node-port-range", required_argument, NULL, 'N' },
         { "agent-token-file", required_argument, NULL, 'A' },
+        { "metrics-resolution", required_argument, NULL, 'm' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -169,7 +172,7 @@ int server_main(int argc, char **argv)
     long window = 100000;
     unsigned refresh_ms = 100;
     int run_scheduler = 1, run_controllers = 1, list_cache = 1, resync_seconds = 0, grace_seconds = 0;
-    int toleration_seconds = 0;
+    int toleration_seconds = 0, metrics_resolution = 15;
     char pdir[4096], ldir[4096], self_url[512];
     const char *policy_dir = NULL, *lib_dir = NULL, *svc_cidr = NULL, *svc_ports = NULL;
     const char *plugin_dir = NULL, *agent_token_file = NULL;
@@ -215,6 +218,16 @@ int server_main(int argc, char **argv)
         case 'C': svc_cidr = optarg; break;
         case 'N': svc_ports = optarg; break;
         case 'A': agent_token_file = optarg; break;
+        case 'm': {
+            char *end;
+            long s = strtol(optarg, &end, 10);
+            if (*end || end == optarg || s < 0 || s > 3600) {
+                fprintf(stderr, "berth server: --metrics-resolution must be 0-3600 (seconds)\n");
+                return 2;
+            }
+            metrics_resolution = (int)s;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -260,6 +273,8 @@ int server_main(int argc, char **argv)
         ctx.api.agent_token = agent_token;
     }
     if (list_cache && !(ctx.api.lists = listcache_create(ctx.base, ctx.store, refresh_ms)))
+        goto out;
+    if (metrics_resolution && !(ctx.api.metrics = api_metrics_create(&ctx.api, metrics_resolution)))
         goto out;
     store_set_state_cb(ctx.store, on_store_state, &ctx);
     sigint = evsignal_new(ctx.base, SIGINT, on_signal, &ctx);

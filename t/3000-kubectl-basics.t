@@ -72,9 +72,9 @@ test_expect_success 'kubectl api-resources lists pods and deployments with short
 	test_grep "^leases coordination.k8s.io/v1 true Lease$" res
 '
 
-test_expect_success 'kubectl api-versions (batch/v1 comes from the cronjob plugin, the auth groups from api_review.c)' '
+test_expect_success 'kubectl api-versions (batch/v1 comes from the cronjob plugin, the auth groups from api_review.c, metrics from api_metrics.c)' '
 	k api-versions >actual &&
-	printf "apps/v1\nauthentication.k8s.io/v1\nauthorization.k8s.io/v1\nbatch/v1\ncoordination.k8s.io/v1\npolicy/v1\nv1\n" >expect &&
+	printf "apps/v1\nauthentication.k8s.io/v1\nauthorization.k8s.io/v1\nbatch/v1\ncoordination.k8s.io/v1\nmetrics.k8s.io/v1beta1\npolicy/v1\nv1\n" >expect &&
 	test_cmp expect actual
 '
 
