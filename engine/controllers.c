@@ -14,6 +14,7 @@
 
 #include "apiclient.h"
 #include "controllers.h"
+#include "selector.h"
 #include "eventcorr.h"
 #include "informer.h"
 #include "kinds.h"
@@ -58,6 +59,12 @@ typedef struct ctrl_s {
     int            parent;          /* index in cm->res */
     int            children[CM_MAX_DECL], nchildren;
     int            watches[CM_MAX_DECL], nwatches;
+    /* triggers: a change of an object of triggers[i] resyncs the parents in its namespace
+     * whose selector matches its old or new labels, for the watch event types in
+     * trigger_on[i] (TRIG_* bits). A resource both triggered and watched is triggered. */
+    int            triggers[CM_MAX_DECL], ntriggers;
+    unsigned       trigger_on[CM_MAX_DECL];
+    int            selector_map;    /* the policy's selector shape is "map" (a Service's) */
     int            adopt;
     int            all;             /* parent "*": every object of every resource (the GC) */
     int            uses_all;        /* uses "*": reads every resource (the namespace controller) */
@@ -164,6 +171,11 @@ static void enqueue(ctrl_t *c, const json_t *parent)
         workqueue_add(c->queue, key);
 }
 
+#define TRIG_ADDED    1u
+#define TRIG_MODIFIED 2u
+#define TRIG_DELETED  4u
+#define TRIG_ALL      (TRIG_ADDED | TRIG_MODIFIED | TRIG_DELETED)
+
 typedef struct ns_walk_s {
     ctrl_t     *c;
     const char *ns;     /* NULL: every parent */
@@ -179,6 +191,41 @@ static int enqueue_in_ns(const char *key, json_t *obj, void *priv)
 }
 
 static void enqueue_any(ctrl_t *c, const cm_res_t *r, const json_t *obj);
+
+typedef struct sel_walk_s {
+    ctrl_t        *c;
+    const char    *ns;
+    const json_t  *labels;
+} sel_walk_t;
+
+/* Whether the parent's spec.selector matches labels: a LabelSelector, or a plain map for the
+ * "map" shape. A parent without a selector selects nothing here (a Service without one has
+ * user-managed Endpoints; a PodDisruptionBudget's null selects no pod); a selector that does
+ * not parse matches, so its parent is synced and reports it. */
+static int parent_selects(const ctrl_t *c, const json_t *parent, const json_t *labels)
+{
+    const json_t *sel = json_path(parent, "spec.selector");
+    char err[256];
+    if (!json_is_object(sel))
+        return 0;
+    json_t *wrapped = c->selector_map ? json_pack("{s:O}", "matchLabels", (json_t *)sel) : NULL;
+    label_selector_t *ls = label_selector_from_json(wrapped ? wrapped : sel, err, sizeof(err));
+    json_decref(wrapped);
+    if (!ls)
+        return 1;
+    int hit = label_selector_match(ls, json_is_object(labels) ? labels : NULL);
+    label_selector_free(ls);
+    return hit;
+}
+
+static int enqueue_selecting(const char *key, json_t *obj, void *priv)
+{
+    sel_walk_t *w = priv;
+    const char *ns = md_str(obj, "namespace");
+    if ((!w->ns || (ns && !strcmp(ns, w->ns))) && parent_selects(w->c, obj, w->labels))
+        workqueue_add(w->c->queue, key);
+    return 0;
+}
 
 typedef struct any_walk_s {
     ctrl_t   *c;
@@ -329,7 +376,17 @@ static void changed_any(ctrl_t *c, cm_res_t *r, const json_t *obj)
     }
 }
 
-static void changed(cm_res_t *r, const json_t *obj)
+/* The index of r in c's triggers, or -1. */
+static int trigger_of(const ctrl_t *c, int r)
+{
+    for (int i = 0; i < c->ntriggers; i++)
+        if (c->triggers[i] == r)
+            return i;
+    return -1;
+}
+
+/* obj of resource r was added, modified or deleted (ev, a TRIG_* bit). */
+static void changed(cm_res_t *r, const json_t *obj, unsigned ev)
 {
     controllers_t *cm = r->cm;
     int ri = (int)(r - cm->res);
@@ -345,14 +402,21 @@ static void changed(cm_res_t *r, const json_t *obj)
             enqueue(c, obj);
         if (has_index(c->children, c->nchildren, ri))
             child_changed(c, obj);
-        if (has_index(c->watches, c->nwatches, ri))
+        int t = trigger_of(c, ri);
+        if (t >= 0) {
+            if (c->trigger_on[t] & ev) {
+                sel_walk_t w = { c, md_str(obj, "namespace"), json_path(obj, "metadata.labels") };
+                informer_foreach(cm->res[c->parent].inf, enqueue_selecting, &w);
+            }
+        } else if (has_index(c->watches, c->nwatches, ri)) {
             enqueue_all(c, md_str(obj, "namespace"));
+        }
     }
 }
 
 static void on_add(informer_t *inf, json_t *obj, void *priv)
 {
-    changed(priv, obj);
+    changed(priv, obj, TRIG_ADDED);
 }
 
 static void on_update(informer_t *inf, json_t *old, json_t *obj, void *priv)
@@ -362,15 +426,15 @@ static void on_update(informer_t *inf, json_t *old, json_t *obj, void *priv)
     /* A change of owner or of labels concerns the old parent as much as the new one. */
     if (!json_equal(json_path(old, "metadata.ownerReferences"), json_path(obj, "metadata.ownerReferences")) ||
         !json_equal(json_path(old, "metadata.labels"), json_path(obj, "metadata.labels")))
-        changed(r, old);
-    changed(r, obj);
+        changed(r, old, TRIG_MODIFIED);
+    changed(r, obj, TRIG_MODIFIED);
 }
 
 static void on_delete(informer_t *inf, json_t *obj, void *priv)
 {
     cm_res_t *r = priv;
     luacluster_forget(r->cm->lua, r->name, obj);
-    changed(r, obj);
+    changed(r, obj, TRIG_DELETED);
 }
 
 static void index_uid(json_t *obj, json_t *keys, void *priv)
@@ -546,6 +610,85 @@ static int read_list(controllers_t *cm, lua_State *L, const char *field, int *ou
     return 0;
 }
 
+/* "triggers": { ["v1/pods"] = { match = "selector", on = { "DELETED" } } }. 0, or -1 with
+ * err set. */
+static int read_triggers(controllers_t *cm, lua_State *L, int *out, unsigned *on, int *n,
+                         char *err, size_t errlen)
+{
+    *n = 0;
+    lua_getfield(L, -1, "triggers");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        snprintf(err, errlen, "'triggers' must be a table of resource = { match = \"selector\" }");
+        return -1;
+    }
+    int rc = 0;
+    /* On an error the loop breaks with the key and value still pushed (popped below). */
+    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+        const char *res = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int r = res ? resource(cm, res) : -1;
+        if (r < 0 || *n >= CM_MAX_DECL) {
+            snprintf(err, errlen, "'triggers': '%s' is not a resource like \"v1/pods\" (or too many)",
+                     res ? res : "?");
+            rc = -1;
+            break;
+        }
+        if (!lua_istable(L, -1)) {
+            snprintf(err, errlen, "'triggers'['%s'] must be a table { match = \"selector\" }", res);
+            rc = -1;
+            break;
+        }
+        lua_getfield(L, -1, "match");
+        int sel = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "selector");
+        lua_pop(L, 1);
+        if (!sel) {
+            snprintf(err, errlen, "'triggers'['%s'].match must be \"selector\"", res);
+            rc = -1;
+            break;
+        }
+        unsigned mask = 0;
+        lua_getfield(L, -1, "on");
+        if (lua_isnil(L, -1)) {
+            mask = TRIG_ALL;
+        } else if (lua_istable(L, -1)) {
+            for (int i = 1;; i++) {
+                lua_rawgeti(L, -1, i);
+                if (lua_isnil(L, -1)) {
+                    lua_pop(L, 1);
+                    break;
+                }
+                const char *e = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+                unsigned bit = !strcmp(e, "ADDED") ? TRIG_ADDED : !strcmp(e, "MODIFIED") ? TRIG_MODIFIED
+                             : !strcmp(e, "DELETED") ? TRIG_DELETED : 0;
+                lua_pop(L, 1);
+                if (!bit) {
+                    snprintf(err, errlen, "'triggers'['%s'].on[%d] must be \"ADDED\", "
+                             "\"MODIFIED\" or \"DELETED\"", res, i);
+                    rc = -1;
+                    break;
+                }
+                mask |= bit;
+            }
+        } else {
+            snprintf(err, errlen, "'triggers'['%s'].on must be a list of event types", res);
+            rc = -1;
+        }
+        lua_pop(L, 1);
+        if (rc != 0)
+            break;
+        out[*n] = r;
+        on[(*n)++] = mask;
+    }
+    if (rc != 0)
+        lua_pop(L, 2);   /* the value and the key lua_next left */
+    lua_pop(L, 1);
+    return rc;
+}
+
 /* "uses": resources a policy reads through ctx.list/ctx.get; informers made for them. */
 static int read_uses(controllers_t *cm, lua_State *L, char *err, size_t errlen)
 {
@@ -612,6 +755,8 @@ static int declare(ctrl_t *c, char *err, size_t errlen)
     policy_t *p = policy_get(c->set, c->policy);
     lua_State *L;
     int parent, children[CM_MAX_DECL], nchildren, watches[CM_MAX_DECL], nwatches, rc = -1;
+    int triggers[CM_MAX_DECL], ntriggers = 0;
+    unsigned trigger_on[CM_MAX_DECL];
     if (!p) {
         snprintf(err, errlen, "not loaded");
         return -1;
@@ -644,7 +789,11 @@ static int declare(ctrl_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "a controller needs a sync(parent, children, ctx) function");
     else if (read_list(cm, L, "children", children, &nchildren, err, errlen) == 0 &&
              read_list(cm, L, "watches", watches, &nwatches, err, errlen) == 0 &&
+             read_triggers(cm, L, triggers, trigger_on, &ntriggers, err, errlen) == 0 &&
              (c->uses_all || read_uses(cm, L, err, errlen) == 0)) {
+        lua_getfield(L, -1, "selector");
+        c->selector_map = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "map");
+        lua_pop(L, 1);
         lua_getfield(L, -1, "adopt");
         c->adopt = lua_toboolean(L, -1);
         lua_pop(L, 1);
@@ -666,6 +815,9 @@ static int declare(ctrl_t *c, char *err, size_t errlen)
         c->nchildren = nchildren;
         memcpy(c->watches, watches, sizeof(watches));
         c->nwatches = nwatches;
+        memcpy(c->triggers, triggers, sizeof(triggers));
+        memcpy(c->trigger_on, trigger_on, sizeof(trigger_on));
+        c->ntriggers = ntriggers;
         c->declared = 1;
         rc = 0;
     }

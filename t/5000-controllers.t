@@ -249,6 +249,47 @@ test_expect_success 'a valid ReplicaSet of 20 converges quickly through the slow
 	k delete rs twenty
 '
 
+# endpoint_syncs: the Endpoints controller's syncs so far (/metrics)
+endpoint_syncs() {
+	api GET /metrics | sed -n 's/^berth_controller_syncs_total{controller="controllers\/endpoints.lua",result="[a-z_]*"} //p' |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+
+# triggers (docs/controllers.md): a pod change resyncs the Services whose selector matches
+# the pod's old or new labels, not every Service of the namespace (the coarse watches did).
+test_expect_success 'triggers: a pod change resyncs only the Services that select it' '
+	k create namespace trig &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		k -n trig create service clusterip other-$i --tcp=80 >/dev/null &&
+		k -n trig set selector service other-$i app=other-$i >/dev/null || return 1
+	done &&
+	k -n trig create service clusterip mine --tcp=80 &&
+	k -n trig set selector service mine role=mine &&
+	k -n trig run p --image=busybox --labels=role=mine,v=0 &&
+	sleep 2 &&
+	s0=$(endpoint_syncs) &&
+	for v in 1 2 3 4 5 6; do
+		k -n trig label pod p v=$v --overwrite >/dev/null || return 1
+	done &&
+	sleep 2 &&
+	s1=$(endpoint_syncs) &&
+	echo "Endpoints syncs for 6 pod changes: $((s1 - s0))" &&
+	test $((s1 - s0)) -ge 1 && test $((s1 - s0)) -le 20 &&
+	k delete namespace trig --wait=false
+'
+
+test_expect_success 'a triggers entry that is not a selector match is refused, naming the field' '
+	cat >"$TRASH/policies/controllers/badtrig.lua" <<-EOF &&
+	return { parent = "v1/services", children = { { resource = "v1/endpoints", by_name = true } },
+	         triggers = { ["v1/pods"] = { match = "labels" } },
+	         sync = function() return {} end }
+	EOF
+	kill -HUP "$BERTH_PID" &&
+	test_wait_until 10 grep -q "badtrig.lua.*.triggers.\[.v1/pods.\].match must be \"selector\"" "$TRASH/berth.log" &&
+	rm "$TRASH/policies/controllers/badtrig.lua" &&
+	kill -HUP "$BERTH_PID"
+'
+
 test_expect_success 'controller syncs are counted in /metrics' '
 	api GET /metrics >metrics &&
 	grep -q "berth_controller_syncs_total{controller=\"controllers/replicaset.lua\",result=\"success\"}" metrics

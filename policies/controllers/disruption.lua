@@ -19,7 +19,8 @@ local policy = {
     triggers = { ["v1/pods"] = { match = "selector" } },
     watches = { disruption.PODS },     -- the coarse form of triggers
     -- Read through ctx.get to find the pods' controllers and their spec.replicas.
-    uses = { disruption.REPLICASETS, disruption.DEPLOYMENTS, disruption.REPLICATIONCONTROLLERS },
+    uses = { disruption.REPLICASETS, disruption.DEPLOYMENTS, disruption.REPLICATIONCONTROLLERS,
+             disruption.STATEFULSETS },
 }
 
 function policy.sync(pdb, children, ctx)

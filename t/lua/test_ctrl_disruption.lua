@@ -164,6 +164,18 @@ do
     t.has(s2.conditions[1].message, 'found no controllers for pod "l1"', "message names the first pod")
 end
 
+-- A StatefulSet: its spec.replicas (kube's getPodStatefulSet finder).
+do
+    local sts = { apiVersion = "apps/v1", kind = "StatefulSet",
+                  metadata = { name = "db", namespace = "default", uid = "sts-uid-1" },
+                  spec = { replicas = 3, selector = { matchLabels = { app = "web" } } } }
+    local pods = { pod("db-0", sts), pod("db-1", sts), pod("db-2", sts, { ready = false }) }
+    local s = sync(pdb({ max = 1 }), { [PODS] = pods, ["apps/v1/statefulsets"] = { sts } }).status
+    t.is(counts(s), "expected=3 desired=2 healthy=2 allowed=0", "StatefulSet replicas")
+    local s2 = sync(pdb({ max = 1 }), { [PODS] = pods }).status
+    t.is(cond(s2), "DisruptionAllowed/False/SyncFailed", "the StatefulSet not found: SyncFailed")
+end
+
 -- Unready and terminating pods are not healthy; terminating pods still count as selected.
 do
     local pods = {

@@ -37,13 +37,12 @@
 --     (NoPods "Failed to get pods: ..." or CalculateExpectedPodCountFailed).
 --
 -- Events (NoPods, UnmanagedPods, CalculateExpectedPodCountFailed) are returned only by a sync
--- whose status differs from the current one: kube records them on every sync, but berth's
--- runtime resyncs every PDB of a namespace on any pod change there (`watches`), which would
--- repeat them for unrelated pods.
+-- whose status differs from the current one: kube records them on every sync; berth's syncs
+-- also come from resyncs and requeues, which would repeat them.
 -- Not done: the MultiplePodDisruptionBudgets and NotDeleted events on pods, the stale
--- DisruptionTarget pod condition cleanup (it writes pods), StatefulSets and the generic
--- /scale finder (berth does not serve StatefulSets; a policy cannot read /scale): such
--- controllers fail the sync with a message naming the pod.
+-- DisruptionTarget pod condition cleanup (it writes pods), and the generic /scale finder (a
+-- policy cannot read /scale): controllers of other kinds fail the sync with a message naming
+-- the pod.
 -- Depends on berth.controller.common and berth.selector. Tested by
 -- t/lua/test_ctrl_disruption.lua.
 
@@ -61,6 +60,7 @@ M.PODS = "v1/pods"
 M.REPLICASETS = "apps/v1/replicasets"
 M.DEPLOYMENTS = "apps/v1/deployments"
 M.REPLICATIONCONTROLLERS = "v1/replicationcontrollers"
+M.STATEFULSETS = "apps/v1/statefulsets"
 
 -- kube's DeletionTimeout: how long an eviction's disruptedPods entry counts the pod as gone
 -- before the pod is seen terminating.
@@ -231,6 +231,17 @@ local function find_rs(ctx, ref, ns)
     return { uid = C.uid(rs), scale = replicas(rs) }
 end
 
+local function find_sts(ctx, ref, ns)
+    if not is_kind(ref, "StatefulSet", { "apps" }) then
+        return nil
+    end
+    local sts = get(ctx, M.STATEFULSETS, ns, ref.name)
+    if sts == nil or C.uid(sts) ~= ref.uid then
+        return nil
+    end
+    return { uid = C.uid(sts), scale = replicas(sts) }
+end
+
 -- kube's last finder reads the controller's /scale subresource. Here: the kinds whose scale
 -- is their spec.replicas and that this policy caches (a ReplicaSet whose Deployment is gone
 -- lands here, as in kube); kinds known to have no /scale fail as in kube; others fail too
@@ -260,7 +271,7 @@ local function find_scale(ctx, ref, ns, pod_name)
                               pod_name, tostring(ref.kind), tostring(ref.apiVersion))
 end
 
-local FINDERS = { find_rc, find_deployment, find_rs }
+local FINDERS = { find_rc, find_deployment, find_rs, find_sts }
 
 -- getExpectedScale over pods (sorted by name): the sum of the scales of their distinct
 -- controllers, and the names of the pods without a controller; or nil, nil, err.
