@@ -120,6 +120,7 @@ int cli_create_main(int argc, char **argv);
 int cli_delete_main(int argc, char **argv);
 int cli_scale_main(int argc, char **argv);
 int cli_exec_main(int argc, char **argv);
+int cli_top_main(int argc, char **argv);
 int cli_rollout_main(int argc, char **argv);
 int cli_wait_main(int argc, char **argv);
 

@@ -23,7 +23,7 @@ static const struct {
     { "apply", cli_apply_main },     { "create", cli_create_main },
     { "delete", cli_delete_main },   { "scale", cli_scale_main },
     { "rollout", cli_rollout_main }, { "wait", cli_wait_main },
-    { "exec", cli_exec_main },
+    { "exec", cli_exec_main },       { "top", cli_top_main },
 };
 
 #define BERTH_VERSION "0.1.0"
@@ -39,7 +39,7 @@ static void usage(FILE *out)
             "  run        run SCRIPT.lua [ARGS...]: an operations script against the cluster\n"
             "\n"
             "like kubectl (--server, --kubeconfig, -n as kubectl has them):\n"
-            "  get, describe, logs, exec, apply, create, delete, scale, rollout status, wait,\n"
+            "  get, describe, logs, exec, top, apply, create, delete, scale, rollout status, wait,\n"
             "  version\n"
             "\n"
             "components:\n"

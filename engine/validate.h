@@ -17,6 +17,10 @@
  * or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex
  * used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')" */
 const char *validate_dns1123_subdomain(const char *s);
+
+/* A resource.Quantity ("250m", "1.5Gi", "1234567n", "2e3"): 0 and *out, its value in base
+ * units, or -1 with *err a static message. */
+int val_quantity_parse(const char *s, long double *out, const char **err);
 const char *validate_dns1123_label(const char *s);
 
 /* Validate a whole object of the given type for create. group is "" for core, kind is

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "validate.h"
 
 #define VAL_PATH_MAX 1024
 
@@ -104,8 +105,7 @@ char *val_render_selector(const json_t *selector);
 int val_semantic_equal(const json_t *a, const json_t *b);
 void val_immutable(val_t *v, const char *child, const json_t *new_val, const json_t *old_val);
 
-/* ---- quantities (resource.Quantity) ---- parse s; 0 and *out set, or -1 with *err. */
-int val_quantity_parse(const char *s, long double *out, const char **err);
+/* ---- quantities (resource.Quantity): val_quantity_parse is in validate.h ---- */
 /* Quantity at obj[key] (string or number): VAL_OK and *out, VAL_ABSENT, or VAL_BAD (cause). */
 int val_quantity(val_t *v, const json_t *obj, const char *key, long double *out,
                  char *text, size_t textlen);

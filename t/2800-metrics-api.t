@@ -211,6 +211,51 @@ test_expect_success 'kubectl top pod -l, -A' '
 	lines top 2
 '
 
+# same_top ARGS...: berth top ARGS prints what kubectl top ARGS prints, byte for byte, and
+# exits as it does. For nodes the lines are compared sorted: kubectl prints the nodes
+# without metrics in Go map order (berth: by name).
+same_top() {
+	k top "$@" >kt.out 2>kt.err; krc=$?
+	"$BERTH_BIN" top --server "$BERTH_URL" "$@" >bt.out 2>bt.err; brc=$?
+	if test "$1" = node; then
+		sort kt.out >kt.sorted && mv kt.sorted kt.out &&
+		sort bt.out >bt.sorted && mv bt.sorted bt.out
+	fi
+	test_cmp kt.out bt.out && test "$krc" = "$brc" || {
+		echo "kubectl top $* (rc $krc):"; cat kt.out kt.err; echo "berth top $* (rc $brc):"; cat bt.out bt.err
+		return 1
+	}
+}
+
+test_expect_success 'berth top prints what kubectl top prints' '
+	same_top node &&
+	same_top node n2 &&
+	same_top node -l tier=front &&
+	same_top node --no-headers &&
+	same_top node --sort-by cpu &&
+	same_top node --sort-by memory &&
+	same_top pod -n default &&
+	same_top pod web-2 --containers &&
+	same_top pod -l app=web &&
+	same_top pod -A &&
+	same_top pod -A --containers &&
+	same_top pod -A --sort-by memory &&
+	same_top pod -n nowhere &&
+	cat bt.err && grep -q "No resources found in nowhere namespace." bt.err
+'
+
+test_expect_success 'berth top: errors as kubectl words them' '
+	test_must_fail "$BERTH_BIN" top --server "$BERTH_URL" pod fresh 2>err &&
+	test_grep "podmetrics.metrics.k8s.io \"default/fresh\" not found" err &&
+	test_must_fail "$BERTH_BIN" top --server "$BERTH_URL" node n3 2>err &&
+	test_grep "nodemetrics.metrics.k8s.io \"n3\" not found" err &&
+	test_expect_code_2() { "$@"; test $? = 2; } &&
+	test_expect_code_2 "$BERTH_BIN" top --server "$BERTH_URL" pods --sort-by=name 2>err &&
+	test_grep "cpu or memory" err &&
+	test_expect_code_2 "$BERTH_BIN" top --server "$BERTH_URL" services 2>err &&
+	test_grep "node or pod" err
+'
+
 test_expect_success 'GET nodes: a NodeMetricsList with the nodes labels, usage and window' '
 	api GET $M/nodes >nodes.json &&
 	test "$API_CODE" = 200 &&
@@ -323,6 +368,8 @@ test_expect_success 'with --metrics-resolution 0 the group is not served' '
 	test_grep "Metrics API not available" err &&
 	test_must_fail k top pod 2>err &&
 	test_grep "Metrics API not available" err &&
+	test_must_fail "$BERTH_BIN" top --server "$BERTH_URL" node 2>err &&
+	test_grep "^error: Metrics API not available" err &&
 	expect_status 404 NotFound GET $M/nodes &&
 	api GET /apis/metrics.k8s.io >/dev/null &&
 	test "$API_CODE" = 404
