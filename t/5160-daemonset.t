@@ -195,6 +195,17 @@ test_expect_success 'OnDelete: a new template reaches only the pods deleted by h
 	test_wait_until 30 ds_is agent 3 3 3 1 3
 '
 
+test_expect_success 'kubectl drain: DaemonSet pods need --ignore-daemonsets, and stay' '
+	test_must_fail k drain node-a --timeout=20s 2>err &&
+	test_grep "cannot delete DaemonSet-managed Pods" err &&
+	k drain node-a --ignore-daemonsets --timeout=30s >out 2>&1 &&
+	cat out &&
+	test_grep "node/node-a drained" out &&
+	test "$(jp node/node-a "{.spec.unschedulable}")" = true &&
+	test_wait_until 20 eval "nodes_are app=agent node-a node-b node-c" &&
+	k uncordon node-a
+'
+
 test_expect_success 'deleting the DaemonSet removes its pods and revisions' '
 	k delete ds agent &&
 	test_wait_until 30 eval "test -z \"\$(k get pods -l app=agent -o name)\"" &&
