@@ -142,6 +142,18 @@ test_expect_success 'create the three kinds' '
 	test_cmp expect out
 '
 
+test_expect_success 'kubectl apply twice: the defaults do not make the second one "configured"' '
+	sed "s/name: fluent$/name: fluent2/" ds.yaml >ds2.yaml &&
+	sed "s/name: web$/name: web2/" sts.yaml >sts2.yaml &&
+	grep -q "name: fluent2" ds2.yaml && grep -q "name: web2" sts2.yaml &&
+	k apply -f ds2.yaml -f sts2.yaml >out &&
+	k apply -f ds2.yaml -f sts2.yaml >out2 &&
+	cat out2 &&
+	test_grep "daemonset.apps/fluent2 unchanged" out2 &&
+	test_grep "statefulset.apps/web2 unchanged" out2 &&
+	k delete -f ds2.yaml -f sts2.yaml
+'
+
 test_expect_success 'get ds: the DaemonSet columns, node selector sorted by key' '
 	k get ds >out &&
 	no_age <out >actual &&
