@@ -36,51 +36,16 @@ sched_runs=${SCHED_RUNS:-3}
 decide_pods=${SCHED_DECIDE_PODS:-2000}
 decide=$top/$build/bench/sched_decide
 work=$(mktemp -d /tmp/berth-sched.XXXXXX)
-redis_pid= berth_pid= sched_pid=
+# free_port, start (redis + berth server, sets URL and PORT), stop, now: bench/lib.sh
+. "$top/bench/lib.sh"
 cleanup() {
-    [ -n "$sched_pid" ] && kill "$sched_pid" 2>/dev/null && wait "$sched_pid" 2>/dev/null || true
-    [ -n "$berth_pid" ] && kill "$berth_pid" 2>/dev/null && wait "$berth_pid" 2>/dev/null || true
-    [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null || true
+    stop
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 [ -x "$loadgen" ] || { echo "sched: build the load generator first (make bench)" >&2; exit 1; }
 make -C "$top" --no-print-directory BUILD="$build" "$build/bench/sched_decide" >/dev/null
-
-free_port() {
-    local p
-    for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 12000))   # below the ephemeral ports (32768-)
-        (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return 0; }
-    done
-    return 1
-}
-
-# start ARGS...: fresh redis + berth server ARGS; sets URL and PORT
-start() {
-    # Redis on a unix socket: no port to collide with the load's ephemeral ports.
-    local sock=$work/redis/redis.sock
-    rm -rf "$work/redis" && mkdir -p "$work/redis"
-    redis-server --port 0 --unixsocket "$sock" --save '' --appendonly no --dir "$work/redis" \
-        >/dev/null 2>&1 &
-    redis_pid=$!
-    for _ in $(seq 1 50); do redis-cli -s "$sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
-    PORT=$(free_port)
-    URL=http://127.0.0.1:$PORT
-    "$berth" server --redis "unix://$sock" --listen "127.0.0.1:$PORT" \
-        --log-level warn "$@" >>"$work/berth.log" 2>&1 &
-    berth_pid=$!
-    for _ in $(seq 1 100); do curl -sf "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-}
-
-stop() {
-    if [ -n "$sched_pid" ]; then kill "$sched_pid" 2>/dev/null; wait "$sched_pid" 2>/dev/null || true; fi
-    sched_pid=
-    kill "$berth_pid" 2>/dev/null; wait "$berth_pid" 2>/dev/null || true
-    kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null || true
-    berth_pid= redis_pid=
-}
 
 make_nodes() {
     seq 1 "$1" | xargs -P 8 -I{} curl -s -o /dev/null -X POST "$URL/api/v1/nodes" \
@@ -100,7 +65,6 @@ pending() {
         grep -o '"kind":"Pod"' || true; } | wc -l
 }
 
-now() { date +%s.%N; }
 
 # wait_bound: until no pod is pending (at most 10 minutes); prints how many are left. The
 # poll every 0.1 s: the run ends on average 50 ms after the last binding (0.25 s polls

@@ -473,6 +473,37 @@ static void connect_agent(exec_op_t *op)
                 "cannot connect", op->node, op->endpoint);
 }
 
+static void pod_read(const store_result_t *res, void *priv);
+
+/* The relay of request r (owned by r from here: r->op_free frees it); NULL after replying
+ * 500. */
+static exec_op_t *op_new(api_req_t *r)
+{
+    exec_op_t *op = calloc(1, sizeof(*op));
+    if (!op) {
+        api_reply_status(r, 500, NULL, NULL, "out of memory");
+        return NULL;
+    }
+    op->r = r;
+    r->op = op;
+    r->op_free = op_free;
+    return op;
+}
+
+/* Take the client's connection now (evhttp would abort on client bytes while it waits for
+ * us), then read the pod: pod_read goes on to the agent. */
+static void op_begin(exec_op_t *op)
+{
+    api_req_t *r = op->r;
+    if (ws_hijack_start(&op->hj, r->req, client_wait_read, NULL, client_wait_event, op,
+                        client_gone_cb, op) != 0)
+        return api_reply_status(r, 500, NULL, NULL, "the request has no connection");
+    op->stage = X_LOOKUP;
+    if (!store_is_up(r->srv->store) ||
+        store_get(r->srv->store, r->kind, r->ns, r->name, pod_read, op) != 0)
+        op_fail(op, 503, "ServiceUnavailable", "the store is unavailable");
+}
+
 /* ---------------------------------------------------------------------------- lookups */
 
 static void node_read(const store_result_t *res, void *priv)
@@ -600,24 +631,14 @@ void api_handle_exec(api_req_t *r)
     if (!in && !out && !err)
         return api_reply_status(r, 400, "BadRequest", NULL,
                                 "you must specify at least one of stdin, stdout, stderr");
-    exec_op_t *op = calloc(1, sizeof(*op));
+    exec_op_t *op = op_new(r);
     if (!op)
-        return api_reply_status(r, 500, NULL, NULL, "out of memory");
-    op->r = r;
-    r->op = op;
-    r->op_free = op_free;
+        return;
     op->attach = attach;
     op->websocket = evhttp_request_get_command(r->req) == EVHTTP_REQ_GET && ws_is_upgrade(hdrs);
     if (op->websocket)
         snprintf(op->key, sizeof(op->key), "%s", evhttp_find_header(hdrs, "Sec-WebSocket-Key"));
-    /* Take the connection now: evhttp would abort on client bytes while it waits for us. */
-    if (ws_hijack_start(&op->hj, r->req, client_wait_read, NULL, client_wait_event, op,
-                        client_gone_cb, op) != 0)
-        return api_reply_status(r, 500, NULL, NULL, "the request has no connection");
-    op->stage = X_LOOKUP;
-    if (!store_is_up(r->srv->store) ||
-        store_get(r->srv->store, r->kind, r->ns, r->name, pod_read, op) != 0)
-        op_fail(op, 503, "ServiceUnavailable", "the store is unavailable");
+    op_begin(op);
 }
 
 /* The client's X-Stream-Protocol-Version offers (several headers, or commas), for the agent. */
@@ -641,12 +662,9 @@ void api_handle_portforward(api_req_t *r)
                ws_header_has_token(evhttp_find_header(hdrs, "Connection"), "upgrade");
     if (!websocket && !spdy)
         return api_reply_status(r, 400, "BadRequest", NULL, "Upgrade request required");
-    exec_op_t *op = calloc(1, sizeof(*op));
+    exec_op_t *op = op_new(r);
     if (!op)
-        return api_reply_status(r, 500, NULL, NULL, "out of memory");
-    op->r = r;
-    r->op = op;
-    r->op_free = op_free;
+        return;
     op->portforward = 1;
     op->websocket = websocket;
     op->spdy = spdy;
@@ -654,11 +672,5 @@ void api_handle_portforward(api_req_t *r)
         snprintf(op->key, sizeof(op->key), "%s", evhttp_find_header(hdrs, "Sec-WebSocket-Key"));
     else
         collect_versions(hdrs, op->versions, sizeof(op->versions));
-    if (ws_hijack_start(&op->hj, r->req, client_wait_read, NULL, client_wait_event, op,
-                        client_gone_cb, op) != 0)
-        return api_reply_status(r, 500, NULL, NULL, "the request has no connection");
-    op->stage = X_LOOKUP;
-    if (!store_is_up(r->srv->store) ||
-        store_get(r->srv->store, r->kind, r->ns, r->name, pod_read, op) != 0)
-        op_fail(op, 503, "ServiceUnavailable", "the store is unavailable");
+    op_begin(op);
 }

@@ -63,28 +63,16 @@ static long long mebi_down(long double bytes)
 /* GET path: the body on 2xx (new reference), else NULL with kubectl's error printed. */
 static json_t *get(kubeclient_t *kc, const char *path)
 {
-    char err[1024];
-    long status = 0;
-    json_t *body = kubeclient_json(kc, "GET", path, NULL, NULL, &status, err, sizeof(err));
-    if (!body) {
-        if (!status)
-            cli_print_conn_error(kc, err);
-        else
-            fprintf(stderr, "error: %s\n", err);
-        return NULL;
-    }
-    if (status < 200 || status > 299) {
-        cli_print_error(body, status);
-        json_decref(body);
-        return NULL;
-    }
-    return body;
+    return cliw_request(kc, "GET", path, NULL, NULL, NULL, 0, NULL, NULL);
 }
 
-/* kubectl checks discovery first. 1 when the group is served. */
+/* kubectl checks discovery first. 1 when the group is served, 0 when not, -1 when /apis
+ * could not be read (printed). */
 static int metrics_available(kubeclient_t *kc)
 {
     json_t *groups = get(kc, "/apis");
+    if (!groups)
+        return -1;
     json_t *g;
     size_t i;
     int found = 0;
@@ -363,8 +351,10 @@ int cli_top_main(int argc, char **argv)
     }
     if (!(kc = cli_connect(&o.conn)))
         goto out;
-    if (!metrics_available(kc)) {
-        fprintf(stderr, "error: Metrics API not available\n");
+    int avail = metrics_available(kc);
+    if (avail <= 0) {
+        if (avail == 0)
+            fprintf(stderr, "error: Metrics API not available\n");
         goto out;
     }
     rc = node ? top_node(kc, &o) : top_pod(kc, &o);

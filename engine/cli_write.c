@@ -158,7 +158,10 @@ json_t *cliw_request(kubeclient_t *kc, const char *method, const char *path,
     if (status)
         *status = resp ? st : 0;
     if (!resp) {
-        fprintf(stderr, "error: %s\n", path ? err : "out of memory");
+        if (path && st == 0)
+            cli_print_conn_error(kc, err);   /* no answer: kubectl's connection line */
+        else
+            fprintf(stderr, "error: %s\n", path ? err : "out of memory");
         return NULL;
     }
     if (st >= 200 && st <= 299)

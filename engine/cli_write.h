@@ -50,7 +50,8 @@ void cliw_source_file(const char *source, char *out, size_t len);
 void cliw_print_error(const json_t *body, long status, const char *doing, const char *file);
 
 /* A JSON request (kubeclient_json; path NULL is out of memory) whose failure is printed:
- * "error: <err>" when no JSON answer came, else cliw_print_error's line with doing and file.
+ * kubectl's connection line when no answer came, "error: <err>" when the answer was not
+ * JSON, else cliw_print_error's line with doing and file (cli_print_error's without file).
  * Returns the answer (new reference) when its status is 2xx, else NULL; *status (may be
  * NULL) is the HTTP status, 0 when none came. With quiet_404 a 404 is returned as NULL
  * without a message, for callers to whom a missing object is news, not an error. */

@@ -253,7 +253,11 @@ test_expect_success 'berth top: errors as kubectl words them' '
 	test_expect_code_2 "$BERTH_BIN" top --server "$BERTH_URL" pods --sort-by=name 2>err &&
 	test_grep "cpu or memory" err &&
 	test_expect_code_2 "$BERTH_BIN" top --server "$BERTH_URL" services 2>err &&
-	test_grep "node or pod" err
+	test_grep "node or pod" err &&
+	down=http://127.0.0.1:$(test_free_port) &&
+	test_must_fail "$BERTH_BIN" top --server "$down" node 2>err &&
+	test_grep "The connection to the server ${down#http://} was refused" err &&
+	test_must_fail grep "Metrics API" err
 '
 
 test_expect_success 'GET nodes: a NodeMetricsList with the nodes labels, usage and window' '

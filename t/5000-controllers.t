@@ -3,9 +3,6 @@ test_description='the controllers in berth server: ReplicaSet, Deployment (rollo
 . "$(dirname "$0")/lib/test-lib.sh"
 test_require redis kubectl berth
 
-FAKELET=${BERTH_FAKELET:-$TOP/build/bench/fakelet}
-test -x "$FAKELET" || test_bail_out "no $FAKELET (make builds it)"
-
 # Policies from a private copy, so the test can add a broken controller.
 mkdir -p "$TRASH/policies"
 cp -r "$TOP/policies/." "$TRASH/policies/"
@@ -16,8 +13,7 @@ start_redis && start_berth --policies "$TRASH/policies" --lua "$TOP/lua" ||
 # Two nodes created through the API; the fakelet stands in for their agents: bound pods turn
 # Running and Ready, deleted ones are confirmed gone.
 fake_nodes node-a node-b || test_bail_out "cannot create the nodes"
-"$FAKELET" --server "$BERTH_URL" --heartbeat 10 </dev/null >>"$TRASH/fakelet.log" 2>&1 &
-test_bg_pid $!
+start_fakelet --heartbeat 10
 
 # count_pods SELECTOR: pods matching that are not terminating
 count_pods() {

@@ -3,20 +3,15 @@ test_description='node lifecycle (a silent node is tainted and its pods move), g
 . "$(dirname "$0")/lib/test-lib.sh"
 test_require redis kubectl berth
 
-FAKELET=${BERTH_FAKELET:-$TOP/build/bench/fakelet}
-test -x "$FAKELET" || test_bail_out "no $FAKELET (make builds it)"
-
 # Short node timings, so a dead node is noticed in seconds.
 BERTH_SERVER_ARGS="--node-monitor-grace-period 3 --default-toleration-seconds 2"
 start_redis && start_berth || test_bail_out 'cannot start berth'
 
 fake_nodes node-a node-b || test_bail_out "cannot create the nodes"
 # One simulated agent per node, heartbeating every second, so one node can die alone.
-"$FAKELET" --server "$BERTH_URL" --node node-a --heartbeat 1 </dev/null >>"$TRASH/fakelet-a.log" 2>&1 &
-test_bg_pid $!
-"$FAKELET" --server "$BERTH_URL" --node node-b --heartbeat 1 </dev/null >>"$TRASH/fakelet-b.log" 2>&1 &
-AGENT_B=$!
-test_bg_pid $AGENT_B
+start_fakelet --log fakelet-a.log --node node-a --heartbeat 1
+start_fakelet --log fakelet-b.log --node node-b --heartbeat 1
+AGENT_B=$FAKELET_PID
 
 count_pods() {
 	k get pods ${2:+-n "$2"} -l "$1" -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{"\n"}{end}' |

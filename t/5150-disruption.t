@@ -3,17 +3,13 @@ test_description='PodDisruptionBudgets: the disruption controller, the eviction 
 . "$(dirname "$0")/lib/test-lib.sh"
 test_require redis kubectl berth curl
 
-FAKELET=${BERTH_FAKELET:-$TOP/build/bench/fakelet}
-test -x "$FAKELET" || test_bail_out "no $FAKELET (make builds it)"
-
 BERTH_SERVER_ARGS=
 start_redis && start_berth --policies "$TOP/policies" --lua "$TOP/lua" || test_bail_out 'cannot start berth'
 
 # Two nodes created through the API; the fakelet stands in for their agents: bound pods turn
 # Running and Ready, deleted ones are confirmed gone.
 fake_nodes node-a node-b || test_bail_out "cannot create the nodes"
-"$FAKELET" --server "$BERTH_URL" --heartbeat 10 </dev/null >>"$TRASH/fakelet.log" 2>&1 &
-test_bg_pid $!
+start_fakelet --heartbeat 10
 
 jp() {
 	k get "$1" -o jsonpath="$2"

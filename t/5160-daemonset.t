@@ -3,17 +3,13 @@ test_description='DaemonSets: one pod per eligible node, node changes, rolling u
 . "$(dirname "$0")/lib/test-lib.sh"
 test_require redis kubectl berth curl node
 
-FAKELET=${BERTH_FAKELET:-$TOP/build/bench/fakelet}
-test -x "$FAKELET" || test_bail_out "no $FAKELET (make builds it)"
-
 BERTH_SERVER_ARGS=
 start_redis && start_berth --policies "$TOP/policies" --lua "$TOP/lua" || test_bail_out 'cannot start berth'
 
 # Three nodes created through the API; the fakelet stands in for their agents. Pods turn
 # Ready 300 ms after they are bound, so a rollout has moments with a pod not yet ready.
 fake_nodes node-a node-b node-c || test_bail_out "cannot create the nodes"
-"$FAKELET" --server "$BERTH_URL" --heartbeat 10 --delay-ms 300 </dev/null >>"$TRASH/fakelet.log" 2>&1 &
-test_bg_pid $!
+start_fakelet --heartbeat 10 --delay-ms 300
 
 jp() {
 	k get "$1" -o jsonpath="$2"

@@ -3,17 +3,13 @@ test_description='StatefulSets: stable names, ordered start and scale-down, part
 . "$(dirname "$0")/lib/test-lib.sh"
 test_require redis kubectl berth curl node
 
-FAKELET=${BERTH_FAKELET:-$TOP/build/bench/fakelet}
-test -x "$FAKELET" || test_bail_out "no $FAKELET (make builds it)"
-
 BERTH_SERVER_ARGS=
 start_redis && start_berth --policies "$TOP/policies" --lua "$TOP/lua" || test_bail_out 'cannot start berth'
 
 # Pods turn Ready 400 ms after they are bound, so that an ordered start has something to
 # wait for.
 fake_nodes node-a node-b || test_bail_out "cannot create the nodes"
-"$FAKELET" --server "$BERTH_URL" --heartbeat 10 --delay-ms 400 </dev/null >>"$TRASH/fakelet.log" 2>&1 &
-test_bg_pid $!
+start_fakelet --heartbeat 10 --delay-ms 400
 
 jp() {
 	k get "$1" -o jsonpath="$2"

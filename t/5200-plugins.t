@@ -3,9 +3,6 @@ test_description='plugins: kinds served to kubectl, the cronjob plugin (Jobs run
 . "$(dirname "$0")/lib/test-lib.sh"
 test_require redis kubectl berth
 
-FAKELET=${BERTH_FAKELET:-$TOP/build/bench/fakelet}
-test -x "$FAKELET" || test_bail_out "no $FAKELET (make builds it)"
-
 # The shipped plugins plus a broken one, from a private copy.
 mkdir -p "$TRASH/plugins/broken"
 cp -r "$TOP/plugins/." "$TRASH/plugins/"
@@ -17,8 +14,7 @@ api POST /api/v1/nodes '{"apiVersion":"v1","kind":"Node","metadata":{"name":"nod
   "status":{"allocatable":{"cpu":"32","memory":"64Gi","pods":"110"},
   "conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
 # The simulated agent: pods of Jobs finish two seconds after they started.
-"$FAKELET" --server "$BERTH_URL" --heartbeat 5 --complete-after-ms 2000 </dev/null >>"$TRASH/fakelet.log" 2>&1 &
-test_bg_pid $!
+start_fakelet --heartbeat 5 --complete-after-ms 2000
 
 jp() {
 	k get "$1" -o jsonpath="$2"

@@ -7,9 +7,6 @@ test_description='berth apply, create, delete, scale, rollout status and wait'
 . "$(dirname "$0")/lib/test-lib.sh"
 test_require redis kubectl berth node
 
-FAKELET=${BERTH_FAKELET:-$TOP/build/bench/fakelet}
-test -x "$FAKELET" || test_bail_out "no $FAKELET (make builds it)"
-
 BERTH_SERVER_ARGS=
 start_redis && start_berth --policies "$TOP/policies" --lua "$TOP/lua" ||
 	test_bail_out 'cannot start berth'
@@ -17,8 +14,7 @@ api POST /api/v1/nodes '{"apiVersion":"v1","kind":"Node","metadata":{"name":"nod
   "status":{"allocatable":{"cpu":"32","memory":"64Gi","pods":"110"},
   "conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
 # pods turn Ready 300 ms after they are bound, so a rollout takes a few visible steps
-"$FAKELET" --server "$BERTH_URL" --heartbeat 10 --delay-ms 300 </dev/null >>"$TRASH/fakelet.log" 2>&1 &
-test_bg_pid $!
+start_fakelet --heartbeat 10 --delay-ms 300
 
 # b VERB ARGS...: berth's CLI against the private server.
 b() {

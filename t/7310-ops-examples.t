@@ -3,8 +3,6 @@ test_description='examples/ops: drain, restart, canary and chaos scripts (berth 
 . "$(dirname "$0")/lib/test-lib.sh"
 test_require redis kubectl berth
 
-FAKELET=${BERTH_FAKELET:-$TOP/build/bench/fakelet}
-test -x "$FAKELET" || test_bail_out "no $FAKELET (make builds it)"
 OPS=$TOP/examples/ops
 
 # Scheduler and controllers in the server; the fakelet plays the kubelet of every node.
@@ -12,8 +10,7 @@ BERTH_SERVER_ARGS=
 start_redis && start_berth --policies "$TOP/policies" --lua "$TOP/lua" ||
 	test_bail_out 'cannot start berth'
 fake_nodes node-a node-b node-c || test_bail_out "cannot create the nodes"
-"$FAKELET" --server "$BERTH_URL" --heartbeat 10 </dev/null >>"$TRASH/fakelet.log" 2>&1 &
-test_bg_pid $!
+start_fakelet --heartbeat 10
 
 # ops SCRIPT ARGS...: an example under berth run, bounded.
 ops() {

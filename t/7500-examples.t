@@ -3,9 +3,6 @@ test_description='examples/: the commands of their READMEs run as written (simul
 . "$(dirname "$0")/lib/test-lib.sh"
 test_require redis kubectl berth
 
-FAKELET=${BERTH_FAKELET:-$TOP/build/bench/fakelet}
-test -x "$FAKELET" || test_bail_out "no $FAKELET (make builds it)"
-
 # The READMEs' commands run from the top of a checkout. This one is made of the real
 # examples/, bin/, build/, lua/ and plugins/, and a copy of policies/ that the policy
 # examples install their schedulers into; the server reads its policies from that copy.
@@ -28,9 +25,7 @@ chmod +x "$TRASH/kbin/kubectl"
 BERTH_SERVER_ARGS=
 start_redis && start_berth --policies "$CHECKOUT/policies" --lua "$TOP/lua" --plugins "$TOP/plugins" ||
 	test_bail_out 'cannot start berth'
-"$FAKELET" --server "$BERTH_URL" --heartbeat 10 --complete-after-ms 2000 --delay-ms 200 \
-	</dev/null >>"$TRASH/fakelet.log" 2>&1 &
-test_bg_pid $!
+start_fakelet --heartbeat 10 --complete-after-ms 2000 --delay-ms 200
 
 # ---------------------------------------------------------------------------- README blocks
 #

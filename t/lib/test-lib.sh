@@ -242,6 +242,22 @@ stop_agent() {
 	AGENT_PID=
 }
 
+# start_fakelet [--log FILE] ARGS...: bench/fakelet ($BERTH_FAKELET) against the server
+# under test, standing in for the nodes' agents (bound pods turn Running and Ready, deleted
+# ones are confirmed gone), in the background (pid in FAKELET_PID); its output in
+# $TRASH/FILE (fakelet.log). Bails out when it is not built.
+start_fakelet() {
+	local log=fakelet.log fakelet=${BERTH_FAKELET:-$TOP/build/bench/fakelet}
+	if [ "${1:-}" = --log ]; then
+		log=$2
+		shift 2
+	fi
+	test -x "$fakelet" || test_bail_out "no $fakelet (make builds it)"
+	"$fakelet" --server "$BERTH_URL" "$@" </dev/null >>"$TRASH/$log" 2>&1 &
+	FAKELET_PID=$!
+	test_bg_pid "$FAKELET_PID"
+}
+
 # fake_nodes NAME...: Nodes created through the API, Ready, with room for 110 pods, for a
 # fakelet (bench/fakelet.c) to stand in for their agents.
 fake_nodes() {

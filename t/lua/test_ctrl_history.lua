@@ -56,7 +56,9 @@ do
     t.is(r.metadata.labels[H.HASH_LABEL], h, "hash label")
     t.is(r.metadata.labels.app, "agent", "template labels copied")
     t.is(d.spec.template.metadata.labels[H.HASH_LABEL], nil, "template labels not modified")
-    t.is(r.metadata.annotations, nil, "no annotations")
+    t.is(r.metadata.annotations and r.metadata.annotations.a, "b", "the parent's annotations copied")
+    r.metadata.annotations.a = "changed"
+    t.is(d.metadata.annotations.a, "b", "as a copy")
     t.is(r.revision, 3, "revision number")
     t.ok(r.apiVersion == "apps/v1" and r.kind == "ControllerRevision", "apiVersion and kind")
     t.is(r.data.spec.template.spec.containers[1].image, "img:1", "data")

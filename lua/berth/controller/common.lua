@@ -252,14 +252,18 @@ end
 -- Splits the runtime's children (owned by parent) and orphans into claimed (owned and
 -- matching, plus adoptable orphans), the names to adopt and the names to release, as
 -- kube's ControllerRefManager.ClaimObject: a parent being deleted neither adopts nor
--- releases; orphans being deleted are not adopted.
-function M.claim(parent, owned, orphans, sel)
+-- releases; orphans being deleted are not adopted. opts (optional): filter(obj), a further
+-- test an object must pass to be claimed or adopted (a StatefulSet's members);
+-- keep_unmatched, owned objects that fail are left alone instead of released.
+function M.claim(parent, owned, orphans, sel, opts)
     local claimed, adopt, release = {}, {}, {}
     local deleting = M.is_deleting(parent)
+    local filter = opts and opts.filter
+    local keep = opts and opts.keep_unmatched
     for _, o in ipairs(owned or EMPTY) do
-        if M.matches(sel, o) then
+        if M.matches(sel, o) and (not filter or filter(o)) then
             claimed[#claimed + 1] = o
-        elseif not deleting then
+        elseif not deleting and not keep then
             release[#release + 1] = M.name(o)
         end
     end
@@ -267,13 +271,26 @@ function M.claim(parent, owned, orphans, sel)
         local uid = M.uid(parent)
         for _, o in ipairs(orphans or EMPTY) do
             local ref = M.controller_ref(o)
-            if (ref == nil or ref.uid == uid) and not M.is_deleting(o) and M.matches(sel, o) then
+            if (ref == nil or ref.uid == uid) and not M.is_deleting(o) and M.matches(sel, o) and
+               (not filter or filter(o)) then
                 claimed[#claimed + 1] = o
                 adopt[#adopt + 1] = M.name(o)
             end
         end
     end
     return claimed, adopt, release
+end
+
+-- GetPodFromTemplate's metadata: the template's (metadata md) annotations, when it has
+-- any, and finalizers, copied onto meta. Returns meta.
+function M.copy_template_meta(md, meta)
+    if type(md.annotations) == "table" and next(md.annotations) ~= nil then
+        meta.annotations = M.copy_map(md.annotations)
+    end
+    if type(md.finalizers) == "table" and #md.finalizers > 0 then
+        meta.finalizers = M.copy(md.finalizers)
+    end
+    return meta
 end
 
 -- Objects of resource in namespace matching sel (a compiled selector), read through

@@ -294,13 +294,7 @@ function M.new_pod(v, node, hash)
         labels[M.GENERATION_LABEL] = string_format("%d", v.template_generation)
     end
     labels[M.HASH_LABEL] = hash
-    local meta = { generateName = v.name .. "-", labels = labels }
-    if type(md.annotations) == "table" and next(md.annotations) ~= nil then
-        meta.annotations = C.copy_map(md.annotations)
-    end
-    if type(md.finalizers) == "table" and #md.finalizers > 0 then
-        meta.finalizers = C.copy(md.finalizers)
-    end
+    local meta = C.copy_template_meta(md, { generateName = v.name .. "-", labels = labels })
     local spec = C.copy(C.tbl(v.template.spec) or {})
     spec.tolerations = C.copy(v.tolerations)
     spec.affinity = M.node_name_affinity(spec.affinity, node)
@@ -442,10 +436,6 @@ function S_mt:construct_history()
             if not taken then
                 if other then
                     return H.revision_hash(other) or C.name(other), old      -- already there
-                end
-                local ann = C.annotations(v.obj)
-                if next(ann) ~= nil then
-                    rev.metadata.annotations = C.copy_map(ann)
                 end
                 self.rev_entries[#self.rev_entries + 1] = rev
                 return rev.metadata.labels[M.HASH_LABEL], old

@@ -231,17 +231,6 @@ local function find_rs(ctx, ref, ns)
     return { uid = C.uid(rs), scale = replicas(rs) }
 end
 
-local function find_sts(ctx, ref, ns)
-    if not is_kind(ref, "StatefulSet", { "apps" }) then
-        return nil
-    end
-    local sts = get(ctx, M.STATEFULSETS, ns, ref.name)
-    if sts == nil or C.uid(sts) ~= ref.uid then
-        return nil
-    end
-    return { uid = C.uid(sts), scale = replicas(sts) }
-end
-
 -- kube's last finder reads the controller's /scale subresource. Here: the kinds whose scale
 -- is their spec.replicas and that this policy caches (a ReplicaSet whose Deployment is gone
 -- lands here, as in kube); kinds known to have no /scale fail as in kube; others fail too
@@ -250,6 +239,7 @@ local SCALE_RESOURCES = {
     ["/ReplicationController"] = M.REPLICATIONCONTROLLERS,
     ["apps/ReplicaSet"] = M.REPLICASETS, ["extensions/ReplicaSet"] = M.REPLICASETS,
     ["apps/Deployment"] = M.DEPLOYMENTS, ["extensions/Deployment"] = M.DEPLOYMENTS,
+    ["apps/StatefulSet"] = M.STATEFULSETS,     -- kube's getPodStatefulSet finds it the same way
 }
 
 local function find_scale(ctx, ref, ns, pod_name)
@@ -271,7 +261,7 @@ local function find_scale(ctx, ref, ns, pod_name)
                               pod_name, tostring(ref.kind), tostring(ref.apiVersion))
 end
 
-local FINDERS = { find_rc, find_deployment, find_rs, find_sts }
+local FINDERS = { find_rc, find_deployment, find_rs }
 
 -- getExpectedScale over pods (sorted by name): the sum of the scales of their distinct
 -- controllers, and the names of the pods without a controller; or nil, nil, err.

@@ -58,7 +58,7 @@ function H.data(parent)
 end
 
 -- A new ControllerRevision for parent's current template (history.NewControllerRevision):
--- labels = the template's labels plus HASH_LABEL; name "<parent>-<hash>"; apiVersion and
+-- labels = the template's labels plus HASH_LABEL; the parent's annotations; name "<parent>-<hash>"; apiVersion and
 -- kind set (the runtime cannot name the kind of "controllerrevisions" itself). The runtime
 -- adds the namespace and the controller ownerReference. revision: a number; collision_count:
 -- the parent's status.collisionCount (nil or a number).
@@ -66,11 +66,16 @@ function H.new_revision(parent, revision, collision_count)
     local hash = H.hash(C.tget(parent, "spec.template") or {}, collision_count)
     local labels = C.copy_map(C.tget(parent, "spec.template.metadata.labels"))
     labels[H.HASH_LABEL] = hash
+    local meta = { name = H.name(C.name(parent), hash), labels = labels }
+    -- The parent's annotations, as both kube controllers copy them (kubernetes.io/change-cause
+    -- is what `kubectl rollout history` prints).
+    local ann = C.annotations(parent)
+    if next(ann) ~= nil then
+        meta.annotations = C.copy_map(ann)
+    end
     return {
         apiVersion = "apps/v1", kind = "ControllerRevision",
-        metadata = { name = H.name(C.name(parent), hash), labels = labels },
-        data = H.data(parent),
-        revision = revision,
+        metadata = meta, data = H.data(parent), revision = revision,
     }
 end
 

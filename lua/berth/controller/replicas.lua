@@ -290,13 +290,7 @@ end
 -- controller ownerReference.
 function M.pod_from_template(parent, template)
     local md = C.tget(template, "metadata") or C.EMPTY
-    local meta = { generateName = C.name(parent) .. "-", labels = C.copy_map(md.labels) }
-    if type(md.annotations) == "table" then
-        meta.annotations = C.copy_map(md.annotations)
-    end
-    if type(md.finalizers) == "table" and #md.finalizers > 0 then
-        meta.finalizers = C.copy(md.finalizers)
-    end
+    local meta = C.copy_template_meta(md, { generateName = C.name(parent) .. "-", labels = C.copy_map(md.labels) })
     return { apiVersion = "v1", kind = "Pod", metadata = meta, spec = C.copy(C.tget(template, "spec") or {}) }
 end
 

@@ -179,13 +179,7 @@ function M.new_pod(set, template, ordinal, revision_name, service)
     labels[M.REVISION_LABEL] = revision_name
     labels[M.POD_NAME_LABEL] = name
     labels[M.POD_INDEX_LABEL] = string_format("%d", ordinal)
-    local meta = { name = name, labels = labels }
-    if type(md.annotations) == "table" and next(md.annotations) ~= nil then
-        meta.annotations = C.copy_map(md.annotations)
-    end
-    if type(md.finalizers) == "table" and #md.finalizers > 0 then
-        meta.finalizers = C.copy(md.finalizers)
-    end
+    local meta = C.copy_template_meta(md, { name = name, labels = labels })
     local spec = C.copy(C.tget(template, "spec") or {})
     spec.hostname = name
     if service ~= "" then
@@ -194,36 +188,6 @@ function M.new_pod(set, template, ordinal, revision_name, service)
         spec.subdomain = nil
     end
     return { apiVersion = "v1", kind = "Pod", metadata = meta, spec = spec }
-end
-
----------------------------------------------------------------------------------------------
--- Claims (getPodsForStatefulSet, adoptOrphanRevisions, ListRevisions)
----------------------------------------------------------------------------------------------
-
--- Owned objects that match (and pass filter) are claimed, the other owned ones released;
--- orphans that match, pass filter and are not terminating are adopted (ClaimObject). A set
--- being deleted neither adopts nor releases.
-local function claim(set, owned, orphans, sel, filter, release_unmatched)
-    local claimed, adopt, release = {}, {}, {}
-    local deleting = C.is_deleting(set)
-    for _, o in ipairs(owned or EMPTY) do
-        if C.matches(sel, o) and filter(o) then
-            claimed[#claimed + 1] = o
-        elseif release_unmatched and not deleting then
-            release[#release + 1] = C.name(o)
-        end
-    end
-    if not deleting then
-        local uid = C.uid(set)
-        for _, o in ipairs(orphans or EMPTY) do
-            local ref = C.controller_ref(o)
-            if (ref == nil or ref.uid == uid) and not C.is_deleting(o) and C.matches(sel, o) and filter(o) then
-                claimed[#claimed + 1] = o
-                adopt[#adopt + 1] = C.name(o)
-            end
-        end
-    end
-    return claimed, adopt, release
 end
 
 ---------------------------------------------------------------------------------------------
@@ -256,12 +220,6 @@ local function revisions(set, revs, taken, may_write)
             local other = taken(candidate.metadata.name)
             if other == nil then
                 candidate.apiVersion, candidate.kind = "apps/v1", "ControllerRevision"
-                -- kube's newRevision copies the set's annotations (change-cause is what
-                -- `kubectl rollout history` prints)
-                local ann = C.annotations(set)
-                if next(ann) ~= nil then
-                    candidate.metadata.annotations = C.copy_map(ann)
-                end
                 update = candidate
                 if may_write then
                     entries[1] = candidate
@@ -379,11 +337,11 @@ function M.sync(set, children, ctx)
     local orphans = type(ctx.orphans) == "table" and ctx.orphans or EMPTY
 
     -- 1. claims
-    local pods, adopt_pods, release_pods = claim(set, children[M.PODS], orphans[M.PODS], sel,
-        function(p) return M.member_ordinal(set, p) ~= nil end, true)
+    local pods, adopt_pods, release_pods = C.claim(set, children[M.PODS], orphans[M.PODS], sel,
+        { filter = function(p) return M.member_ordinal(set, p) ~= nil end })
     local owned_revs = children[M.REVISIONS] or EMPTY
-    local revs, adopt_revs = claim(set, owned_revs, orphans[M.REVISIONS], sel,
-        function() return true end, false)
+    -- revisions are adopted, never released (adoptOrphanRevisions)
+    local revs, adopt_revs = C.claim(set, owned_revs, orphans[M.REVISIONS], sel, { keep_unmatched = true })
     revs = H.sorted(revs)
 
     -- 2. revisions

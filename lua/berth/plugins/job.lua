@@ -207,13 +207,7 @@ function M.pod_from_template(job)
     labels["batch.kubernetes.io/job-name"] = name
     labels["controller-uid"] = uid
     labels["job-name"] = name
-    local meta = { generateName = name .. "-", labels = labels }
-    if type(md.annotations) == "table" and next(md.annotations) ~= nil then
-        meta.annotations = C.copy_map(md.annotations)
-    end
-    if type(md.finalizers) == "table" and #md.finalizers > 0 then
-        meta.finalizers = C.copy(md.finalizers)
-    end
+    local meta = C.copy_template_meta(md, { generateName = name .. "-", labels = labels })
     return { metadata = meta, spec = C.copy(C.tget(tmpl, "spec") or {}) }
 end
 
