@@ -356,11 +356,15 @@ static void refresh_finished(agent_t *a)
     a->docker_synced = 1;
     if (!was_ok)
         node_sync(a);
-    agent_pods_sync(a);
+    /* A refresh asked for while this list was out (an action ended: a container was just
+     * created, say) means this list may predate it: syncing pods on it could create that
+     * container a second time. List again and sync on the fresh one. */
     if (a->refresh_again) {
         a->refresh_again = 0;
         agent_refresh(a);
+        return;
     }
+    agent_pods_sync(a);
 }
 
 static void inspect_done(int status, json_t *body, const char *errstr, void *priv)
